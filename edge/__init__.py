@@ -1,0 +1,1 @@
+"""Edge: what runs on the gate device — decode, measure, decide, record."""

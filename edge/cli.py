@@ -1,0 +1,172 @@
+"""``gatecheck edge``: run checks on the device from images, folders or video sources."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from edge.frames import FrameError, image_files, is_stream, read_image, stream_frames
+from edge.station import GateStation, Outcome
+from edge.store import CheckStore, StoreError
+from edge.thermometer import ManualEntry, ReadingError, SimulatedThermometer, Thermometer, parse_celsius
+from provisioning.bundle import BundleError, DeviceBundle
+
+device_option = click.option(
+    "--device",
+    "device_path",
+    envvar="GATECHECK_DEVICE",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Device bundle from enrolment [env GATECHECK_DEVICE].",
+)
+db_option = click.option(
+    "--db",
+    "db_path",
+    envvar="GATECHECK_EDGE_DB",
+    default="gatecheck-edge.db",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The device's local check database [env GATECHECK_EDGE_DB].",
+)
+
+
+def open_device(device_path: Path, db_path: Path) -> tuple[DeviceBundle, CheckStore]:
+    """Load the bundle and open the store, mapping failures to CLI errors."""
+    try:
+        return DeviceBundle.load(device_path), CheckStore(db_path)
+    except (BundleError, StoreError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _temperature(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_celsius(value)
+    except ReadingError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def _describe(outcome: Outcome, name: str) -> dict[str, Any]:
+    return {
+        "seq": outcome.seq,
+        "source": name,
+        "verdict": outcome.decision.verdict,
+        "reason": outcome.decision.reason,
+        "text": outcome.decision.text_en,
+        "temp_c": outcome.reading.celsius if outcome.reading else None,
+        "temp_source": outcome.reading.source if outcome.reading else "none",
+        "code": outcome.code.text if outcome.code else None,
+        "engine": outcome.code.engine if outcome.code else None,
+    }
+
+
+def _print_json(check: dict[str, Any]) -> None:
+    click.echo(json.dumps(check, ensure_ascii=False))
+
+
+def _print_line(check: dict[str, Any]) -> None:
+    temp = "-" if check["temp_c"] is None else f"{check['temp_c']:.1f}"
+    click.echo(
+        f"#{check['seq']:<6} {check['verdict']:<9} {check['reason']:<18} "
+        f"{temp:>5} °C ({check['temp_source']}) {check['source']}"
+    )
+
+
+@click.group()
+def edge() -> None:
+    """Gate-side commands: check people, inspect the local log."""
+
+
+@edge.command()
+@device_option
+@db_option
+@click.option(
+    "--temp",
+    callback=_temperature,
+    help="Temperature typed by the guard, °C (recorded as manual). Default: the sensor.",
+)
+@click.option("--seed", default=0, show_default=True, help="Seed of the simulated sensor.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per check.")
+@click.argument("sources", nargs=-1, required=True)
+def scan(
+    device_path: Path,
+    db_path: Path,
+    temp: float | None,
+    seed: int,
+    as_json: bool,
+    sources: tuple[str, ...],
+) -> None:
+    """Check people from SOURCES: image files, folders of images, video files, camera
+    indexes or stream URLs. A still image is one presentation (no code found → check by
+    hand); in a video, frames with a code become checks and repeats are debounced."""
+    bundle, store = open_device(device_path, db_path)
+    station = GateStation(bundle, store)
+    thermometer: Thermometer = ManualEntry(temp) if temp is not None else SimulatedThermometer(seed)
+    emit = _print_json if as_json else _print_line
+    failures = 0
+    for source in sources:
+        try:
+            failures += _scan_source(source, station, thermometer, emit)
+        except FrameError as exc:
+            click.echo(f"error: {exc} — skipped, nothing recorded", err=True)
+            failures += 1
+    store.close()
+    if failures:
+        raise SystemExit(1)
+
+
+def _scan_source(
+    source: str,
+    station: GateStation,
+    thermometer: Thermometer,
+    emit: Callable[[dict[str, Any]], None],
+) -> int:
+    """Check every presentation in one source; return how many inputs failed."""
+    if is_stream(source):
+        for frame in stream_frames(source):
+            code = station.first_code(frame.image)
+            if code is not None and not station.is_repeat(code):
+                emit(_describe(station.record(code, thermometer.read()), frame.name))
+        return 0
+    path = Path(source)
+    if path.is_dir():
+        paths = image_files(path)
+        if not paths:
+            raise FrameError(f"no image files under {path}")
+    else:
+        paths = [path]
+    failures = 0
+    for image_path in paths:
+        try:
+            image = read_image(image_path)
+        except FrameError as exc:
+            click.echo(f"error: {exc} — skipped, nothing recorded", err=True)
+            failures += 1
+            continue
+        code = station.first_code(image)
+        outcome = station.record(code, thermometer.read())
+        if code is None:
+            click.echo(
+                f"warning: no QR code found in {image_path} — recorded as a manual check "
+                f"(#{outcome.seq}); the guard must verify by hand",
+                err=True,
+            )
+        emit(_describe(outcome, str(image_path)))
+    return failures
+
+
+@edge.command()
+@db_option
+def status(db_path: Path) -> None:
+    """How many checks are stored and how many still wait for the hub."""
+    try:
+        store = CheckStore(db_path)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    total = store.db["checks"].count
+    click.echo(f"checks: {total}  synced up to: #{store.acked_seq()}  backlog: {store.backlog()}")

@@ -1,0 +1,136 @@
+"""The device's durable log of checks (SQLite via sqlite-utils).
+
+Durability choices (see docs/architecture.md): WAL journal with ``synchronous=FULL`` so a
+check acknowledged on screen survives a power cut, and ``AUTOINCREMENT`` on ``seq`` so a
+number is never handed out twice — not after a crash, not after old rows are purged.
+The sync agent runs in another process and shares this file; WAL lets it read while the
+gate writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+# Each entry moves the schema one version up; PRAGMA user_version records where a file is.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE checks (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        device_id TEXT NOT NULL,
+        gate TEXT NOT NULL,
+        wall_ms INTEGER NOT NULL,
+        mono_ms INTEGER NOT NULL,
+        boot_id TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        temp_c REAL,
+        temp_source TEXT NOT NULL,
+        scheme TEXT,
+        holder TEXT,
+        engine TEXT
+    );
+    CREATE TABLE sync_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    """,
+)
+
+WIRE_FIELDS = (
+    "seq", "gate", "wall_ms", "mono_ms", "boot_id", "verdict", "reason",
+    "temp_c", "temp_source", "scheme", "holder",
+)  # fmt: skip
+
+
+class StoreError(Exception):
+    """The local database cannot be opened or is from a newer version."""
+
+
+@dataclass(frozen=True)
+class NewCheck:
+    """A check as decided, before the store gives it a sequence number."""
+
+    device_id: str
+    gate: str
+    wall_ms: int
+    mono_ms: int
+    boot_id: str
+    verdict: str
+    reason: str
+    temp_c: float | None
+    temp_source: str
+    scheme: str | None
+    holder: str | None
+    engine: str | None
+
+
+class CheckStore:
+    """Append-only log of checks plus the sync high-water mark."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            self.db = sqlite_utils.Database(self.path)
+            self.db.execute("PRAGMA busy_timeout = 10000")
+            self.db.enable_wal()
+            self.db.execute("PRAGMA synchronous = FULL")
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open check database {self.path}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this software "
+                f"({len(MIGRATIONS)}); upgrade gatecheck"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            self.db.conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+
+    def append(self, check: NewCheck) -> int:
+        """Store one check durably and return its sequence number."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                f"INSERT INTO checks ({', '.join(asdict(check))}) "
+                f"VALUES ({', '.join('?' * len(asdict(check)))})",
+                tuple(asdict(check).values()),
+            )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def acked_seq(self) -> int:
+        """Highest seq the hub has confirmed holding (with every seq below it)."""
+        row = self.db.execute("SELECT value FROM sync_state WHERE key = 'acked_seq'").fetchone()
+        return int(row[0]) if row else 0
+
+    def set_acked_seq(self, seq: int) -> None:
+        with self.db.conn:
+            self.db.execute(
+                "INSERT INTO sync_state (key, value) VALUES ('acked_seq', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (seq,),
+            )
+
+    def after(self, seq: int, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` checks with a seq above ``seq``, oldest first, as wire fields."""
+        cursor = self.db.execute(
+            f"SELECT {', '.join(WIRE_FIELDS)} FROM checks WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        )
+        return [dict(zip(WIRE_FIELDS, row, strict=True)) for row in cursor]
+
+    def backlog(self) -> int:
+        """Checks not yet confirmed by the hub."""
+        return int(
+            self.db.execute("SELECT count(*) FROM checks WHERE seq > ?", (self.acked_seq(),)).fetchone()[0]
+        )
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every stored check (for reports and tests; the device log is small)."""
+        return list(self.db["checks"].rows)
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,104 @@
+"""The hub's tables (SQLAlchemy Core) and engine set-up for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    create_engine,
+    event,
+)
+
+metadata = MetaData()
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("pseudonym_key", LargeBinary(32), nullable=False),
+    Column("created_at_ms", BigInteger, nullable=False),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("site_id", String(32), ForeignKey("sites.id"), nullable=False, index=True),
+    Column("gate", String(64), nullable=False),
+    Column("public_key", LargeBinary(32), nullable=False),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("acked_seq", BigInteger, nullable=False, default=0),
+    Column("last_seen_ms", BigInteger),
+    Column("last_boot_id", String(64)),
+    Column("clock_skew_ms", BigInteger),
+    Column("software", String(32)),
+    Column("created_at_ms", BigInteger, nullable=False),
+)
+
+checks = Table(
+    "checks",
+    metadata,
+    Column("device_id", String(32), ForeignKey("devices.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("site_id", String(32), nullable=False),
+    Column("gate", String(64), nullable=False),
+    Column("wall_ms", BigInteger, nullable=False),
+    Column("mono_ms", BigInteger, nullable=False),
+    Column("boot_id", String(64), nullable=False),
+    Column("received_ms", BigInteger, nullable=False),
+    Column("local_date", String(10), nullable=False),
+    Column("local_hour", SmallInteger, nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("temp_c", Float),
+    Column("temp_source", String(8), nullable=False),
+    Column("scheme", String(16)),
+    Column("holder", String(64)),
+    PrimaryKeyConstraint("device_id", "seq"),
+)
+
+daily_counts = Table(
+    "daily_counts",
+    metadata,
+    Column("site_id", String(32), nullable=False),
+    Column("local_date", String(10), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("count", Integer, nullable=False),
+    PrimaryKeyConstraint("site_id", "local_date", "metric"),
+)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the hub database; SQLite files get WAL and a generous busy timeout."""
+    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def create_schema(engine: Engine) -> None:
+    """Create missing tables (idempotent)."""
+    metadata.create_all(engine)

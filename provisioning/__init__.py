@@ -1,0 +1,1 @@
+"""Provisioning: create sites and enrol devices, producing the device bundle."""

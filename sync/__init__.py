@@ -1,0 +1,1 @@
+"""Sync: the device's uplink to the hub, and the wire protocol both ends share."""
