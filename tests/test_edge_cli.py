@@ -1,0 +1,121 @@
+"""``gatecheck edge scan`` as a guard's terminal would run it, reading the real database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+from click.testing import CliRunner
+
+from edge.store import CheckStore
+from gatecheck.cli import main
+from gatecheck.samples import render_frame, spoil, write_png
+from provisioning.bundle import DeviceBundle
+
+
+def scan(tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(
+        main,
+        ["edge", "scan", "--device", str(tmp_path / "device.json"), "--db", str(tmp_path / "edge.db"), *args],
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+def stored(tmp_path: Path) -> list[dict[str, object]]:
+    store = CheckStore(tmp_path / "edge.db")
+    rows = store.rows()
+    store.close()
+    return rows
+
+
+def test_folder_of_images_becomes_checks(
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path]
+) -> None:
+    qr_png("HOLDER-1", "a.png")
+    qr_png("HOLDER-2", "sub/b.png", angle=20)
+    code, out, _ = scan(tmp_path, "--temp", "36.4", "--json", str(tmp_path / "images"))
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["code"] for line in lines] == ["HOLDER-1", "HOLDER-2"]
+    rows = stored(tmp_path)
+    assert [r["verdict"] for r in rows] == ["admit", "admit"]
+    assert {r["temp_source"] for r in rows} == {"manual"}
+    assert all(r["device_id"] == bundle.device_id and r["gate"] == bundle.gate for r in rows)
+    # The raw code never reaches the database: only the keyed pseudonym does.
+    assert "HOLDER-1" not in json.dumps(rows)
+    assert rows[0]["holder"] != rows[1]["holder"] and len(str(rows[0]["holder"])) == 32
+
+
+def test_same_holder_same_pseudonym(tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path]) -> None:
+    first, second = qr_png("SAME", "1.png"), qr_png("SAME", "2.png", angle=30)
+    assert scan(tmp_path, "--temp", "36.5", str(first), str(second))[0] == 0
+    rows = stored(tmp_path)
+    assert rows[0]["holder"] == rows[1]["holder"]
+
+
+def test_fever_is_denied_and_simulated_sensor_is_a_sensor(
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path]
+) -> None:
+    image = qr_png("HOT", "hot.png")
+    assert scan(tmp_path, "--temp", "38.2", str(image))[0] == 0
+    assert scan(tmp_path, str(image))[0] == 0
+    rows = stored(tmp_path)
+    assert (rows[0]["verdict"], rows[0]["reason"], rows[0]["temp_c"]) == ("deny", "fever", 38.2)
+    assert rows[1]["temp_source"] == "sensor"
+
+
+def test_temperature_that_is_not_a_number_is_refused_and_nothing_is_lost(
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path]
+) -> None:
+    image = qr_png("KEEP", "keep.png")
+    assert scan(tmp_path, "--temp", "36.5", str(image))[0] == 0
+    code, _, err = scan(tmp_path, "--temp", "warm", str(image))
+    assert code == 2
+    assert "not a number" in err
+    assert len(stored(tmp_path)) == 1
+
+
+def test_non_image_is_reported_and_the_rest_still_recorded(
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path]
+) -> None:
+    good = qr_png("GOOD", "good.png")
+    bad = tmp_path / "images" / "bad.png"
+    bad.write_text("not an image")
+    code, _, err = scan(tmp_path, "--temp", "36.5", str(bad), str(good))
+    assert code == 1
+    assert "bad.png is not an image" in err and "nothing recorded" in err
+    assert [r["reason"] for r in stored(tmp_path)] == ["ok"]
+
+
+def test_image_without_code_is_a_manual_check(tmp_path: Path, bundle: DeviceBundle) -> None:
+    path = write_png(tmp_path / "blank.png", spoil(render_frame("gone")))
+    code, _, err = scan(tmp_path, "--temp", "36.5", str(path))
+    assert code == 0
+    assert "no QR code found" in err
+    (row,) = stored(tmp_path)
+    assert (row["verdict"], row["reason"], row["holder"]) == ("manual", "no_code", None)
+
+
+def test_video_source_debounces_a_code_held_in_front_of_the_camera(
+    tmp_path: Path, bundle: DeviceBundle
+) -> None:
+    video = tmp_path / "gate.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
+    blank = np.full((480, 640), 90, np.uint8)
+    frames = [blank] * 3 + [render_frame("PERSON-A")] * 8 + [blank] * 3 + [render_frame("PERSON-B")] * 5
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    code, out, _ = scan(tmp_path, "--temp", "36.5", "--json", str(video))
+    assert code == 0
+    assert [json.loads(line)["code"] for line in out.splitlines()] == ["PERSON-A", "PERSON-B"]
+    assert len(stored(tmp_path)) == 2
+
+
+def test_missing_bundle_says_how_to_fix(tmp_path: Path) -> None:
+    code, _, err = scan(tmp_path, "--temp", "36.5", str(tmp_path))
+    assert code == 1
+    assert "cannot read device bundle" in err and "gatecheck provision device enrol" in err

@@ -1,0 +1,111 @@
+"""One check's whole journey: image → decoder → device log → sync over HTTP → hub counts.
+
+Everything is real: uvicorn on 127.0.0.1, SQLite files, the decoders, the CLI commands.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from click.testing import CliRunner
+from fastapi import FastAPI
+
+from edge.store import CheckStore
+from gatecheck.cli import main
+from gatecheck.samples import render_frame, spoil, write_png
+from hub.server import BackgroundHub
+from provisioning.bundle import DeviceBundle
+from provisioning.registry import Site, enrol_device
+from tests.conftest import free_port
+
+
+def cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def edge_counts(db: Path) -> Counter[str]:
+    """What the device recorded, in the hub's vocabulary."""
+    store = CheckStore(db)
+    counts: Counter[str] = Counter()
+    for row in store.rows():
+        counts["checks"] += 1
+        counts[{"admit": "admitted", "deny": "denied"}.get(row["verdict"], row["verdict"])] += 1
+        counts["fevers"] += row["reason"] == "fever"
+    store.close()
+    return counts
+
+
+def hub_counts(url: str, site_id: str) -> Counter[str]:
+    days = httpx.get(f"{url}/api/v1/sites/{site_id}/daily", timeout=10).json()
+    counts: Counter[str] = Counter()
+    for day in days:
+        for key in ("checks", "admitted", "denied", "manual", "remeasure", "fevers"):
+            counts[key] += day[key]
+    return +counts
+
+
+def test_checks_reach_the_hub_exactly_once(
+    tmp_path: Path, bundle: DeviceBundle, live_hub: BackgroundHub, site: Site, qr_png: Callable[..., Path]
+) -> None:
+    device, db = str(tmp_path / "device.json"), str(tmp_path / "edge.db")
+    for i in range(6):
+        qr_png(f"RESIDENT-{i}", f"r{i}.png", angle=i * 7)
+    write_png(tmp_path / "images" / "spoiled.png", spoil(render_frame("x")))
+    assert cli("edge", "scan", "--device", device, "--db", db, "--temp", "36.5", str(tmp_path / "images"))[0] == 0
+    fever = qr_png("FEVERISH", "fever.png")
+    assert cli("edge", "scan", "--device", device, "--db", db, "--temp", "38.3", str(fever))[0] == 0
+
+    code, out = cli("sync", "run", "--once", "--device", device, "--db", db)
+    assert code == 0, out
+    assert "8 new" in out
+    expected = edge_counts(Path(db))
+    assert expected == Counter(checks=8, admitted=6, manual=1, denied=1, fevers=1)
+    assert hub_counts(live_hub.url, site.id) == expected
+
+    # Replaying the whole log (as after a lost acknowledgement) changes nothing at the hub.
+    CheckStore(Path(db)).set_acked_seq(0)
+    code, out = cli("sync", "run", "--once", "--device", device, "--db", db)
+    assert code == 0 and "0 new, 8 already at hub" in out
+    assert hub_counts(live_hub.url, site.id) == expected
+
+
+def test_unreachable_hub_keeps_every_check_until_it_comes_back(
+    tmp_path: Path, hub_app: FastAPI, site: Site, qr_png: Callable[..., Path]
+) -> None:
+    port = free_port()
+    bundle = enrol_device(hub_app.state.engine, site.id, "South", f"http://127.0.0.1:{port}")
+    bundle.save(tmp_path / "device.json")
+    device, db = str(tmp_path / "device.json"), str(tmp_path / "edge.db")
+    for i in range(3):
+        qr_png(f"P{i}", f"p{i}.png")
+    assert cli("edge", "scan", "--device", device, "--db", db, "--temp", "36.6", str(tmp_path / "images"))[0] == 0
+
+    code, out = cli("sync", "run", "--once", "--device", device, "--db", db)
+    assert code == 1
+    assert "cannot reach hub" in out and "3 checks stay queued" in out
+    assert CheckStore(Path(db)).backlog() == 3
+
+    with BackgroundHub(hub_app, port=port) as hub:
+        code, out = cli("sync", "run", "--once", "--device", device, "--db", db)
+        assert code == 0, out
+        assert CheckStore(Path(db)).backlog() == 0
+        assert hub_counts(hub.url, site.id) == Counter(checks=3, admitted=3)
+
+
+def test_demo_runs_and_agrees_with_itself(tmp_path: Path) -> None:
+    """The README's demo, as a user runs it: a subprocess that must print OK and exit 0."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    result = subprocess.run(
+        [sys.executable, "-m", "gatecheck", "demo", "--people", "12", "--workdir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "OK: the hub's counts equal what the gates were fed (24 checks)" in result.stdout
+    assert (tmp_path / "hub.db").exists() and (tmp_path / "edge-0.db").exists()

@@ -1,0 +1,73 @@
+"""The device's check log: durable, never reusing a sequence number."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from edge.store import CheckStore, NewCheck, StoreError
+
+
+def new_check(**overrides: object) -> NewCheck:
+    fields: dict[str, object] = dict(
+        device_id="dev-1", gate="North", wall_ms=1_700_000_000_000, mono_ms=5_000,
+        boot_id="boot-a", verdict="admit", reason="ok", temp_c=36.5,
+        temp_source="sensor", scheme="opaque", holder="ab" * 16, engine="pyzbar",
+    )  # fmt: skip
+    fields.update(overrides)
+    return NewCheck(**fields)  # type: ignore[arg-type]
+
+
+def test_seq_is_monotonic_across_restarts(tmp_path: Path) -> None:
+    path = tmp_path / "edge.db"
+    first = CheckStore(path)
+    assert [first.append(new_check()) for _ in range(3)] == [1, 2, 3]
+    first.close()
+    second = CheckStore(path)
+    assert second.append(new_check()) == 4
+
+
+def test_seq_is_never_reused_after_rows_are_purged(tmp_path: Path) -> None:
+    store = CheckStore(tmp_path / "edge.db")
+    for _ in range(5):
+        store.append(new_check())
+    with store.db.conn:
+        store.db.execute("DELETE FROM checks")
+    assert store.append(new_check()) == 6
+
+
+def test_wal_and_full_sync_are_on(store: CheckStore) -> None:
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # 2 = FULL
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2
+
+
+def test_acked_seq_persists_and_backlog_follows(tmp_path: Path) -> None:
+    store = CheckStore(tmp_path / "edge.db")
+    for _ in range(4):
+        store.append(new_check())
+    assert store.backlog() == 4
+    store.set_acked_seq(3)
+    store.close()
+    reopened = CheckStore(tmp_path / "edge.db")
+    assert reopened.acked_seq() == 3
+    assert reopened.backlog() == 1
+    assert [row["seq"] for row in reopened.after(2, 10)] == [3, 4]
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "edge.db"
+    CheckStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="upgrade gatecheck"):
+        CheckStore(path)
+
+
+def test_garbage_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "edge.db"
+    path.write_bytes(b"definitely not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot open check database"):
+        CheckStore(path)
