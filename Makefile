@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install clean
+.PHONY: demo test lint install clean
 
 install: $(VENV)/.installed
 
@@ -13,8 +13,14 @@ $(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
 demo: install
 	$(BIN)/gatecheck demo $(DEMO_ARGS)
 
-test: install
+# One entry for CI and people: style, types, then the test suite.
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -31,7 +31,7 @@ class Code:
 
 def _corners(points: object) -> Corners:
     pts = np.asarray(points, dtype=float).reshape(-1, 2)[:4]
-    return tuple((int(round(x)), int(round(y))) for x, y in pts)  # type: ignore[return-value]
+    return tuple((round(x), round(y)) for x, y in pts)  # type: ignore[return-value]
 
 
 def _pyzbar(image: np.ndarray) -> list[Code]:

@@ -89,7 +89,9 @@ def run_gate(bundle: DeviceBundle, store: CheckStore, visits: list[Visit], image
     for n, visit in enumerate(visits):
         seed = zlib.crc32(f"{bundle.gate}/{n}".encode())
         frame = render_frame(visit.payload or "spoiled", angle=(n % 5) * 4 - 8, blur=0.6, noise=4, seed=seed)
-        path = write_png(images / f"{n:03d}-{visit.label}.png", spoil(frame) if visit.payload is None else frame)
+        path = write_png(
+            images / f"{n:03d}-{visit.label}.png", spoil(frame) if visit.payload is None else frame
+        )
         code = station.first_code(read_image(path))
         outcome = station.record(code, Reading(visit.temp_c, "manual" if visit.typed else "sensor"))
         got = (outcome.decision.verdict, outcome.decision.reason)
@@ -98,13 +100,24 @@ def run_gate(bundle: DeviceBundle, store: CheckStore, visits: list[Visit], image
     return problems
 
 
+COLUMNS = (
+    ("checks", "checks", 8),
+    ("admitted", "admitted", 10),
+    ("denied", "denied", 8),
+    ("fevers", "fevers", 8),
+    ("manual", "manual", 8),
+    ("typed", "temp_manual", 7),
+)
+
+
 def _table(days: list[DayCounts]) -> str:
-    lines = [f"{'date':<12}{'checks':>8}{'admitted':>10}{'denied':>8}{'fevers':>8}{'manual':>8}{'typed':>7}  denied by reason"]
-    for d in days:
-        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(d.denied_by_reason.items())) or "-"
-        lines.append(
-            f"{d.date:<12}{d.checks:>8}{d.admitted:>10}{d.denied:>8}{d.fevers:>8}{d.manual:>8}{d.temp_manual:>7}  {reasons}"
-        )
+    """The hub's counts as a fixed-width table, one line per local day."""
+    head = f"{'date':<12}" + "".join(f"{title:>{width}}" for title, _, width in COLUMNS)
+    lines = [head + "  denied by reason"]
+    for day in days:
+        numbers = "".join(f"{getattr(day, field):>{width}}" for _, field, width in COLUMNS)
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(day.denied_by_reason.items())) or "-"
+        lines.append(f"{day.date:<12}{numbers}  {reasons}")
     return "\n".join(lines)
 
 

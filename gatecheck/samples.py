@@ -29,12 +29,11 @@ def render_frame(
     """A greyscale frame of ``size`` (w, h) with the code in the middle of a darker scene."""
     rng = np.random.default_rng(seed)
     modules = qr_matrix(payload)
-    code = np.where(modules == 1, 20, 235).astype(np.uint8)
-    if inverted:
-        code = 255 - code
+    dark, light = (235, 20) if inverted else (20, 235)
+    code: np.ndarray = np.where(modules == 1, dark, light).astype(np.uint8)
     code = cv2.resize(code, None, fx=module_px, fy=module_px, interpolation=cv2.INTER_NEAREST)
     width, height = size
-    frame = np.full((height, width), 90, dtype=np.uint8)
+    frame: np.ndarray = np.full((height, width), 90, dtype=np.uint8)
     # Light falling off across the scene, as under a gate's canopy.
     frame = (frame + np.linspace(-25, 25, width)[None, :]).clip(0, 255).astype(np.uint8)
     ch, cw = code.shape

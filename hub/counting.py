@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ VERDICTS = ("admit", "deny", "remeasure", "manual")
 
 def local_time(wall_ms: int, tz: ZoneInfo) -> datetime:
     """The site-local time of an instant."""
-    return datetime.fromtimestamp(wall_ms / 1000, tz=timezone.utc).astimezone(tz)
+    return datetime.fromtimestamp(wall_ms / 1000, tz=UTC).astimezone(tz)
 
 
 def metrics_for(check: Mapping[str, Any]) -> list[str]:

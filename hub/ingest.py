@@ -29,12 +29,12 @@ def _upsert_counts(conn: Connection, site_id: str, increments: dict[tuple[str, s
     stmt = dialect_insert(daily_counts)
     stmt = stmt.on_conflict_do_update(
         index_elements=[daily_counts.c.site_id, daily_counts.c.local_date, daily_counts.c.metric],
-        set_={"count": daily_counts.c.count + stmt.excluded.count},
+        set_={"n": daily_counts.c.n + stmt.excluded.n},
     )
     conn.execute(
         stmt,
         [
-            {"site_id": site_id, "local_date": day, "metric": metric, "count": n}
+            {"site_id": site_id, "local_date": day, "metric": metric, "n": n}
             for (day, metric), n in sorted(increments.items())
         ],
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, and_, select
@@ -53,15 +53,15 @@ def daily(engine: Engine, site_ids: Sequence[str], start: date, end: date) -> li
                 (row.site_id, row.local_date), DayCounts(site_id=row.site_id, date=row.local_date)
             )
             if row.metric.startswith("deny:"):
-                day.denied_by_reason[row.metric.removeprefix("deny:")] = row.count
+                day.denied_by_reason[row.metric.removeprefix("deny:")] = row.n
             elif row.metric in _FIELD_OF_METRIC:
-                setattr(day, _FIELD_OF_METRIC[row.metric], row.count)
+                setattr(day, _FIELD_OF_METRIC[row.metric], row.n)
     return [days[key] for key in sorted(days)]
 
 
 def site_today(site: SitePublic, now: datetime | None = None) -> date:
     """Today's date where the site is."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return now.astimezone(ZoneInfo(site.timezone)).date()
 
 

@@ -42,7 +42,7 @@ def run(device_path: Path, db_path: Path, once: bool, interval: float, batch_siz
         try:
             click.echo(_summary(agent.push()))
         except HubUnavailable as exc:
-            raise click.ClickException(f"{exc}; {store.backlog()} checks stay queued on the device")
+            raise click.ClickException(f"{exc}; {store.backlog()} checks stay queued on the device") from exc
         except HubRejected as exc:
             raise click.ClickException(str(exc)) from exc
         return
@@ -50,7 +50,9 @@ def run(device_path: Path, db_path: Path, once: bool, interval: float, batch_siz
     @retry(
         retry=retry_if_exception_type(HubUnavailable),
         wait=wait_random_exponential(multiplier=1, max=300),
-        before_sleep=lambda state: logger.warning("sync failed, retrying: %s", state.outcome.exception()),
+        before_sleep=lambda state: logger.warning(
+            "sync failed, retrying: %s", state.outcome.exception() if state.outcome else "?"
+        ),
     )
     def push_with_backoff() -> SyncReport:
         return agent.push()

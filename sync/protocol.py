@@ -89,9 +89,7 @@ def _canonical(method: str, path: str, timestamp: str, nonce: str, body: bytes) 
     return "\n".join([method.upper(), path, timestamp, nonce, digest]).encode()
 
 
-def sign_request(
-    signing_key: bytes, device_id: str, method: str, path: str, body: bytes
-) -> dict[str, str]:
+def sign_request(signing_key: bytes, device_id: str, method: str, path: str, body: bytes) -> dict[str, str]:
     """Headers that authenticate one request from a device."""
     timestamp = str(int(time.time()))
     nonce = secrets.token_urlsafe(16)

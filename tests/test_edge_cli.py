@@ -49,7 +49,9 @@ def test_folder_of_images_becomes_checks(
     assert rows[0]["holder"] != rows[1]["holder"] and len(str(rows[0]["holder"])) == 32
 
 
-def test_same_holder_same_pseudonym(tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path]) -> None:
+def test_same_holder_same_pseudonym(
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path]
+) -> None:
     first, second = qr_png("SAME", "1.png"), qr_png("SAME", "2.png", angle=30)
     assert scan(tmp_path, "--temp", "36.5", str(first), str(second))[0] == 0
     rows = stored(tmp_path)

@@ -58,7 +58,10 @@ def test_checks_reach_the_hub_exactly_once(
     for i in range(6):
         qr_png(f"RESIDENT-{i}", f"r{i}.png", angle=i * 7)
     write_png(tmp_path / "images" / "spoiled.png", spoil(render_frame("x")))
-    assert cli("edge", "scan", "--device", device, "--db", db, "--temp", "36.5", str(tmp_path / "images"))[0] == 0
+    assert (
+        cli("edge", "scan", "--device", device, "--db", db, "--temp", "36.5", str(tmp_path / "images"))[0]
+        == 0
+    )
     fever = qr_png("FEVERISH", "fever.png")
     assert cli("edge", "scan", "--device", device, "--db", db, "--temp", "38.3", str(fever))[0] == 0
 
@@ -85,7 +88,10 @@ def test_unreachable_hub_keeps_every_check_until_it_comes_back(
     device, db = str(tmp_path / "device.json"), str(tmp_path / "edge.db")
     for i in range(3):
         qr_png(f"P{i}", f"p{i}.png")
-    assert cli("edge", "scan", "--device", device, "--db", db, "--temp", "36.6", str(tmp_path / "images"))[0] == 0
+    assert (
+        cli("edge", "scan", "--device", device, "--db", db, "--temp", "36.6", str(tmp_path / "images"))[0]
+        == 0
+    )
 
     code, out = cli("sync", "run", "--once", "--device", device, "--db", db)
     assert code == 1

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import re
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from provisioning.bundle import DeviceBundle
 from provisioning.registry import Site, create_site, enrol_device
 from sync.protocol import INGEST_PATH, BatchIn, CheckIn, sign_request
 
-NOON_SHANGHAI = int(datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc).timestamp() * 1000)
+NOON_SHANGHAI = int(datetime(2026, 11, 23, 4, 0, tzinfo=UTC).timestamp() * 1000)
 
 
 def make_check(seq: int, wall_ms: int = NOON_SHANGHAI, **overrides: Any) -> CheckIn:
@@ -60,7 +61,9 @@ def stored_count(engine: Engine) -> int:
 
 
 def daily(client: TestClient, site_id: str) -> list[dict[str, Any]]:
-    response = client.get(f"/api/v1/sites/{site_id}/daily", params={"start": "2026-11-01", "end": "2026-11-30"})
+    response = client.get(
+        f"/api/v1/sites/{site_id}/daily", params={"start": "2026-11-01", "end": "2026-11-30"}
+    )
     assert response.status_code == 200
     return list(response.json())
 
@@ -79,7 +82,9 @@ def test_batch_sent_twice_counts_once(client: TestClient, device: DeviceBundle, 
     assert day["denied_by_reason"] == {"fever": 1}
 
 
-def test_overlapping_batch_stores_only_the_new_checks(client: TestClient, device: DeviceBundle, site: Site) -> None:
+def test_overlapping_batch_stores_only_the_new_checks(
+    client: TestClient, device: DeviceBundle, site: Site
+) -> None:
     post(client, device, make_batch(device, 0, [make_check(1), make_check(2)]))
     # The device never got the ack for seq 2 and resends it with seq 3.
     response = post(client, device, make_batch(device, 1, [make_check(2), make_check(3)]))
@@ -97,7 +102,7 @@ def test_gap_is_not_acknowledged_until_filled(client: TestClient, device: Device
 
 def test_checks_land_on_the_sites_local_day(client: TestClient, hub_engine: Engine) -> None:
     # 2026-11-22 17:30 UTC is 01:30 on the 23rd in Shanghai and 12:30 on the 22nd in New York.
-    instant = int(datetime(2026, 11, 22, 17, 30, tzinfo=timezone.utc).timestamp() * 1000)
+    instant = int(datetime(2026, 11, 22, 17, 30, tzinfo=UTC).timestamp() * 1000)
     for tz, expected in [("Asia/Shanghai", "2026-11-23"), ("America/New_York", "2026-11-22")]:
         site = create_site(hub_engine, f"Site in {tz}", tz)
         dev = enrol_device(hub_engine, site.id, "Gate", "http://127.0.0.1:9")
@@ -116,13 +121,17 @@ def test_forged_signature_is_refused_and_nothing_stored(
 def test_tampered_body_is_refused(client: TestClient, device: DeviceBundle, hub_engine: Engine) -> None:
     body = gzip.compress(make_batch(device, 0, [make_check(1)]).model_dump_json().encode())
     headers = sign_request(device.signing_key_bytes, device.device_id, "POST", INGEST_PATH, body)
-    other = gzip.compress(make_batch(device, 0, [make_check(1, verdict="deny", reason="fever")]).model_dump_json().encode())
+    other = gzip.compress(
+        make_batch(device, 0, [make_check(1, verdict="deny", reason="fever")]).model_dump_json().encode()
+    )
     response = client.post(INGEST_PATH, content=other, headers={**headers, "Content-Encoding": "gzip"})
     assert response.status_code == 401
     assert stored_count(hub_engine) == 0
 
 
-def test_unknown_and_unsigned_devices_are_refused(client: TestClient, device: DeviceBundle, hub_engine: Engine) -> None:
+def test_unknown_and_unsigned_devices_are_refused(
+    client: TestClient, device: DeviceBundle, hub_engine: Engine
+) -> None:
     stranger = device.model_copy(update={"device_id": "dev-stranger"})
     assert post(client, stranger, make_batch(stranger, 0, [make_check(1)])).status_code == 401
     assert client.post(INGEST_PATH, content=b"{}").status_code == 401
@@ -145,7 +154,9 @@ def test_device_cannot_upload_for_another_device(
     assert stored_count(hub_engine) == 0
 
 
-def test_malformed_batches_are_refused_with_reasons(client: TestClient, device: DeviceBundle, hub_engine: Engine) -> None:
+def test_malformed_batches_are_refused_with_reasons(
+    client: TestClient, device: DeviceBundle, hub_engine: Engine
+) -> None:
     body = gzip.compress(b'{"device_id": "x", "checks": "nope"}')
     headers = sign_request(device.signing_key_bytes, device.device_id, "POST", INGEST_PATH, body)
     response = client.post(INGEST_PATH, content=body, headers={**headers, "Content-Encoding": "gzip"})
@@ -159,8 +170,10 @@ def test_malformed_batches_are_refused_with_reasons(client: TestClient, device: 
     assert stored_count(hub_engine) == 0
 
 
-def test_dashboard_lists_sites_and_marks_missing_days(client: TestClient, device: DeviceBundle, site: Site) -> None:
-    today = datetime.now(timezone.utc)
+def test_dashboard_lists_sites_and_marks_missing_days(
+    client: TestClient, device: DeviceBundle, site: Site
+) -> None:
+    today = datetime.now(UTC)
     post(client, device, make_batch(device, 0, [make_check(1, wall_ms=int(today.timestamp() * 1000))]))
     page = client.get("/")
     assert page.status_code == 200
@@ -172,3 +185,17 @@ def test_dashboard_lists_sites_and_marks_missing_days(client: TestClient, device
 def test_unknown_site_is_404(client: TestClient) -> None:
     assert client.get("/api/v1/sites/nope/daily").status_code == 404
 
+
+def test_dashboard_columns_line_up_across_timezones(client: TestClient, hub_engine: Engine) -> None:
+    """Kiritimati (UTC+14) and Pago Pago (UTC-11) are always on different dates."""
+    for name, tz in [("East", "Pacific/Kiritimati"), ("West", "Pacific/Pago_Pago")]:
+        create_site(hub_engine, name, tz)
+    page = client.get("/").text
+    header = re.findall(r"<th>(\d{4}-\d\d-\d\d)</th>", page)
+    assert len(header) == 7
+    rows = page.split("<tr data-site=")[1:]
+    assert len(rows) == 2
+    for row in rows:
+        assert re.findall(r'data-date="([^"]+)"', row) == header
+    west = next(row for row in rows if "Pago_Pago" in row)
+    assert "not begun" in west.split("</td>")[1]

@@ -82,9 +82,7 @@ async def signed_upload(request: Request, engine: EngineDep, settings: SettingsD
     if found is None:
         raise HTTPException(401, "unknown device")
     public_key, status = found
-    if not verify_request(
-        public_key, request.method, request.url.path, timestamp, nonce, signature, body
-    ):
+    if not verify_request(public_key, request.method, request.url.path, timestamp, nonce, signature, body):
         raise HTTPException(401, "bad signature")
     if status != "active":
         raise HTTPException(403, f"device is {status}")

@@ -13,7 +13,5 @@ class HubSettings(BaseSettings):
         "sqlite:///gatecheck-hub.db",
         description="SQLAlchemy URL: SQLite by default, postgresql+psycopg://... for scale.",
     )
-    max_body_bytes: int = Field(
-        16 * 1024 * 1024, description="Largest decompressed upload the hub accepts."
-    )
+    max_body_bytes: int = Field(16 * 1024 * 1024, description="Largest decompressed upload the hub accepts.")
     dashboard_days: int = Field(7, ge=1, le=90, description="Days shown on the overview.")

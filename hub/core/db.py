@@ -77,7 +77,7 @@ daily_counts = Table(
     Column("site_id", String(32), nullable=False),
     Column("local_date", String(10), nullable=False),
     Column("metric", String(64), nullable=False),
-    Column("count", Integer, nullable=False),
+    Column("n", Integer, nullable=False),
     PrimaryKeyConstraint("site_id", "local_date", "metric"),
 )
 

@@ -17,10 +17,21 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, engine: EngineDep, settings: SettingsDep) -> HTMLResponse:
-    """Each site's last days in its own timezone; a day without data reads 'missing'."""
+    """Each site's last days in its own timezone; a day without data reads 'missing'.
+
+    Columns are shared by all sites and end at the latest local date any site has
+    reached, so a site whose day has not begun yet shows that instead of "missing"."""
+    sites = queries.list_sites(engine)
+    todays = {site.id: queries.site_today(site) for site in sites}
+    days = queries.recent_days(max(todays.values()), settings.dashboard_days) if sites else []
     rows = []
-    for site in queries.list_sites(engine):
-        days = queries.recent_days(queries.site_today(site), settings.dashboard_days)
+    for site in sites:
         counts = {c.date: c for c in queries.daily(engine, [site.id], days[-1], days[0])}
-        rows.append({"site": site, "days": [(d.isoformat(), counts.get(d.isoformat())) for d in days]})
-    return templates.TemplateResponse(request, "overview.html", {"rows": rows})
+        cells = [
+            {"date": d.isoformat(), "future": d > todays[site.id], "counts": counts.get(d.isoformat())}
+            for d in days
+        ]
+        rows.append({"site": site, "cells": cells})
+    return templates.TemplateResponse(
+        request, "overview.html", {"rows": rows, "days": [d.isoformat() for d in days]}
+    )

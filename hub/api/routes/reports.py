@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
@@ -22,8 +23,8 @@ def list_sites(engine: EngineDep) -> list[SitePublic]:
 def site_daily(
     site_id: str,
     engine: EngineDep,
-    start: date | None = Query(None, description="First local date; default 30 days ago."),
-    end: date | None = Query(None, description="Last local date; default today (site time)."),
+    start: Annotated[date | None, Query(description="First local date; default 30 days ago.")] = None,
+    end: Annotated[date | None, Query(description="Last local date; default today (site time).")] = None,
 ) -> list[DayCounts]:
     """Daily counts in the site's own timezone. Days without data are absent: missing,
     not zero."""
