@@ -1,35 +1,27 @@
 """The gate station: one presentation in, one stored check out.
 
-This is the edge's data path — frame → decode → temperature → policy → local log — kept
-in one place so the CLI, the camera loop and the kiosk all record checks the same way.
+This is the edge's data path — frame → decode → verify → temperature → policy → local
+log — kept in one place so the CLI, the camera loop and the kiosk record checks alike.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 
 from edge import clock
+from edge.codes import CodeResult, verify
 from edge.decode import Code, decode
-from edge.policy import Decision, decide
+from edge.policy import Decision, Presentation, decide
 from edge.pseudonym import pseudonym
 from edge.store import CheckStore, NewCheck
 from edge.thermometer import Reading
+from edge.trust import TrustStore
+from gatecheck import RELEASED
 from provisioning.bundle import DeviceBundle
-
-DEBOUNCE_SECONDS = 5.0
-"""A code seen again by the camera within this time is the same person, not a new check."""
-
-
-def scheme_of(payload: bytes) -> str:
-    """Which health-code scheme a payload claims to be (verification comes per scheme)."""
-    if payload.startswith(b"HC1:"):
-        return "hc1"
-    if payload.startswith(b"GC1:"):
-        return "gc1"
-    return "opaque"
 
 
 @dataclass(frozen=True)
@@ -38,18 +30,48 @@ class Outcome:
     decision: Decision
     reading: Reading | None
     code: Code | None
+    verification: CodeResult | None
+
+    @property
+    def display_name(self) -> str | None:
+        return self.verification.display_name if self.verification else None
 
 
 @dataclass
 class GateStation:
     bundle: DeviceBundle
     store: CheckStore
+    trust: TrustStore = field(init=False)
     _recent: dict[bytes, float] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.trust = TrustStore.build(self.bundle.trust)
+
     def record(self, code: Code | None, reading: Reading | None) -> Outcome:
-        """Decide and durably log one presentation."""
-        decision = decide(code is not None, reading, self.bundle.fever_threshold_c)
+        """Verify, decide and durably log one presentation."""
+        policy = self.bundle.policy
         now = clock.now()
+        at = datetime.fromtimestamp(now.wall_ms / 1000, UTC)
+        result = verify(code.payload, self.trust, at) if code else None
+        holder = (
+            pseudonym(self.bundle.pseudonym_key_bytes, result.holder_id)
+            if result and result.holder_id
+            else None
+        )
+        prior_high = self.store.pending_high_reading(
+            holder, now.boot_id, now.mono_ms - policy.remeasure_window_s * 1000
+        )
+        decision = decide(
+            Presentation(
+                code=result,
+                reading=reading,
+                at=at,
+                prior_high=prior_high,
+                clock_unset=at < RELEASED,
+                trust_age_hours=self.bundle.trust.age_hours(at),
+            ),
+            policy,
+        )
         seq = self.store.append(
             NewCheck(
                 device_id=self.bundle.device_id,
@@ -61,12 +83,13 @@ class GateStation:
                 reason=decision.reason,
                 temp_c=reading.celsius if reading else None,
                 temp_source=reading.source if reading else "none",
-                scheme=scheme_of(code.payload) if code else None,
-                holder=pseudonym(self.bundle.pseudonym_key_bytes, code.payload) if code else None,
+                scheme=result.scheme if result else None,
+                holder=holder,
                 engine=code.engine if code else None,
+                flags=",".join(decision.flags),
             )
         )
-        return Outcome(seq, decision, reading, code)
+        return Outcome(seq, decision, reading, code, result)
 
     def first_code(self, image: np.ndarray) -> Code | None:
         codes = decode(image)
@@ -75,7 +98,8 @@ class GateStation:
     def is_repeat(self, code: Code, now: float | None = None) -> bool:
         """True when the camera saw this exact code moments ago (debounce)."""
         now = time.monotonic() if now is None else now
-        self._recent = {p: t for p, t in self._recent.items() if now - t < DEBOUNCE_SECONDS}
+        window = self.bundle.policy.debounce_s
+        self._recent = {p: t for p, t in self._recent.items() if now - t < window}
         repeat = code.payload in self._recent
         self._recent[code.payload] = now
         return repeat

@@ -36,11 +36,16 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE sync_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
     """,
+    # Flags (clock unset, stale trust list) and the lookup behind the re-measure rule.
+    """
+    ALTER TABLE checks ADD COLUMN flags TEXT NOT NULL DEFAULT '';
+    CREATE INDEX checks_by_holder ON checks (holder, seq);
+    """,
 )
 
 WIRE_FIELDS = (
     "seq", "gate", "wall_ms", "mono_ms", "boot_id", "verdict", "reason",
-    "temp_c", "temp_source", "scheme", "holder",
+    "temp_c", "temp_source", "scheme", "holder", "flags",
 )  # fmt: skip
 
 
@@ -64,6 +69,8 @@ class NewCheck:
     scheme: str | None
     holder: str | None
     engine: str | None
+    flags: str = ""
+    """Comma-separated condition flags."""
 
 
 class CheckStore:
@@ -120,7 +127,29 @@ class CheckStore:
             f"SELECT {', '.join(WIRE_FIELDS)} FROM checks WHERE seq > ? ORDER BY seq LIMIT ?",
             (seq, limit),
         )
-        return [dict(zip(WIRE_FIELDS, row, strict=True)) for row in cursor]
+        rows = [dict(zip(WIRE_FIELDS, row, strict=True)) for row in cursor]
+        for row in rows:
+            row["flags"] = row["flags"].split(",") if row["flags"] else []
+        return rows
+
+    def pending_high_reading(self, holder: str | None, boot_id: str, since_mono_ms: int) -> bool:
+        """Was this person's last check, moments ago, a first high reading?
+
+        With a holder pseudonym we look at that person's latest check; without one (no
+        readable code) the person is whoever stood at the gate in the previous check.
+        Monotonic time within one boot is used so a clock jump cannot fake the window.
+        """
+        if holder is not None:
+            row = self.db.execute(
+                "SELECT reason, boot_id, mono_ms FROM checks WHERE holder = ? ORDER BY seq DESC LIMIT 1",
+                (holder,),
+            ).fetchone()
+        else:
+            row = self.db.execute(
+                "SELECT reason, boot_id, mono_ms FROM checks WHERE holder IS NULL "
+                "AND seq = (SELECT max(seq) FROM checks)"
+            ).fetchone()
+        return bool(row) and row[0] == "temp_high" and row[1] == boot_id and row[2] >= since_mono_ms
 
     def backlog(self) -> int:
         """Checks not yet confirmed by the hub."""

@@ -14,9 +14,10 @@ from gatecheck import __version__
 
 SUBCOMMANDS = {
     "edge": ("edge.cli", "edge", "Gate-side commands: check people, inspect the local log."),
+    "code": ("edge.codes.cli", "code", "Health codes: verify offline against a trust list."),
     "sync": ("sync.cli", "sync", "Device → hub synchronisation."),
     "hub": ("hub.cli", "hub", "The central hub: device ingest, reports, dashboard."),
-    "provision": ("provisioning.cli", "provision", "Create sites and enrol devices."),
+    "provision": ("provisioning.cli", "provision", "Sites, devices, issuer keys and trust lists."),
     "demo": ("gatecheck.demo", "demo", "Run the whole chain on sample data."),
 }
 

@@ -83,7 +83,8 @@ def ingest_batch(engine: Engine, device_id: str, batch: BatchIn, received_ms: in
             when = local_time(check.wall_ms, tz)
             new_rows.append(
                 {
-                    **check.model_dump(),
+                    **check.model_dump(exclude={"flags"}),
+                    "flags": ",".join(check.flags),
                     "device_id": device_id,
                     "site_id": device.site_id,
                     "received_ms": received_ms,

@@ -13,8 +13,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from edge.policy import Policy
+from edge.trust import TrustList
+
 BUNDLE_VERSION = 1
-DEFAULT_FEVER_THRESHOLD_C = 37.3
 
 
 class BundleError(Exception):
@@ -50,9 +52,8 @@ class DeviceBundle(BaseModel):
     pseudonym_key: Key32 = Field(
         description="Site-wide HMAC key: holders get the same pseudonym at every gate."
     )
-    fever_threshold_c: float = Field(
-        DEFAULT_FEVER_THRESHOLD_C, ge=36.0, le=40.0, description="Deny at or above this."
-    )
+    policy: Policy = Field(default_factory=Policy, description="The site's gate rules.")
+    trust: TrustList = Field(default_factory=TrustList, description="Keys that may sign codes.")
 
     @property
     def signing_key_bytes(self) -> bytes:

@@ -1,19 +1,47 @@
-"""``gatecheck provision``: sites and device enrolment, against the hub's database."""
+"""``gatecheck provision``: sites, devices, issuers and trust, against the hub's database."""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
+from sqlalchemy import Engine
 
+from edge.policy import Policy
 from hub.cli import database_option
 from hub.core.db import create_schema, make_engine
-from provisioning.registry import ProvisioningError, create_site, enrol_device, list_sites
+from provisioning.errors import ProvisioningError
+from provisioning.issuers import (
+    IssuerSecret,
+    add_signer_certificate,
+    build_trust_list,
+    create_issuer,
+    issue_code,
+    revoke_code,
+    write_qr_png,
+)
+from provisioning.registry import create_site, enrol_device, list_sites
+
+out_option = click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (secrets are written with mode 0600).",
+)
+
+
+def open_hub_db(database_url: str) -> Engine:
+    engine = make_engine(database_url)
+    create_schema(engine)
+    return engine
 
 
 @click.group()
 def provision() -> None:
-    """Create sites and enrol devices."""
+    """Create sites, enrol devices, manage issuer keys and the trust list."""
 
 
 @provision.group()
@@ -25,12 +53,22 @@ def site() -> None:
 @database_option
 @click.option("--name", required=True, help="Site name as managers know it.")
 @click.option("--timezone", required=True, help="IANA timezone, e.g. Asia/Shanghai.")
-def site_create(database_url: str, name: str, timezone: str) -> None:
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON file with the site's gate rules (see docs/policy.md); default rules otherwise.",
+)
+def site_create(database_url: str, name: str, timezone: str, policy_path: Path | None) -> None:
     """Create a site and print its id."""
-    engine = make_engine(database_url)
-    create_schema(engine)
+    policy = None
+    if policy_path is not None:
+        try:
+            policy = Policy.model_validate_json(policy_path.read_text(encoding="utf-8"))
+        except ValidationError as exc:
+            raise click.ClickException(f"invalid policy {policy_path}:\n{exc}") from exc
     try:
-        created = create_site(engine, name, timezone)
+        created = create_site(open_hub_db(database_url), name, timezone, policy)
     except ProvisioningError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(created.id)
@@ -40,9 +78,7 @@ def site_create(database_url: str, name: str, timezone: str) -> None:
 @database_option
 def site_list(database_url: str) -> None:
     """List sites: id, timezone, name."""
-    engine = make_engine(database_url)
-    create_schema(engine)
-    for s in list_sites(engine):
+    for s in list_sites(open_hub_db(database_url)):
         click.echo(f"{s.id}\t{s.timezone}\t{s.name}")
 
 
@@ -56,19 +92,110 @@ def device() -> None:
 @click.option("--site", "site_id", required=True, help="Site id from 'site create'.")
 @click.option("--gate", required=True, help="Name of the entrance, e.g. 'North gate'.")
 @click.option("--hub-url", required=True, help="URL the device will sync to.")
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the device bundle (it holds secrets: mode 0600).",
-)
+@out_option
 def device_enrol(database_url: str, site_id: str, gate: str, hub_url: str, out: Path) -> None:
-    """Enrol a device and write its bundle."""
-    engine = make_engine(database_url)
-    create_schema(engine)
+    """Enrol a device and write its bundle (credentials, policy, trust list)."""
     try:
-        bundle = enrol_device(engine, site_id, gate, hub_url)
+        bundle = enrol_device(open_hub_db(database_url), site_id, gate, hub_url)
     except ProvisioningError as exc:
         raise click.ClickException(str(exc)) from exc
     bundle.save(out)
     click.echo(f"{bundle.device_id}\t{out}")
+
+
+@provision.group()
+def issuer() -> None:
+    """Issuers of gatecheck (gc1) codes: their keys go into every trust list."""
+
+
+@issuer.command("create")
+@database_option
+@click.option("--name", required=True, help="Issuer name, written into every code it signs.")
+@out_option
+def issuer_create(database_url: str, name: str, out: Path) -> None:
+    """Make an issuer key pair; the private key goes to --out, the public key to the hub."""
+    try:
+        secret = create_issuer(open_hub_db(database_url), name)
+    except ProvisioningError as exc:
+        raise click.ClickException(str(exc)) from exc
+    secret.save(out)
+    click.echo(f"{secret.kid}\t{out}")
+
+
+@provision.command("issue-code")
+@click.option(
+    "--issuer-key",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Issuer key file from 'issuer create'.",
+)
+@click.option("--holder-id", required=True, help="The person's ID number; only a pseudonym is kept.")
+@click.option("--name", "display_name", required=True, help="Masked name shown at the gate, e.g. 张*.")
+@click.option("--colour", type=click.Choice(["green", "yellow", "red"]), default="green", show_default=True)
+@click.option("--valid-hours", type=click.FloatRange(min=0.01), default=24.0, show_default=True)
+@click.option("--tested-hours-ago", type=click.FloatRange(min=0), help="Last negative test, hours ago.")
+@click.option("--vaccinations", type=click.IntRange(0, 9), help="Vaccination doses received.")
+@out_option
+def issue_code_command(
+    issuer_key: Path,
+    holder_id: str,
+    display_name: str,
+    colour: str,
+    valid_hours: float,
+    tested_hours_ago: float | None,
+    vaccinations: int | None,
+    out: Path,
+) -> None:
+    """Sign a gc1 code for one person, write it as a QR PNG and print the payload."""
+    try:
+        secret = IssuerSecret.load(issuer_key)
+    except ProvisioningError as exc:
+        raise click.ClickException(str(exc)) from exc
+    payload = issue_code(
+        secret,
+        holder_id,
+        display_name,
+        colour,  # type: ignore[arg-type]
+        timedelta(hours=valid_hours),
+        timedelta(hours=tested_hours_ago) if tested_hours_ago is not None else None,
+        vaccinations,
+    )
+    write_qr_png(payload, out)
+    click.echo(payload)
+
+
+@provision.group()
+def trust() -> None:
+    """The trust list devices verify codes with."""
+
+
+@trust.command("add-cert")
+@database_option
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def trust_add_cert(database_url: str, paths: tuple[Path, ...]) -> None:
+    """Trust EU DCC document signer certificates (PEM or DER files, or folders of them)."""
+    engine = open_hub_db(database_url)
+    files = [f for p in paths for f in (sorted(p.iterdir()) if p.is_dir() else [p]) if f.is_file()]
+    for path in files:
+        try:
+            kid = add_signer_certificate(engine, path.read_bytes())
+        except ProvisioningError as exc:
+            raise click.ClickException(f"{path}: {exc}") from exc
+        click.echo(f"{kid}\t{path}")
+
+
+@trust.command("revoke")
+@database_option
+@click.option("--scheme", type=click.Choice(["gc1", "hc1"]), required=True)
+@click.option("--id", "identifier", required=True, help="gc1: code id (cid); hc1: certificate id (ci).")
+def trust_revoke(database_url: str, scheme: str, identifier: str) -> None:
+    """Revoke one code; devices refuse it once they have the new trust list."""
+    click.echo(revoke_code(open_hub_db(database_url), scheme, identifier))
+
+
+@trust.command("show")
+@database_option
+def trust_show(database_url: str) -> None:
+    """Print the current trust list as devices receive it (JSON)."""
+    trust_list = build_trust_list(open_hub_db(database_url))
+    click.echo(json.dumps(trust_list.model_dump(mode="json"), indent=2))

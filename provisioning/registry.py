@@ -14,13 +14,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, insert, select
 
+from edge.policy import Policy
 from hub.core.db import devices, sites
 from provisioning.bundle import DeviceBundle
+from provisioning.errors import ProvisioningError
+from provisioning.issuers import build_trust_list
 from sync.protocol import public_key_for
-
-
-class ProvisioningError(Exception):
-    """A site or device request that cannot be carried out (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def create_site(engine: Engine, name: str, timezone: str) -> Site:
+def create_site(engine: Engine, name: str, timezone: str, policy: Policy | None = None) -> Site:
     """Register a site; its timezone decides where its days begin and end."""
     name = name.strip()
     if not name:
@@ -53,6 +52,7 @@ def create_site(engine: Engine, name: str, timezone: str) -> Site:
                 name=site.name,
                 timezone=site.timezone,
                 pseudonym_key=secrets.token_bytes(32),
+                policy=(policy or Policy()).model_dump_json(),
                 created_at_ms=_now_ms(),
             )
         )
@@ -90,6 +90,8 @@ def enrol_device(engine: Engine, site_id: str, gate: str, hub_url: str) -> Devic
         hub_url=hub_url.rstrip("/"),
         signing_key=base64.b64encode(signing_key).decode(),
         pseudonym_key=base64.b64encode(site.pseudonym_key).decode(),
+        policy=Policy.model_validate_json(site.policy),
+        trust=build_trust_list(engine),
     )
 
 

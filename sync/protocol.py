@@ -59,6 +59,9 @@ class CheckIn(BaseModel):
     temp_source: TempSource = Field(description="'manual' when a guard typed the reading.")
     scheme: str | None = Field(None, max_length=16, description="Health-code scheme.")
     holder: str | None = Field(None, max_length=64, description="Keyed pseudonym, never an id.")
+    flags: list[str] = Field(
+        default_factory=list, max_length=8, description="Conditions such as clock_unset, trust_stale."
+    )
 
 
 class BatchIn(BaseModel):

@@ -17,6 +17,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    Text,
     create_engine,
     event,
 )
@@ -30,6 +31,7 @@ sites = Table(
     Column("name", String(200), nullable=False),
     Column("timezone", String(64), nullable=False),
     Column("pseudonym_key", LargeBinary(32), nullable=False),
+    Column("policy", Text, nullable=False, default="{}"),
     Column("created_at_ms", BigInteger, nullable=False),
 )
 
@@ -68,7 +70,34 @@ checks = Table(
     Column("temp_source", String(8), nullable=False),
     Column("scheme", String(16)),
     Column("holder", String(64)),
+    Column("flags", String(200), nullable=False, default=""),
     PrimaryKeyConstraint("device_id", "seq"),
+)
+
+# The trust list every device receives: gc1 issuer keys, EU DCC signer certificates and
+# revoked codes. Its version is the newest change's timestamp.
+issuers = Table(
+    "issuers",
+    metadata,
+    Column("kid", String(16), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("public_key", LargeBinary(32), nullable=False),
+    Column("created_at_ms", BigInteger, nullable=False),
+)
+
+signer_certs = Table(
+    "signer_certs",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("der", LargeBinary, nullable=False),
+    Column("created_at_ms", BigInteger, nullable=False),
+)
+
+revocations = Table(
+    "revocations",
+    metadata,
+    Column("key", String(32), primary_key=True),
+    Column("created_at_ms", BigInteger, nullable=False),
 )
 
 daily_counts = Table(
