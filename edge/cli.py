@@ -61,6 +61,9 @@ def _describe(outcome: Outcome, name: str) -> dict[str, Any]:
         "temp_c": outcome.reading.celsius if outcome.reading else None,
         "temp_source": outcome.reading.source if outcome.reading else "none",
         "code": outcome.code.text if outcome.code else None,
+        "scheme": outcome.verification.scheme if outcome.verification else None,
+        "name": outcome.display_name,
+        "flags": list(outcome.decision.flags),
         "engine": outcome.code.engine if outcome.code else None,
     }
 

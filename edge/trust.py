@@ -93,9 +93,7 @@ class TrustStore:
             store.add_certificate(base64.b64decode(cert_b64))
         for key in trust.gc1_keys:
             raw = base64.b64decode(key.public_key)
-            store.gc1_by_kid[ed25519_kid(raw)].append(
-                (key.issuer, Ed25519PublicKey.from_public_bytes(raw))
-            )
+            store.gc1_by_kid[ed25519_kid(raw)].append((key.issuer, Ed25519PublicKey.from_public_bytes(raw)))
         return store
 
     def add_certificate(self, data: bytes) -> None:

@@ -13,31 +13,36 @@ import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 import httpx
 
+from edge.codes import Colour
+from edge.codes.names import mask_name
 from edge.frames import read_image
 from edge.station import GateStation
 from edge.store import CheckStore
 from edge.thermometer import Reading
-from gatecheck.samples import render_frame, spoil, write_png
+from gatecheck.samples import forge_gc1, render_frame, spoil, write_png
 from hub.core.config import HubSettings
 from hub.main import create_app
 from hub.schemas import DayCounts
 from hub.server import BackgroundHub
 from provisioning.bundle import DeviceBundle
+from provisioning.issuers import IssuerSecret, create_issuer, issue_code
 from provisioning.registry import create_site, enrol_device
 from sync.agent import SyncAgent
 
 SITE_NAME = "阳光花园小区 Sunshine Garden"
 SITE_TIMEZONE = "Asia/Shanghai"
+ISSUER_NAME = "阳光物业 Sunshine Property"
 
 
 @dataclass(frozen=True)
 class Visit:
-    """One person at the gate and what the gate must decide."""
+    """One presentation at the gate and what the gate must decide."""
 
     label: str
     payload: str | None
@@ -47,19 +52,42 @@ class Visit:
     expect: tuple[str, str]
 
 
-def scenario(gate: int, people: int) -> list[Visit]:
-    """A gate's morning: mostly residents, some fevers, spoiled codes, a typed reading."""
+def scenario(gate: int, people: int, issuer: IssuerSecret) -> list[Visit]:
+    """A gate's morning: residents with signed codes, yellow and red codes, an expired
+    code, a red code edited to green, a regional app code, spoiled codes, fevers (each
+    measured twice, as the rules require) and readings typed by the guard."""
+    now = datetime.now(UTC)
+    day = timedelta(days=1)
+
+    def code(i: int, colour: Colour = "green", issued: datetime = now) -> str:
+        return issue_code(issuer, f"G{gate}-ID{i:05d}", mask_name(f"Resident {i}"), colour, day, now=issued)
+
     visits: list[Visit] = []
     for i in range(people):
-        payload = f"https://hc.example.invalid/v?token=G{gate}R{i:04d}"
-        if i % 7 == 3:
-            visits.append(Visit(f"fever-{i}", payload, 37.6 + 0.3 * (i % 3), False, ("deny", "fever")))
-        elif i % 5 == 4:
+        kind = i % 12
+        if kind == 3:
+            payload = code(i)
+            visits.append(Visit(f"fever-{i}", payload, 37.8, False, ("remeasure", "temp_high")))
+            visits.append(Visit(f"fever-{i}-again", payload, 38.1, False, ("deny", "fever")))
+        elif kind == 5:
+            visits.append(Visit(f"yellow-{i}", code(i, "yellow"), 36.5, False, ("deny", "code_yellow")))
+        elif kind == 7:
+            visits.append(Visit(f"red-{i}", code(i, "red"), 36.6, False, ("deny", "code_red")))
+        elif kind == 8:
+            visits.append(
+                Visit(f"expired-{i}", code(i, issued=now - 3 * day), 36.4, False, ("deny", "expired"))
+            )
+        elif kind == 9:
+            forged = forge_gc1(code(i, "red"))
+            visits.append(Visit(f"forged-{i}", forged, 36.5, False, ("deny", "signature_invalid")))
+        elif kind == 10:
+            regional = f"https://hc.example.invalid/v?token=G{gate}R{i:04d}"
+            visits.append(Visit(f"regional-{i}", regional, 36.5, False, ("manual", "code_unverified")))
+        elif kind == 11:
             visits.append(Visit(f"unreadable-{i}", None, 36.4, False, ("manual", "no_code")))
-        elif i % 6 == 5:
-            visits.append(Visit(f"typed-{i}", payload, 36.7, True, ("admit", "ok")))
         else:
-            visits.append(Visit(f"resident-{i}", payload, 36.2 + 0.1 * (i % 7), False, ("admit", "ok")))
+            typed = kind == 1
+            visits.append(Visit(f"resident-{i}", code(i), 36.2 + 0.1 * kind, typed, ("admit", "ok")))
     return visits
 
 
@@ -71,6 +99,8 @@ def expected_counts(visits: list[Visit]) -> Counter[str]:
         counts[{"admit": "admitted", "deny": "denied"}.get(verdict, verdict)] += 1
         counts["fevers"] += reason == "fever"
         counts["temp_manual"] += visit.typed
+        if verdict == "deny":
+            counts[f"deny:{reason}"] += 1
     return counts
 
 
@@ -79,6 +109,8 @@ def hub_totals(days: list[DayCounts]) -> Counter[str]:
     for day in days:
         for field in ("checks", "admitted", "denied", "remeasure", "manual", "fevers", "temp_manual"):
             totals[field] += getattr(day, field)
+        for reason, n in day.denied_by_reason.items():
+            totals[f"deny:{reason}"] += n
     return totals
 
 
@@ -104,6 +136,7 @@ COLUMNS = (
     ("checks", "checks", 8),
     ("admitted", "admitted", 10),
     ("denied", "denied", 8),
+    ("remeasure", "remeasure", 11),
     ("fevers", "fevers", 8),
     ("manual", "manual", 8),
     ("typed", "temp_manual", 7),
@@ -147,13 +180,16 @@ def _run(root: Path, serve: bool, port: int, people: int) -> None:
         click.echo(f"hub: {server.url}  (database {root / 'hub.db'})")
         site = create_site(engine, SITE_NAME, SITE_TIMEZONE)
         click.echo(f"site: {site.name} [{site.id}] in {site.timezone}")
+        issuer = create_issuer(engine, ISSUER_NAME)
+        issuer.save(root / "issuer.json")
+        click.echo(f"issuer: {issuer.issuer} [kid {issuer.kid}] (gc1 codes)")
         expected: Counter[str] = Counter()
         problems: list[str] = []
         for index, gate in enumerate(("北门 North gate", "南门 South gate")):
             bundle = enrol_device(engine, site.id, gate, server.url)
             bundle.save(root / f"device-{index}.json")
             store = CheckStore(root / f"edge-{index}.db")
-            visits = scenario(index, people)
+            visits = scenario(index, people, issuer)
             problems += run_gate(bundle, store, visits, root / "images" / f"gate-{index}")
             expected += expected_counts(visits)
             report = SyncAgent(bundle, store).push()
@@ -168,7 +204,7 @@ def _run(root: Path, serve: bool, port: int, people: int) -> None:
         click.echo(f"\nHub daily counts for {site.name} ({site.timezone}):")
         click.echo(_table(days))
         totals = hub_totals(days)
-        mismatched = {k: (totals[k], v) for k, v in expected.items() if totals[k] != v}
+        mismatched = {k: (totals[k], expected[k]) for k in expected | totals if totals[k] != expected[k]}
         for problem in problems:
             click.echo(f"problem: {problem}", err=True)
         if mismatched or problems:

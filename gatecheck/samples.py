@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cbor2
 import cv2
 import numpy as np
 import segno
+
+from edge.codes import b45, gc1
 
 
 def qr_matrix(payload: str | bytes, error: str = "m") -> np.ndarray:
@@ -64,3 +67,13 @@ def write_png(path: Path, frame: np.ndarray) -> Path:
     if not cv2.imwrite(str(path), frame):
         raise OSError(f"cannot write {path}")
     return path
+
+
+def forge_gc1(payload: str, colour: str = "green") -> str:
+    """A gc1 code whose colour was edited after signing, as a forger would: the signature
+    no longer matches."""
+    raw = b45.decode(payload.removeprefix("GC1:"))
+    body, signature = raw[: -gc1.SIGNATURE_BYTES], raw[-gc1.SIGNATURE_BYTES :]
+    claims = list(cbor2.loads(body))
+    claims[gc1.FIELDS.index("col")] = gc1.COLOURS.index(colour)
+    return "GC1:" + b45.encode(cbor2.dumps(claims) + signature)

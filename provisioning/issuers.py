@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine, func, insert, select, union_all
 
 from edge.codes import Colour, gc1
-from edge.trust import IssuerKey, TrustList, TrustError, ed25519_kid, load_certificate, revocation_key
+from edge.trust import IssuerKey, TrustError, TrustList, ed25519_kid, load_certificate, revocation_key
 from hub.core.db import issuers, revocations, signer_certs
 from provisioning.errors import ProvisioningError
 from sync.protocol import public_key_for
@@ -66,9 +66,7 @@ def create_issuer(engine: Engine, name: str) -> IssuerSecret:
     public = public_key_for(signing_key)
     kid = ed25519_kid(public).hex()
     with engine.begin() as conn:
-        conn.execute(
-            insert(issuers).values(kid=kid, name=name, public_key=public, created_at_ms=_now_ms())
-        )
+        conn.execute(insert(issuers).values(kid=kid, name=name, public_key=public, created_at_ms=_now_ms()))
     return IssuerSecret(issuer=name, kid=kid, signing_key=base64.b64encode(signing_key).decode())
 
 

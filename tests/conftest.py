@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import socket
+import zlib
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -16,6 +19,7 @@ from hub.core.config import HubSettings
 from hub.main import create_app
 from hub.server import BackgroundHub
 from provisioning.bundle import DeviceBundle
+from provisioning.issuers import IssuerSecret, create_issuer, issue_code
 from provisioning.registry import Site, create_site, enrol_device
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -44,7 +48,25 @@ def site(hub_engine: Engine) -> Site:
 
 
 @pytest.fixture
-def bundle(hub_engine: Engine, site: Site, live_hub: BackgroundHub, tmp_path: Path) -> DeviceBundle:
+def issuer(hub_engine: Engine) -> IssuerSecret:
+    """A registered gc1 issuer; devices enrolled after it trust its codes."""
+    return create_issuer(hub_engine, "Test Issuer")
+
+
+@pytest.fixture
+def signed(issuer: IssuerSecret):  # type: ignore[no-untyped-def]
+    """Make a gc1 payload: signed(holder, colour='green', valid=timedelta(days=1), **kw)."""
+
+    def make(holder: str, colour: str = "green", valid: timedelta = timedelta(days=1), **kw: Any) -> str:
+        return issue_code(issuer, holder, "张*", colour, valid, **kw)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def bundle(
+    hub_engine: Engine, site: Site, live_hub: BackgroundHub, tmp_path: Path, issuer: IssuerSecret
+) -> DeviceBundle:
     device = enrol_device(hub_engine, site.id, "North gate", live_hub.url)
     device.save(tmp_path / "device.json")
     return device
@@ -62,7 +84,7 @@ def qr_png(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Write a camera-like frame holding a code; returns its path."""
 
     def make(payload: str, name: str | None = None, **kwargs: object) -> Path:
-        path = tmp_path / "images" / (name or f"{abs(hash(payload))}.png")
+        path = tmp_path / "images" / (name or f"{zlib.crc32(payload.encode())}.png")
         return write_png(path, render_frame(payload, **kwargs))  # type: ignore[arg-type]
 
     return make

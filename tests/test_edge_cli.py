@@ -32,21 +32,32 @@ def stored(tmp_path: Path) -> list[dict[str, object]]:
 
 
 def test_folder_of_images_becomes_checks(
-    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path]
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path], signed: Callable[..., str]
 ) -> None:
-    qr_png("HOLDER-1", "a.png")
-    qr_png("HOLDER-2", "sub/b.png", angle=20)
+    green, red = signed("ID-1"), signed("ID-2", "red")
+    qr_png(green, "a.png")
+    qr_png(red, "sub/b.png", angle=20)
+    qr_png("https://hc.example.invalid/v?id=110101199003071234", "sub/c.png")
     code, out, _ = scan(tmp_path, "--temp", "36.4", "--json", str(tmp_path / "images"))
     assert code == 0
     lines = [json.loads(line) for line in out.splitlines()]
-    assert [line["code"] for line in lines] == ["HOLDER-1", "HOLDER-2"]
+    assert [line["code"] for line in lines] == [
+        green,
+        red,
+        "https://hc.example.invalid/v?id=110101199003071234",
+    ]
+    assert lines[0]["name"] == "张*"
     rows = stored(tmp_path)
-    assert [r["verdict"] for r in rows] == ["admit", "admit"]
+    assert [(r["verdict"], r["reason"], r["scheme"]) for r in rows] == [
+        ("admit", "ok", "gc1"),
+        ("deny", "code_red", "gc1"),
+        ("manual", "code_unverified", "opaque"),
+    ]
     assert {r["temp_source"] for r in rows} == {"manual"}
     assert all(r["device_id"] == bundle.device_id and r["gate"] == bundle.gate for r in rows)
-    # The raw code never reaches the database: only the keyed pseudonym does.
-    assert "HOLDER-1" not in json.dumps(rows)
-    assert rows[0]["holder"] != rows[1]["holder"] and len(str(rows[0]["holder"])) == 32
+    # Neither the code nor the ID in it reaches the database: only keyed pseudonyms do.
+    assert "110101199003071234" not in json.dumps(rows) and green not in json.dumps(rows)
+    assert len({r["holder"] for r in rows}) == 3 and len(str(rows[0]["holder"])) == 32
 
 
 def test_same_holder_same_pseudonym(
@@ -58,15 +69,24 @@ def test_same_holder_same_pseudonym(
     assert rows[0]["holder"] == rows[1]["holder"]
 
 
-def test_fever_is_denied_and_simulated_sensor_is_a_sensor(
-    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path]
+def test_fever_is_measured_twice_then_denied(
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path], signed: Callable[..., str]
 ) -> None:
-    image = qr_png("HOT", "hot.png")
+    image = qr_png(signed("ID-HOT"), "hot.png")
+    other = qr_png(signed("ID-OTHER"), "other.png")
     assert scan(tmp_path, "--temp", "38.2", str(image))[0] == 0
-    assert scan(tmp_path, str(image))[0] == 0
+    assert scan(tmp_path, "--temp", "37.9", str(other))[0] == 0  # someone else: a first reading
+    assert scan(tmp_path, "--temp", "38.4", str(image))[0] == 0  # the same person again
+    assert scan(tmp_path, str(image))[0] == 0  # then the (simulated) sensor, normal
     rows = stored(tmp_path)
-    assert (rows[0]["verdict"], rows[0]["reason"], rows[0]["temp_c"]) == ("deny", "fever", 38.2)
-    assert rows[1]["temp_source"] == "sensor"
+    assert [(r["verdict"], r["reason"]) for r in rows] == [
+        ("remeasure", "temp_high"),
+        ("remeasure", "temp_high"),
+        ("deny", "fever"),
+        ("admit", "ok"),
+    ]
+    assert rows[2]["temp_c"] == 38.4
+    assert rows[3]["temp_source"] == "sensor"
 
 
 def test_temperature_that_is_not_a_number_is_refused_and_nothing_is_lost(
@@ -81,9 +101,9 @@ def test_temperature_that_is_not_a_number_is_refused_and_nothing_is_lost(
 
 
 def test_non_image_is_reported_and_the_rest_still_recorded(
-    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path]
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path], signed: Callable[..., str]
 ) -> None:
-    good = qr_png("GOOD", "good.png")
+    good = qr_png(signed("ID-GOOD"), "good.png")
     bad = tmp_path / "images" / "bad.png"
     bad.write_text("not an image")
     code, _, err = scan(tmp_path, "--temp", "36.5", str(bad), str(good))

@@ -52,42 +52,49 @@ def hub_counts(url: str, site_id: str) -> Counter[str]:
 
 
 def test_checks_reach_the_hub_exactly_once(
-    tmp_path: Path, bundle: DeviceBundle, live_hub: BackgroundHub, site: Site, qr_png: Callable[..., Path]
+    tmp_path: Path,
+    bundle: DeviceBundle,
+    live_hub: BackgroundHub,
+    site: Site,
+    qr_png: Callable[..., Path],
+    signed: Callable[..., str],
 ) -> None:
     device, db = str(tmp_path / "device.json"), str(tmp_path / "edge.db")
+
+    def scan(temp: str, source: Path) -> None:
+        assert cli("edge", "scan", "--device", device, "--db", db, "--temp", temp, str(source))[0] == 0
+
     for i in range(6):
-        qr_png(f"RESIDENT-{i}", f"r{i}.png", angle=i * 7)
+        qr_png(signed(f"RESIDENT-{i}"), f"r{i}.png", angle=i * 7)
     write_png(tmp_path / "images" / "spoiled.png", spoil(render_frame("x")))
-    assert (
-        cli("edge", "scan", "--device", device, "--db", db, "--temp", "36.5", str(tmp_path / "images"))[0]
-        == 0
-    )
-    fever = qr_png("FEVERISH", "fever.png")
-    assert cli("edge", "scan", "--device", device, "--db", db, "--temp", "38.3", str(fever))[0] == 0
+    scan("36.5", tmp_path / "images")
+    fever = qr_png(signed("FEVERISH"), "fever.png")
+    scan("38.3", fever)  # measured twice: the second high reading is a confirmed fever
+    scan("38.3", fever)
 
     code, out = cli("sync", "run", "--once", "--device", device, "--db", db)
     assert code == 0, out
-    assert "8 new" in out
+    assert "9 new" in out
     expected = edge_counts(Path(db))
-    assert expected == Counter(checks=8, admitted=6, manual=1, denied=1, fevers=1)
+    assert expected == Counter(checks=9, admitted=6, manual=1, remeasure=1, denied=1, fevers=1)
     assert hub_counts(live_hub.url, site.id) == expected
 
     # Replaying the whole log (as after a lost acknowledgement) changes nothing at the hub.
     CheckStore(Path(db)).set_acked_seq(0)
     code, out = cli("sync", "run", "--once", "--device", device, "--db", db)
-    assert code == 0 and "0 new, 8 already at hub" in out
+    assert code == 0 and "0 new, 9 already at hub" in out
     assert hub_counts(live_hub.url, site.id) == expected
 
 
 def test_unreachable_hub_keeps_every_check_until_it_comes_back(
-    tmp_path: Path, hub_app: FastAPI, site: Site, qr_png: Callable[..., Path]
+    tmp_path: Path, hub_app: FastAPI, site: Site, qr_png: Callable[..., Path], signed: Callable[..., str]
 ) -> None:
     port = free_port()
     bundle = enrol_device(hub_app.state.engine, site.id, "South", f"http://127.0.0.1:{port}")
     bundle.save(tmp_path / "device.json")
     device, db = str(tmp_path / "device.json"), str(tmp_path / "edge.db")
     for i in range(3):
-        qr_png(f"P{i}", f"p{i}.png")
+        qr_png(signed(f"P{i}"), f"p{i}.png")
     assert (
         cli("edge", "scan", "--device", device, "--db", db, "--temp", "36.6", str(tmp_path / "images"))[0]
         == 0
@@ -113,5 +120,7 @@ def test_demo_runs_and_agrees_with_itself(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120, env=env,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "OK: the hub's counts equal what the gates were fed (24 checks)" in result.stdout
+    assert "OK: the hub's counts equal what the gates were fed" in result.stdout
+    for reason in ("fever", "code_red", "code_yellow", "expired", "signature_invalid"):
+        assert f"{reason}: 2" in result.stdout
     assert (tmp_path / "hub.db").exists() and (tmp_path / "edge-0.db").exists()

@@ -14,12 +14,12 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-import base45
 import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from edge.codes import b45
 from edge.codes.result import CodeError, CodeResult, Colour
 from edge.trust import TrustStore, ed25519_kid, revocation_key
 
@@ -73,7 +73,7 @@ def issue(
     ]
     body = cbor2.dumps(claims)
     signature = key.sign(SIGNATURE_DOMAIN + body)
-    return "GC1:" + base45.b45encode(body + signature).decode("ascii")
+    return "GC1:" + b45.encode(body + signature)
 
 
 def _typed(claims: list[Any]) -> dict[str, Any]:
@@ -100,10 +100,7 @@ def _parse(payload: bytes) -> tuple[bytes, bytes, dict[str, Any]]:
         text = payload.decode("ascii")
     except UnicodeDecodeError:
         raise CodeError("unprefix: payload is not ASCII text") from None
-    try:
-        raw = base45.b45decode(text[len(PREFIX) :])
-    except Exception as exc:  # the base45 package raises ValueError and friends
-        raise CodeError(f"base45: {exc}") from exc
+    raw = b45.decode(text[len(PREFIX) :])
     if len(raw) <= SIGNATURE_BYTES:
         raise CodeError("structure: too short to hold claims and a signature")
     body, signature = raw[:-SIGNATURE_BYTES], raw[-SIGNATURE_BYTES:]
@@ -163,5 +160,3 @@ def _signed_by(key: Any, body: bytes, signature: bytes) -> bool:
     except InvalidSignature:
         return False
     return True
-
-

@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import base45
 import cbor2
 from cryptography import x509
 from pydantic import ValidationError
 
+from edge.codes import b45
 from edge.codes.cose import parse_sign1, verify_with
 from edge.codes.dcc_schema import TEST_NEGATIVE, TEST_POSITIVE, HCert
 from edge.codes.names import mask_name
@@ -71,10 +71,7 @@ def _unwrap(payload: bytes) -> bytes:
         raise CodeError("unprefix: payload is not ASCII text") from None
     if not text.startswith("HC1:"):
         raise CodeError("unprefix: missing 'HC1:' context prefix")
-    try:
-        compressed = base45.b45decode(text[4:])
-    except Exception as exc:  # the base45 package raises ValueError and friends
-        raise CodeError(f"base45: {exc}") from exc
+    compressed = b45.decode(text[4:])
     if not compressed or compressed[0] & 0x0F != 8:
         raise CodeError("compression: data is not zlib-compressed")
     try:
@@ -175,9 +172,7 @@ def verify(payload: bytes, trust: TrustStore, at: datetime) -> CodeResult:
             result.signature_valid = False
             key_usage_error = f"key usage: signer may not sign {_KIND_NAMES[hcert.kind]} certificates"
         _describe_holder(result, hcert, trust)
-    result.error = next(
-        (e for e in (signature_error, key_usage_error, schema_error, time_error) if e), None
-    )
+    result.error = next((e for e in (signature_error, key_usage_error, schema_error, time_error) if e), None)
     return result
 
 
