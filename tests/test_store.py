@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.store import CheckStore, NewCheck, StoreError
+from edge.store import MIGRATIONS, CheckStore, NewCheck, StoreError
 
 
 def new_check(**overrides: object) -> NewCheck:
@@ -71,3 +71,32 @@ def test_garbage_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"definitely not sqlite" * 100)
     with pytest.raises(StoreError, match="cannot open check database"):
         CheckStore(path)
+
+
+def test_a_version_1_file_is_migrated_without_losing_checks(tmp_path: Path) -> None:
+    path = tmp_path / "edge.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
+        conn.execute(
+            "INSERT INTO checks (device_id, gate, wall_ms, mono_ms, boot_id, verdict, reason, temp_source) "
+            "VALUES ('d', 'g', 1, 1, 'b', 'admit', 'ok', 'sensor')"
+        )
+    store = CheckStore(path)
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert [r["flags"] for r in store.after(0, 10)] == [[]]
+    assert store.append(new_check(flags="clock_unset")) == 2
+    assert store.after(1, 10)[0]["flags"] == ["clock_unset"]
+
+
+def test_pending_high_reading_follows_the_person_and_the_window(store: CheckStore) -> None:
+    store.append(new_check(reason="temp_high", verdict="remeasure", holder="p1", mono_ms=10_000))
+    store.append(new_check(holder="p2", mono_ms=11_000))
+    assert store.pending_high_reading("p1", "boot-a", since_mono_ms=5_000)
+    assert not store.pending_high_reading("p1", "boot-a", since_mono_ms=10_001)  # window passed
+    assert not store.pending_high_reading("p1", "boot-b", since_mono_ms=0)  # rebooted since
+    assert not store.pending_high_reading("p2", "boot-a", since_mono_ms=0)
+    # Without a code, the person is whoever stood at the gate just before.
+    store.append(new_check(reason="temp_high", verdict="remeasure", holder=None, mono_ms=12_000))
+    assert store.pending_high_reading(None, "boot-a", since_mono_ms=0)
+    store.append(new_check(holder="p3", mono_ms=13_000))
+    assert not store.pending_high_reading(None, "boot-a", since_mono_ms=0)

@@ -36,6 +36,16 @@ def matches(payload: bytes) -> bool:
     return payload.startswith(PREFIX)
 
 
+def resembles(payload: bytes) -> bool:
+    """gc1 content under a wrong prefix: base45 of a signed version-1 claims array."""
+    _, _, rest = payload.partition(b":")
+    try:
+        _parse(PREFIX + rest)
+    except CodeError:
+        return False
+    return True
+
+
 def subject_pseudonym(signing_key: bytes, holder_id: str) -> bytes:
     """The issuer's pseudonym for a person: stable per issuer, 16 bytes, not reversible."""
     subject_key = hmac.new(signing_key, b"gc1-subject", hashlib.sha256).digest()
@@ -100,6 +110,8 @@ def _parse(payload: bytes) -> tuple[bytes, bytes, dict[str, Any]]:
         text = payload.decode("ascii")
     except UnicodeDecodeError:
         raise CodeError("unprefix: payload is not ASCII text") from None
+    if not text.startswith("GC1:"):
+        raise CodeError("unprefix: missing 'GC1:' prefix")
     raw = b45.decode(text[len(PREFIX) :])
     if len(raw) <= SIGNATURE_BYTES:
         raise CodeError("structure: too short to hold claims and a signature")

@@ -9,6 +9,7 @@ derived by the policy from the certificate type and dates (``dcc_colour``).
 from __future__ import annotations
 
 import base64
+import re
 import zlib
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +29,7 @@ from edge.trust import TrustStore, revocation_key
 SCHEME = "hc1"
 PREFIX = b"HC1:"
 MAX_INFLATED = 64 * 1024
+_CONTEXT = re.compile(r"^[A-Za-z0-9]{1,8}:")
 CWT_ISS, CWT_EXP, CWT_IAT, CWT_HCERT = 1, 4, 6, -260
 
 # Extended key usages a signer certificate may carry to limit what it can sign.
@@ -44,6 +46,22 @@ _KIND_NAMES = {"v": "vaccination", "t": "test", "r": "recovery"}
 
 def matches(payload: bytes) -> bool:
     return payload.startswith(PREFIX)
+
+
+def resembles(payload: bytes) -> bool:
+    """A DCC under a wrong or missing context prefix (``HC2:``, none at all): its content
+    is base45 of zlib of a COSE_Sign1. Such a payload is reported as a failed ``hc1``
+    code, not waved through as an unknown token."""
+    try:
+        text = payload.decode("ascii")
+    except UnicodeDecodeError:
+        return False
+    body = _CONTEXT.sub("", text, count=1)
+    try:
+        parse_sign1(_inflate(b45.decode(body)))
+    except CodeError:
+        return False
+    return True
 
 
 def jsonable(value: Any) -> Any:
@@ -71,7 +89,10 @@ def _unwrap(payload: bytes) -> bytes:
         raise CodeError("unprefix: payload is not ASCII text") from None
     if not text.startswith("HC1:"):
         raise CodeError("unprefix: missing 'HC1:' context prefix")
-    compressed = b45.decode(text[4:])
+    return _inflate(b45.decode(text[4:]))
+
+
+def _inflate(compressed: bytes) -> bytes:
     if not compressed or compressed[0] & 0x0F != 8:
         raise CodeError("compression: data is not zlib-compressed")
     try:
