@@ -132,7 +132,7 @@ def _scan_source(
     """Check every presentation in one source; return how many inputs failed."""
     if is_stream(source):
         for frame in stream_frames(source):
-            code = station.first_code(frame.image)
+            code = station.first_code(frame.image, still=False)
             if code is not None and not station.is_repeat(code):
                 emit(_describe(station.record(code, thermometer.read()), frame.name))
         return 0

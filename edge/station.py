@@ -91,8 +91,9 @@ class GateStation:
         )
         return Outcome(seq, decision, reading, code, result)
 
-    def first_code(self, image: np.ndarray) -> Code | None:
-        codes = decode(image)
+    def first_code(self, image: np.ndarray, still: bool = True) -> Code | None:
+        """The code a person presents; a stream frame gets the cheap decode (see decode)."""
+        codes = decode(image, still=still)
         return codes[0] if codes else None
 
     def is_repeat(self, code: Code, now: float | None = None) -> bool:
