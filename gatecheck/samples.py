@@ -77,3 +77,89 @@ def forge_gc1(payload: str, colour: str = "green") -> str:
     claims = list(cbor2.loads(body))
     claims[gc1.FIELDS.index("col")] = gc1.COLOURS.index(colour)
     return "GC1:" + b45.encode(cbor2.dumps(claims) + signature)
+
+
+DEGRADATIONS = ("clean", "perspective", "blur", "glare", "moire", "low_light", "inverted", "tiny", "huge")
+"""Categories of synthetic phone-screen frames, for the decoder benchmark and tests."""
+
+
+def random_payload(rng: np.random.Generator) -> bytes:
+    """Payloads of the shapes gates see: signed codes (long, alphanumeric), app URLs,
+    and non-UTF-8 text from older regional systems."""
+    kind = rng.integers(0, 4)
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+    if kind == 0:
+        return ("HC1:" + "".join(rng.choice(list(alphabet), size=int(rng.integers(150, 330))))).encode()
+    if kind == 1:
+        return ("GC1:" + "".join(rng.choice(list(alphabet), size=int(rng.integers(180, 230))))).encode()
+    if kind == 2:
+        token = "".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz0123456789"), size=24))
+        return f"https://hc.example.invalid/q?t={token}&v=2".encode()
+    return ("健康码 绿码 " + "".join(rng.choice(list("0123456789"), size=12))).encode("gb18030")
+
+
+def _screen_code(payload: bytes, module_px: int, inverted: bool) -> np.ndarray:
+    qr = segno.make(payload, error="m", micro=False, mode="byte" if not payload.isascii() else None)
+    modules = np.array(list(qr.matrix_iter(scale=1, border=4)), dtype=np.uint8)
+    dark, light = (235, 25) if inverted else (25, 235)
+    code: np.ndarray = np.where(modules == 1, dark, light).astype(np.uint8)
+    return cv2.resize(code, None, fx=module_px, fy=module_px, interpolation=cv2.INTER_NEAREST)
+
+
+def degraded_frame(payload: bytes, category: str, rng: np.random.Generator) -> np.ndarray:
+    """A greyscale camera frame of a phone screen showing ``payload``, degraded the way
+    ``category`` says. 640x480, except ``huge`` (a 1920x1080 frame filled by the code)."""
+    if category not in DEGRADATIONS:
+        raise ValueError(f"unknown category {category!r}; one of {', '.join(DEGRADATIONS)}")
+    width, height = (1920, 1080) if category == "huge" else (640, 480)
+    frame = np.full((height, width), int(rng.integers(60, 120)), dtype=np.uint8)
+    frame = (frame + rng.normal(0, 6, frame.shape)).clip(0, 255).astype(np.uint8)
+    modules = segno.make(payload, error="m", micro=False).symbol_size(scale=1, border=4)[0]
+    fit = min(width, height) * (0.95 if category == "huge" else 0.8)
+    module_px = 2 if category == "tiny" else max(2, min(int(fit // modules), int(rng.integers(4, 8)) if category != "huge" else 99))
+    code = _screen_code(payload, module_px, inverted=category == "inverted")
+    ch, cw = code.shape
+    y = int(rng.integers(0, max(1, height - ch)))
+    x = int(rng.integers(0, max(1, width - cw)))
+    frame[y : y + ch, x : x + cw] = code[: height - y, : width - x]
+    angle = float(rng.uniform(-15, 15))
+    frame = cv2.warpAffine(
+        frame, cv2.getRotationMatrix2D((x + cw / 2, y + ch / 2), angle, 1.0), (width, height), borderValue=90
+    )
+    if category == "perspective":
+        src = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+        jitter = rng.uniform(-0.12, 0.12, size=(4, 2)) * [width, height]
+        frame = cv2.warpPerspective(frame, cv2.getPerspectiveTransform(src, np.float32(src + jitter)), (width, height), borderValue=90)
+    elif category == "blur":
+        frame = cv2.GaussianBlur(frame, (0, 0), float(rng.uniform(1.2, 2.2)))
+    elif category == "glare":
+        yy, xx = np.mgrid[0:height, 0:width]
+        cy, cx = y + ch * rng.uniform(0.2, 0.8), x + cw * rng.uniform(0.2, 0.8)
+        radius = cw * rng.uniform(0.15, 0.3)
+        glow = 200 * np.exp(-(((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * radius**2)))
+        frame = (frame + glow).clip(0, 255).astype(np.uint8)
+    elif category == "moire":
+        yy, xx = np.mgrid[0:height, 0:width]
+        theta = rng.uniform(0, np.pi)
+        period = rng.uniform(2.5, 4.0)
+        grid = 0.75 + 0.25 * np.cos(2 * np.pi * (xx * np.cos(theta) + yy * np.sin(theta)) / period)
+        frame = (frame * grid).clip(0, 255).astype(np.uint8)
+        frame = cv2.GaussianBlur(frame, (0, 0), 0.7)
+    elif category == "low_light":
+        dim = frame.astype(float) * rng.uniform(0.12, 0.22)
+        frame = (dim + rng.normal(0, 3, frame.shape)).clip(0, 255).astype(np.uint8)
+    return frame
+
+
+def empty_frame(rng: np.random.Generator, size: tuple[int, int] = (640, 480)) -> np.ndarray:
+    """A gate scene with nobody showing a code: light gradient, noise, edges and text."""
+    width, height = size
+    frame = np.tile(np.linspace(40, 160, width), (height, 1)).astype(np.float64)
+    frame += rng.normal(0, 8, frame.shape)
+    image = frame.clip(0, 255).astype(np.uint8)
+    for _ in range(6):
+        p1 = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        p2 = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        cv2.rectangle(image, p1, p2, int(rng.integers(0, 255)), int(rng.integers(1, 6)))
+    cv2.putText(image, "EXIT 出口 7:00-9:00", (30, height - 40), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 230, 2)
+    return image
