@@ -26,8 +26,8 @@ import zxingcpp
 from pyzbar import pyzbar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from edge.decode import decode  # noqa: E402
-from gatecheck.samples import DEGRADATIONS, degraded_frame, empty_frame, random_payload  # noqa: E402
+from edge.decode import decode
+from gatecheck.samples import DEGRADATIONS, degraded_frame, empty_frame, random_payload
 
 Engine = Callable[[np.ndarray], list[tuple[bytes, str]]]
 DEFAULT_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "qr-photos"
@@ -92,7 +92,8 @@ class Score:
 def correct(found: list[tuple[bytes, str]], sample: Sample) -> bool:
     norm = lambda s: s.replace("\r\n", "\n")  # noqa: E731 - the photo texts store \n
     return any(
-        data == sample.expected_bytes or (sample.expected_text is not None and norm(text) == norm(sample.expected_text))
+        data == sample.expected_bytes
+        or (sample.expected_text is not None and norm(text) == norm(sample.expected_text))
         for data, text in found
     )
 
@@ -140,7 +141,9 @@ def synthetic_sets(per_category: int, seed: int) -> dict[str, list[Sample]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS, help="folder of sets of N.png + N.txt")
     parser.add_argument("--per-category", type=int, default=40, help="synthetic frames per category")
     parser.add_argument("--runs", type=int, default=5, help="timings per frame (median kept)")
@@ -155,7 +158,9 @@ def main() -> None:
     else:
         print(f"(no photos at {args.photos}: synthetic frames only)")
 
-    header = f"{'category':<24}{'n':>4}  " + "".join(f"{name + ': read  med ms  p90':<28}" for name in ENGINES)
+    header = f"{'category':<24}{'n':>4}  " + "".join(
+        f"{name + ': read  med ms  p90':<28}" for name in ENGINES
+    )
     print(header)
     print("-" * len(header))
     totals = {name: Score() for name in ENGINES}
@@ -176,7 +181,8 @@ def main() -> None:
     print("\nEmpty 640x480 frames (no code): median / p90 ms")
     for name, engine in {**ENGINES, "cascade (stream mode)": cascade_stream}.items():
         score = measure(engine, empties, args.runs)
-        print(f"  {name:<24}{statistics.median(score.ms):7.2f} {sorted(score.ms)[int(0.9 * (len(score.ms) - 1))]:7.2f}")
+        p90 = sorted(score.ms)[int(0.9 * (len(score.ms) - 1))]
+        print(f"  {name:<24}{statistics.median(score.ms):7.2f} {p90:7.2f}")
     frames = [s for c, ss in categories.items() if c.startswith("synthetic/") and "huge" not in c for s in ss]
     medians = {name: statistics.median(measure(e, frames, args.runs).ms) for name, e in ENGINES.items()}
     print("\n640x480 frames with a code, median ms: " + ", ".join(f"{k} {v:.2f}" for k, v in medians.items()))

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from edge.frames import FrameError, image_files, is_stream, read_image, stream_frames
+from edge.camera import Roi, open_stream
+from edge.frames import FrameError, image_files, is_stream, read_image
 from edge.station import GateStation, Outcome
 from edge.store import CheckStore, StoreError
 from edge.thermometer import ManualEntry, ReadingError, SimulatedThermometer, Thermometer, parse_celsius
@@ -131,10 +132,8 @@ def _scan_source(
 ) -> int:
     """Check every presentation in one source; return how many inputs failed."""
     if is_stream(source):
-        for frame in stream_frames(source):
-            code = station.first_code(frame.image, still=False)
-            if code is not None and not station.is_repeat(code):
-                emit(_describe(station.record(code, thermometer.read()), frame.name))
+        for outcome in station.watch(open_stream(source), thermometer):
+            emit(_describe(outcome, source))
         return 0
     path = Path(source)
     if path.is_dir():
@@ -161,6 +160,37 @@ def _scan_source(
             )
         emit(_describe(outcome, str(image_path)))
     return failures
+
+
+def _roi(ctx: click.Context, param: click.Parameter, value: str | None) -> Roi | None:
+    try:
+        return Roi.parse(value) if value else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@edge.command()
+@device_option
+@db_option
+@click.option(
+    "--source", default="0", show_default=True, help="Camera index, stream URL, video file or folder."
+)
+@click.option("--roi", callback=_roi, help="Only look at x,y,width,height (pixels) of each frame.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the simulated sensor.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per check.")
+def run(device_path: Path, db_path: Path, source: str, roi: Roi | None, seed: int, as_json: bool) -> None:
+    """The gate's camera loop: every code shown to the camera becomes a check. Live
+    sources drop stale frames; the same code within the debounce time is one check."""
+    bundle, store = open_device(device_path, db_path)
+    station = GateStation(bundle, store)
+    emit = _print_json if as_json else _print_line
+    try:
+        for outcome in station.watch(open_stream(source, roi), SimulatedThermometer(seed)):
+            emit(_describe(outcome, source))
+    except FrameError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
 
 
 @edge.command()

@@ -36,6 +36,7 @@ STILL_BUDGET_MS = 150.0
 STREAM_BUDGET_MS = 25.0
 _ENCODINGS = ("utf-8", "shift_jis", "gb18030", "iso-8859-1")
 _CLAHE = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
+QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def _encoding_of(payload: bytes, text: str) -> str:
 
 def _corners(points: object, scale: float) -> Corners:
     pts = np.asarray(points, dtype=float).reshape(-1, 2)[:4] / scale
-    return tuple((int(round(x)), int(round(y))) for x, y in pts)  # type: ignore[return-value]
+    return tuple((round(x), round(y)) for x, y in pts.tolist())  # type: ignore[return-value]
 
 
 @dataclass
@@ -78,7 +79,7 @@ class _Pass:
 
 def _zxing(binarizer: zxingcpp.Binarizer) -> Callable[[np.ndarray], list[tuple[bytes, str, object]]]:
     def run(image: np.ndarray) -> list[tuple[bytes, str, object]]:
-        found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode, binarizer=binarizer)
+        found = zxingcpp.read_barcodes(image, formats=QR_ONLY, binarizer=binarizer)
         return [(b.bytes, b.text, _zxing_points(b)) for b in found]
 
     return run
@@ -115,7 +116,7 @@ def _sharpen(image: np.ndarray) -> np.ndarray:
 
 
 def _is_small(image: np.ndarray) -> bool:
-    return max(image.shape[:2]) < SMALL_LONG_SIDE
+    return bool(max(image.shape[:2]) < SMALL_LONG_SIDE)
 
 
 _LOCAL = _zxing(zxingcpp.Binarizer.LocalAverage)
@@ -132,7 +133,9 @@ FALLBACKS: tuple[_Pass, ...] = (
 
 
 def _codes(found: list[tuple[bytes, str, object]], engine: str, scale: float) -> list[Code]:
-    return [Code(data, text, _encoding_of(data, text), _corners(pts, scale), engine) for data, text, pts in found]
+    return [
+        Code(data, text, _encoding_of(data, text), _corners(pts, scale), engine) for data, text, pts in found
+    ]
 
 
 def to_working(image: np.ndarray) -> tuple[np.ndarray, float]:
@@ -155,7 +158,7 @@ def decode(image: np.ndarray, *, still: bool = True, budget_ms: float | None = N
     start = time.perf_counter()
     budget = (STILL_BUDGET_MS if still else STREAM_BUDGET_MS) if budget_ms is None else budget_ms
     gray, scale = to_working(image)
-    found = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode, return_errors=True)
+    found = zxingcpp.read_barcodes(gray, formats=QR_ONLY, return_errors=True)
     valid = [b for b in found if b.valid]
     if valid:
         return _codes([(b.bytes, b.text, _zxing_points(b)) for b in valid], "zxing", scale)

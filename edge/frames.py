@@ -7,7 +7,6 @@ most frames show nobody, so only frames with a code become checks (see ``edge.st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,12 +30,15 @@ class Frame:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Load one image as greyscale, or say clearly why not."""
+    """Load one image as greyscale, or say clearly why not.
+
+    EXIF orientation is ignored: decoding does not care, and corner coordinates then refer
+    to the pixels as stored in the file."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise FrameError(f"cannot read {path}: {exc.strerror}") from exc
-    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
+    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
     if image is None:
         raise FrameError(f"{path} is not an image OpenCV can read (PNG, JPEG, BMP, WebP, TIFF)")
     return image
@@ -52,20 +54,3 @@ def is_stream(source: str) -> bool:
     if source.isdigit() or "://" in source:
         return True
     return Path(source).suffix.lower() in VIDEO_SUFFIXES
-
-
-def stream_frames(source: str) -> Iterator[Frame]:
-    """Frames from an OpenCV ``VideoCapture`` source until it ends."""
-    capture = cv2.VideoCapture(int(source) if source.isdigit() else source)
-    if not capture.isOpened():
-        raise FrameError(f"cannot open video source {source!r}")
-    try:
-        index = 0
-        while True:
-            ok, image = capture.read()
-            if not ok:
-                return
-            yield Frame(f"{source}#{index}", cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), still=False)
-            index += 1
-    finally:
-        capture.release()

@@ -7,6 +7,7 @@ log — kept in one place so the CLI, the camera loop and the kiosk record check
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -15,10 +16,11 @@ import numpy as np
 from edge import clock
 from edge.codes import CodeResult, verify
 from edge.decode import Code, decode
+from edge.frames import Frame
 from edge.policy import Decision, Presentation, decide
 from edge.pseudonym import pseudonym
 from edge.store import CheckStore, NewCheck
-from edge.thermometer import Reading
+from edge.thermometer import Reading, Thermometer
 from edge.trust import TrustStore
 from gatecheck import RELEASED
 from provisioning.bundle import DeviceBundle
@@ -90,6 +92,13 @@ class GateStation:
             )
         )
         return Outcome(seq, decision, reading, code, result)
+
+    def watch(self, frames: Iterable[Frame], thermometer: Thermometer) -> Iterator[Outcome]:
+        """The camera loop: every new code in the stream becomes a check (debounced)."""
+        for frame in frames:
+            code = self.first_code(frame.image, still=frame.still)
+            if code is not None and not self.is_repeat(code):
+                yield self.record(code, thermometer.read())
 
     def first_code(self, image: np.ndarray, still: bool = True) -> Code | None:
         """The code a person presents; a stream frame gets the cheap decode (see decode)."""

@@ -112,11 +112,15 @@ def degraded_frame(payload: bytes, category: str, rng: np.random.Generator) -> n
     if category not in DEGRADATIONS:
         raise ValueError(f"unknown category {category!r}; one of {', '.join(DEGRADATIONS)}")
     width, height = (1920, 1080) if category == "huge" else (640, 480)
-    frame = np.full((height, width), int(rng.integers(60, 120)), dtype=np.uint8)
+    frame: np.ndarray = np.full((height, width), int(rng.integers(60, 120)), dtype=np.uint8)
     frame = (frame + rng.normal(0, 6, frame.shape)).clip(0, 255).astype(np.uint8)
     modules = segno.make(payload, error="m", micro=False).symbol_size(scale=1, border=4)[0]
     fit = min(width, height) * (0.95 if category == "huge" else 0.8)
-    module_px = 2 if category == "tiny" else max(2, min(int(fit // modules), int(rng.integers(4, 8)) if category != "huge" else 99))
+    module_px = (
+        2
+        if category == "tiny"
+        else max(2, min(int(fit // modules), int(rng.integers(4, 8)) if category != "huge" else 99))
+    )
     code = _screen_code(payload, module_px, inverted=category == "inverted")
     ch, cw = code.shape
     y = int(rng.integers(0, max(1, height - ch)))
@@ -127,9 +131,10 @@ def degraded_frame(payload: bytes, category: str, rng: np.random.Generator) -> n
         frame, cv2.getRotationMatrix2D((x + cw / 2, y + ch / 2), angle, 1.0), (width, height), borderValue=90
     )
     if category == "perspective":
-        src = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
-        jitter = rng.uniform(-0.12, 0.12, size=(4, 2)) * [width, height]
-        frame = cv2.warpPerspective(frame, cv2.getPerspectiveTransform(src, np.float32(src + jitter)), (width, height), borderValue=90)
+        src = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+        dst = (src + rng.uniform(-0.12, 0.12, size=(4, 2)) * [width, height]).astype(np.float32)
+        warp = cv2.getPerspectiveTransform(src, dst)
+        frame = np.asarray(cv2.warpPerspective(frame, warp, (width, height), borderValue=90), dtype=np.uint8)
     elif category == "blur":
         frame = cv2.GaussianBlur(frame, (0, 0), float(rng.uniform(1.2, 2.2)))
     elif category == "glare":

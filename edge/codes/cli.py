@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ from typing import Any
 import click
 
 from edge.codes import verify
-from edge.decode import decode
-from edge.frames import FrameError, read_image
+from edge.decode import Code, decode
+from edge.frames import FrameError, image_files, read_image
 from edge.trust import TrustError, TrustList, TrustStore
 
 
@@ -140,3 +141,46 @@ def verify_command(
         raise click.UsageError("give exactly one of --payload, --image or --jsonl")
     request = {"payload": payload} if payload is not None else {"image": image}
     click.echo(json.dumps(answer(request, trust, default_at), ensure_ascii=False, indent=2))
+
+
+def _code_json(code: Code) -> dict[str, Any]:
+    return {
+        "text": code.text,
+        "corners": [list(point) for point in code.corners],
+        "engine": code.engine,
+        "encoding": code.encoding,
+        "bytes_b64": base64.b64encode(code.payload).decode(),
+    }
+
+
+def _inputs(paths: tuple[Path, ...]) -> list[Path]:
+    return [f for p in paths for f in (image_files(p) if p.is_dir() else [p])]
+
+
+@code.command("decode")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def decode_command(as_json: bool, paths: tuple[Path, ...]) -> None:
+    """Read the QR codes in image files or folders (recursive). With --json each line is
+    {"path", "codes": [{"text", "corners", "engine", "encoding", "bytes_b64"}], "ms"};
+    an unreadable file gets an "error" and the exit status is 1."""
+    failed = 0
+    for path in _inputs(paths):
+        start = time.perf_counter()
+        try:
+            codes = decode(read_image(path), still=True)
+        except FrameError as exc:
+            failed += 1
+            click.echo(f"error: {exc}", err=True)
+            if as_json:
+                click.echo(json.dumps({"path": str(path), "codes": [], "ms": 0.0, "error": str(exc)}))
+            continue
+        ms = round((time.perf_counter() - start) * 1000, 3)
+        if as_json:
+            line = {"path": str(path), "codes": [_code_json(c) for c in codes], "ms": ms}
+            click.echo(json.dumps(line, ensure_ascii=False))
+        else:
+            found = "; ".join(f"[{c.engine}] {c.text}" for c in codes) or "no code"
+            click.echo(f"{path}: {found} ({ms:.1f} ms)")
+    if failed:
+        raise SystemExit(1)
