@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+import segno
 
 from edge.decode import decode
 from edge.frames import FrameError, read_image
-from gatecheck.samples import render_frame, spoil
+from gatecheck.samples import degraded_frame, empty_frame, random_payload, render_frame, spoil, write_png
 from tests.conftest import SHARED
 
 
@@ -72,3 +74,81 @@ def test_real_camera_photos_never_misread() -> None:
             got = codes[0].payload.replace(b"\r\n", b"\n")
             assert got == expected.encode("utf-8"), image.name
     assert read >= len(images) // 2, f"read {read} of {len(images)}"
+
+
+def test_dark_mode_inverted_code() -> None:
+    (code,) = decode(render_frame("dark mode screen", inverted=True))
+    assert code.text == "dark mode screen"
+
+
+def test_tiny_code_in_a_wide_frame() -> None:
+    payload = "https://hc.example.invalid/q?t=small"
+    assert [c.text for c in decode(render_frame(payload, module_px=2, blur=0.4))] == [payload]
+
+
+def test_huge_frame_is_read_and_corners_are_in_input_pixels() -> None:
+    frame = render_frame("big frame", size=(2560, 1920), module_px=40)
+    (code,) = decode(frame)
+    assert code.text == "big frame"
+    xs = [x for x, _ in code.corners]
+    assert min(xs) > 1280 - 29 * 40 // 2 - 60 and max(xs) < 1280 + 29 * 40 // 2 + 60
+    assert max(xs) - min(xs) > 600  # not the downscaled working copy's coordinates
+
+
+def _byte_mode_frame(payload: bytes) -> np.ndarray:
+    matrix = np.array(list(segno.make(payload, mode="byte", error="m").matrix_iter(scale=1, border=4)))
+    image = np.where(matrix == 1, 0, 255).astype(np.uint8)
+    return cv2.resize(image, None, fx=8, fy=8, interpolation=cv2.INTER_NEAREST)
+
+
+def test_non_utf8_payload_keeps_exact_bytes_and_names_its_encoding() -> None:
+    payload = "ﾃﾞｻﾞｲﾝQR 健康".encode("shift_jis")
+    (code,) = decode(_byte_mode_frame(payload))
+    assert code.payload == payload
+    assert code.encoding == "shift_jis" and code.text == payload.decode("shift_jis")
+
+
+def test_binary_payload_survives_byte_for_byte() -> None:
+    payload = bytes(range(256))[::3] + b"\x00\xff\xfe"
+    (code,) = decode(_byte_mode_frame(payload))
+    assert code.payload == payload
+
+
+RAISES_IN_OPENCV = SHARED / "testdata" / "qr-photos" / "qrcode-2" / "31.png"
+
+
+@pytest.mark.skipif(not RAISES_IN_OPENCV.exists(), reason=f"{RAISES_IN_OPENCV} not found")
+def test_opencv_engine_survives_non_utf8() -> None:
+    """OpenCV raises UnicodeDecodeError on this real photo's Shift_JIS payload; the engine
+    wrapper must not, and the cascade must still read it."""
+    from edge.decode import _opencv
+
+    image = read_image(RAISES_IN_OPENCV)
+    with pytest.raises(UnicodeDecodeError):
+        cv2.QRCodeDetector().detectAndDecodeMulti(image)
+    assert _opencv(image) == []
+    expected = RAISES_IN_OPENCV.with_suffix(".txt").read_text(encoding="utf-8")
+    assert [c.text.replace("\r\n", "\n") for c in decode(image)] == [expected]
+
+
+def test_truncated_image_is_a_clear_error(tmp_path: Path) -> None:
+    good = write_png(tmp_path / "good.png", render_frame("x"))
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(FrameError, match="not an image"):
+        read_image(broken)
+
+
+@pytest.mark.parametrize(
+    "category", ["clean", "blur", "glare", "moire", "low_light", "inverted", "tiny", "huge"]
+)
+def test_degraded_phone_screens_are_read(category: str) -> None:
+    rng = np.random.default_rng(11)
+    payloads = [random_payload(rng) for _ in range(5)]
+    read = sum(any(c.payload == p for c in decode(degraded_frame(p, category, rng))) for p in payloads)
+    assert read >= 4, f"{category}: read {read} of 5"
+
+
+def test_stream_mode_gives_up_early_on_empty_frames() -> None:
+    rng = np.random.default_rng(5)
+    assert decode(empty_frame(rng), still=False) == []
