@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -36,3 +37,8 @@ def now() -> ClockReading:
     """Wall clock, time since boot (CLOCK_BOOTTIME counts suspend too) and boot id."""
     mono_ns = time.clock_gettime_ns(getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC))
     return ClockReading(time.time_ns() // 1_000_000, mono_ns // 1_000_000, boot_id())
+
+
+def utc_now() -> datetime:
+    """The wall clock as an aware datetime (what the device believes the time is)."""
+    return datetime.now(UTC)

@@ -85,11 +85,19 @@ REASON_TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
+URGENT_REASONS = frozenset({"fever", "code_red", "refused"})
+"""Denials the sites must report within the hour: sent ahead of the routine backlog."""
+
+
 @dataclass(frozen=True)
 class Decision:
     verdict: Verdict
     reason: str
     flags: tuple[str, ...] = ()
+
+    @property
+    def urgent(self) -> bool:
+        return self.verdict == "deny" and self.reason in URGENT_REASONS
 
     @property
     def text_zh(self) -> str:

@@ -17,11 +17,11 @@ from edge import clock
 from edge.codes import CodeResult, verify
 from edge.decode import Code, decode
 from edge.frames import Frame
-from edge.policy import Decision, Presentation, decide
+from edge.policy import Decision, Policy, Presentation, decide
 from edge.pseudonym import pseudonym
 from edge.store import CheckStore, NewCheck
 from edge.thermometer import Reading, Thermometer
-from edge.trust import TrustStore
+from edge.trust import TrustList, TrustStore
 from gatecheck import RELEASED
 from provisioning.bundle import DeviceBundle
 
@@ -41,17 +41,39 @@ class Outcome:
 
 @dataclass
 class GateStation:
+    """Records checks with the newest configuration: the downlinked one if the sync agent
+    applied one (it may do so while the gate runs), else the bundle's."""
+
     bundle: DeviceBundle
     store: CheckStore
+    policy: Policy = field(init=False)
+    trust_list: TrustList = field(init=False)
     trust: TrustStore = field(init=False)
+    _config_etag: str | None = field(default=None, init=False)
     _recent: dict[bytes, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.trust = TrustStore.build(self.bundle.trust)
+        self.policy, self.trust_list = self.bundle.policy, self.bundle.trust
+        self.trust = TrustStore.build(self.trust_list)
+        self.refresh_config()
+
+    def refresh_config(self) -> None:
+        """Pick up a configuration the downlink applied since we last looked (cheap)."""
+        etag = self.store.config_etag()
+        if etag is None or etag == self._config_etag:
+            return
+        applied = self.store.config()
+        if applied is None:
+            return
+        self._config_etag, policy_json, trust_json = applied
+        self.policy = Policy.model_validate_json(policy_json)
+        self.trust_list = TrustList.model_validate_json(trust_json)
+        self.trust = TrustStore.build(self.trust_list)
 
     def record(self, code: Code | None, reading: Reading | None) -> Outcome:
         """Verify, decide and durably log one presentation."""
-        policy = self.bundle.policy
+        self.refresh_config()
+        policy = self.policy
         now = clock.now()
         at = datetime.fromtimestamp(now.wall_ms / 1000, UTC)
         result = verify(code.payload, self.trust, at) if code else None
@@ -70,7 +92,7 @@ class GateStation:
                 at=at,
                 prior_high=prior_high,
                 clock_unset=at < RELEASED,
-                trust_age_hours=self.bundle.trust.age_hours(at),
+                trust_age_hours=self.trust_list.age_hours(at),
             ),
             policy,
         )
@@ -89,6 +111,7 @@ class GateStation:
                 holder=holder,
                 engine=code.engine if code else None,
                 flags=",".join(decision.flags),
+                urgent=decision.urgent,
             )
         )
         return Outcome(seq, decision, reading, code, result)
@@ -108,7 +131,7 @@ class GateStation:
     def is_repeat(self, code: Code, now: float | None = None) -> bool:
         """True when the camera saw this exact code moments ago (debounce)."""
         now = time.monotonic() if now is None else now
-        window = self.bundle.policy.debounce_s
+        window = self.policy.debounce_s
         self._recent = {p: t for p, t in self._recent.items() if now - t < window}
         repeat = code.payload in self._recent
         self._recent[code.payload] = now

@@ -41,12 +41,32 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE checks ADD COLUMN flags TEXT NOT NULL DEFAULT '';
     CREATE INDEX checks_by_holder ON checks (holder, seq);
     """,
+    # The priority lane (fevers, red codes, refusals go first) and the downlink's config.
+    """
+    ALTER TABLE checks ADD COLUMN urgent INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE checks ADD COLUMN urgent_sent INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX checks_urgent_unsent ON checks (urgent, urgent_sent, seq);
+    CREATE TABLE device_config (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        etag TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        trust TEXT NOT NULL,
+        applied_ms INTEGER NOT NULL
+    );
+    """,
 )
 
 WIRE_FIELDS = (
     "seq", "gate", "wall_ms", "mono_ms", "boot_id", "verdict", "reason",
     "temp_c", "temp_source", "scheme", "holder", "flags",
 )  # fmt: skip
+
+
+def _wire_rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    rows = [dict(zip(WIRE_FIELDS, row, strict=True)) for row in cursor]
+    for row in rows:
+        row["flags"] = row["flags"].split(",") if row["flags"] else []
+    return rows
 
 
 class StoreError(Exception):
@@ -71,6 +91,8 @@ class NewCheck:
     engine: str | None
     flags: str = ""
     """Comma-separated condition flags."""
+    urgent: bool = False
+    """Sent ahead of the routine backlog (see the priority lane in docs/protocol.md)."""
 
 
 class CheckStore:
@@ -108,18 +130,57 @@ class CheckStore:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    def acked_seq(self) -> int:
-        """Highest seq the hub has confirmed holding (with every seq below it)."""
-        row = self.db.execute("SELECT value FROM sync_state WHERE key = 'acked_seq'").fetchone()
-        return int(row[0]) if row else 0
+    def state(self, key: str) -> int | None:
+        """A number the sync side keeps here (acked_seq, last uplink/downlink success)."""
+        row = self.db.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row else None
 
-    def set_acked_seq(self, seq: int) -> None:
+    def set_state(self, key: str, value: int) -> None:
         with self.db.conn:
             self.db.execute(
-                "INSERT INTO sync_state (key, value) VALUES ('acked_seq', ?) "
+                "INSERT INTO sync_state (key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (seq,),
+                (key, value),
             )
+
+    def acked_seq(self) -> int:
+        """Highest seq the hub has confirmed holding (with every seq below it)."""
+        return self.state("acked_seq") or 0
+
+    def set_acked_seq(self, seq: int) -> None:
+        self.set_state("acked_seq", seq)
+
+    def urgent_unsent(self, limit: int) -> list[dict[str, Any]]:
+        """Urgent checks the hub has not had yet, oldest first, as wire fields."""
+        cursor = self.db.execute(
+            f"SELECT {', '.join(WIRE_FIELDS)} FROM checks WHERE urgent = 1 AND urgent_sent = 0 "
+            "AND seq > ? ORDER BY seq LIMIT ?",
+            (self.acked_seq(), limit),
+        )
+        return _wire_rows(cursor)
+
+    def mark_urgent_sent(self, seqs: list[int]) -> None:
+        with self.db.conn:
+            self.db.conn.executemany("UPDATE checks SET urgent_sent = 1 WHERE seq = ?", [(s,) for s in seqs])
+
+    def save_config(self, etag: str, policy_json: str, trust_json: str, applied_ms: int) -> None:
+        """Apply a downlinked configuration: all of it or nothing, in one transaction."""
+        with self.db.conn:
+            self.db.execute(
+                "INSERT INTO device_config (id, etag, policy, trust, applied_ms) VALUES (1, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET etag = excluded.etag, policy = excluded.policy, "
+                "trust = excluded.trust, applied_ms = excluded.applied_ms",
+                (etag, policy_json, trust_json, applied_ms),
+            )
+
+    def config(self) -> tuple[str, str, str] | None:
+        """(etag, policy JSON, trust JSON) of the applied downlink config, if any."""
+        row = self.db.execute("SELECT etag, policy, trust FROM device_config WHERE id = 1").fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def config_etag(self) -> str | None:
+        row = self.db.execute("SELECT etag FROM device_config WHERE id = 1").fetchone()
+        return str(row[0]) if row else None
 
     def after(self, seq: int, limit: int) -> list[dict[str, Any]]:
         """Up to ``limit`` checks with a seq above ``seq``, oldest first, as wire fields."""
@@ -127,10 +188,7 @@ class CheckStore:
             f"SELECT {', '.join(WIRE_FIELDS)} FROM checks WHERE seq > ? ORDER BY seq LIMIT ?",
             (seq, limit),
         )
-        rows = [dict(zip(WIRE_FIELDS, row, strict=True)) for row in cursor]
-        for row in rows:
-            row["flags"] = row["flags"].split(",") if row["flags"] else []
-        return rows
+        return _wire_rows(cursor)
 
     def pending_high_reading(self, holder: str | None, boot_id: str, since_mono_ms: int) -> bool:
         """Was this person's last check, moments ago, a first high reading?

@@ -1,8 +1,9 @@
 """Idempotent ingest of a device's batch, with the site's daily counts kept in step.
 
 Everything happens in one transaction: the raw checks (unique on device id + seq), the
-count increments for only the checks that were new, and the device's acknowledged seq.
-A batch sent twice — after a timeout, a retry, a duplicated packet — therefore counts once.
+count increments for only the checks that were new, the device's clock measurements and
+its acknowledged seq. A batch sent twice — after a timeout, a retry, a duplicated packet
+— therefore counts once.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from hub.core.db import checks, daily_counts, devices, sites
+from hub import clocks
+from hub.core.db import checks, daily_counts, device_boots, devices, sites
 from hub.counting import local_time, tally
 from sync.protocol import BatchAck, BatchIn
 
@@ -22,11 +25,14 @@ class IngestError(Exception):
     """A batch the hub refuses (it names why)."""
 
 
+def _insert(conn: Connection) -> Any:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
 def _upsert_counts(conn: Connection, site_id: str, increments: dict[tuple[str, str], int]) -> None:
     if not increments:
         return
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = dialect_insert(daily_counts)
+    stmt = _insert(conn)(daily_counts)
     stmt = stmt.on_conflict_do_update(
         index_elements=[daily_counts.c.site_id, daily_counts.c.local_date, daily_counts.c.metric],
         set_={"n": daily_counts.c.n + stmt.excluded.n},
@@ -40,13 +46,34 @@ def _upsert_counts(conn: Connection, site_id: str, increments: dict[tuple[str, s
     )
 
 
+def _record_boot(conn: Connection, device_id: str, boot_id: str, clock: clocks.BootClock, now: int) -> None:
+    values = {"skew_ms": clock.skew_ms, "mono_offset_ms": clock.mono_offset_ms, "last_seen_ms": now}
+    stmt = _insert(conn)(device_boots).values(device_id=device_id, boot_id=boot_id, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["device_id", "boot_id"], set_=values))
+
+
+def _known_boots(conn: Connection, device_id: str, boot_ids: set[str]) -> dict[str, clocks.BootClock]:
+    rows = conn.execute(
+        select(device_boots.c.boot_id, device_boots.c.skew_ms, device_boots.c.mono_offset_ms).where(
+            and_(device_boots.c.device_id == device_id, device_boots.c.boot_id.in_(boot_ids))
+        )
+    )
+    return {r.boot_id: clocks.BootClock(r.skew_ms, r.mono_offset_ms) for r in rows}
+
+
 def ingest_batch(engine: Engine, device_id: str, batch: BatchIn, received_ms: int) -> BatchAck:
     """Store a batch from an authenticated device and say how far it may advance."""
     if batch.device_id != device_id:
         raise IngestError(f"batch is for device {batch.device_id}, signed by {device_id}")
-    seqs = [c.seq for c in batch.checks]
-    if seqs != sorted(set(seqs)) or (seqs and seqs[0] <= batch.after_seq):
+    try:
+        items = batch.checks.unpack()
+    except ValidationError as exc:
+        raise IngestError(f"invalid check in batch: {exc.errors(include_url=False)[0]['msg']}") from exc
+    seqs = [c.seq for c in items]
+    floor = batch.after_seq or 0
+    if seqs != sorted(set(seqs)) or (seqs and seqs[0] <= floor):
         raise IngestError("checks must have increasing seq numbers above after_seq")
+    clock = clocks.measure(batch.sent_wall_ms, batch.sent_mono_ms, received_ms)
 
     with engine.begin() as conn:
         # Updating the device row first takes its lock (a row lock on PostgreSQL, the write
@@ -57,16 +84,18 @@ def ingest_batch(engine: Engine, device_id: str, batch: BatchIn, received_ms: in
             .values(
                 last_seen_ms=received_ms,
                 last_boot_id=batch.boot_id,
-                clock_skew_ms=batch.sent_wall_ms - received_ms,
+                clock_skew_ms=clock.skew_ms,
+                backlog=batch.backlog,
                 software=batch.software or None,
             )
         )
+        _record_boot(conn, device_id, batch.boot_id, clock, received_ms)
         device = conn.execute(
             select(devices.c.site_id, devices.c.acked_seq, sites.c.timezone)
             .join(sites, sites.c.id == devices.c.site_id)
             .where(devices.c.id == device_id)
         ).one()
-        held = set()
+        held: set[int] = set()
         if seqs:
             held = set(
                 conn.scalars(
@@ -75,12 +104,14 @@ def ingest_batch(engine: Engine, device_id: str, batch: BatchIn, received_ms: in
                     )
                 )
             )
+        boots = _known_boots(conn, device_id, {c.boot_id for c in items})
         tz = ZoneInfo(device.timezone)
         new_rows: list[dict[str, Any]] = []
-        for check in batch.checks:
+        for check in items:
             if check.seq in held:
                 continue
-            when = local_time(check.wall_ms, tz)
+            event_ms, source = clocks.place(check.wall_ms, check.mono_ms, boots.get(check.boot_id), received_ms)
+            when = local_time(event_ms, tz)
             new_rows.append(
                 {
                     **check.model_dump(exclude={"flags"}),
@@ -88,6 +119,8 @@ def ingest_batch(engine: Engine, device_id: str, batch: BatchIn, received_ms: in
                     "device_id": device_id,
                     "site_id": device.site_id,
                     "received_ms": received_ms,
+                    "event_ms": event_ms,
+                    "time_source": source,
                     "local_date": when.date().isoformat(),
                     "local_hour": when.hour,
                 }
@@ -97,9 +130,10 @@ def ingest_batch(engine: Engine, device_id: str, batch: BatchIn, received_ms: in
             _upsert_counts(conn, device.site_id, dict(tally(new_rows)))
 
         acked = device.acked_seq
-        # The device vouches that the batch holds every check after after_seq; if the hub
-        # already holds everything up to after_seq, it now holds everything up to the last.
-        if seqs and batch.after_seq <= acked:
+        # A routine batch vouches for every check after after_seq; if the hub already
+        # holds everything up to after_seq, it now holds everything up to the last one.
+        # Urgent batches (after_seq None) vouch for nothing and never move the ack.
+        if seqs and batch.after_seq is not None and batch.after_seq <= acked:
             acked = max(acked, seqs[-1])
             conn.execute(update(devices).where(devices.c.id == device_id).values(acked_seq=acked))
     return BatchAck(acked_seq=acked, stored=len(new_rows), duplicates=len(seqs) - len(new_rows))

@@ -52,6 +52,7 @@ class DeviceBundle(BaseModel):
     pseudonym_key: Key32 = Field(
         description="Site-wide HMAC key: holders get the same pseudonym at every gate."
     )
+    ca_cert: str | None = Field(None, description="PEM of the site CA the hub's TLS certificate chains to.")
     policy: Policy = Field(default_factory=Policy, description="The site's gate rules.")
     trust: TrustList = Field(default_factory=TrustList, description="Keys that may sign codes.")
 

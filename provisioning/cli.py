@@ -13,11 +13,11 @@ from sqlalchemy import Engine
 from edge.policy import Policy
 from hub.cli import database_option
 from hub.core.db import create_schema, make_engine
+from hub.trust import build_trust_list
 from provisioning.errors import ProvisioningError
 from provisioning.issuers import (
     IssuerSecret,
     add_signer_certificate,
-    build_trust_list,
     create_issuer,
     issue_code,
     revoke_code,

@@ -18,7 +18,7 @@ from pathlib import Path
 import segno
 from cryptography.hazmat.primitives.serialization import Encoding
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy import Engine, func, insert, select, union_all
+from sqlalchemy import Engine, insert, select
 
 from edge.codes import Colour, gc1
 from edge.trust import IssuerKey, TrustError, TrustList, ed25519_kid, load_certificate, revocation_key
@@ -92,29 +92,6 @@ def revoke_code(engine: Engine, scheme: str, identifier: str) -> str:
         if not conn.scalar(select(revocations.c.key).where(revocations.c.key == key)):
             conn.execute(insert(revocations).values(key=key, created_at_ms=_now_ms()))
     return key
-
-
-def build_trust_list(engine: Engine) -> TrustList:
-    """The current trust list, as a device receives it now."""
-    with engine.connect() as conn:
-        keys = conn.execute(select(issuers.c.name, issuers.c.public_key).order_by(issuers.c.kid)).all()
-        certs = conn.scalars(select(signer_certs.c.der).order_by(signer_certs.c.fingerprint)).all()
-        revoked = conn.scalars(select(revocations.c.key).order_by(revocations.c.key)).all()
-        changes = union_all(
-            select(issuers.c.created_at_ms),
-            select(signer_certs.c.created_at_ms),
-            select(revocations.c.created_at_ms),
-        ).subquery()
-        version = conn.scalar(select(func.max(changes.c.created_at_ms))) or 0
-    now = datetime.now(UTC)
-    return TrustList(
-        version=version,
-        issued_at=now,
-        fetched_at=now,
-        gc1_keys=[IssuerKey(issuer=k.name, public_key=base64.b64encode(k.public_key).decode()) for k in keys],
-        hc1_certs=[base64.b64encode(der).decode() for der in certs],
-        revoked=list(revoked),
-    )
 
 
 def issue_code(

@@ -18,7 +18,7 @@ from edge.policy import Policy
 from hub.core.db import devices, sites
 from provisioning.bundle import DeviceBundle
 from provisioning.errors import ProvisioningError
-from provisioning.issuers import build_trust_list
+from hub.trust import build_trust_list
 from sync.protocol import public_key_for
 
 

@@ -1,4 +1,4 @@
-"""``gatecheck sync``: push the device's checks to the hub."""
+"""``gatecheck sync``: push the device's checks to the hub and pull its configuration."""
 
 from __future__ import annotations
 
@@ -7,22 +7,21 @@ import time
 from pathlib import Path
 
 import click
-from tenacity import retry, retry_if_exception_type, wait_random_exponential
 
 from edge.cli import db_option, device_option, open_device
-from sync.agent import HubRejected, HubUnavailable, SyncAgent, SyncReport
+from sync.agent import HubRejected, HubUnavailable, SyncAgent, SyncReport, SyncSettings
 
 logger = logging.getLogger(__name__)
 
 
 @click.group()
 def sync() -> None:
-    """Device → hub synchronisation."""
+    """Device → hub synchronisation, and the hub → device downlink."""
 
 
 def _summary(report: SyncReport) -> str:
     return (
-        f"synced: {report.stored} new, {report.duplicates} already at hub, "
+        f"synced: {report.stored} new ({report.urgent} urgent first), {report.duplicates} already at hub, "
         f"hub holds up to #{report.acked_seq}, backlog {report.backlog}"
     )
 
@@ -30,37 +29,48 @@ def _summary(report: SyncReport) -> str:
 @sync.command()
 @device_option
 @db_option
-@click.option("--once", is_flag=True, help="Drain the backlog once and exit.")
+@click.option("--once", is_flag=True, help="One round (config, urgent, backlog), then exit.")
 @click.option("--interval", default=30.0, show_default=True, help="Seconds between rounds.")
-@click.option("--batch-size", default=500, show_default=True, help="Checks per batch.")
-def run(device_path: Path, db_path: Path, once: bool, interval: float, batch_size: int) -> None:
-    """Send unsynced checks to the hub. Retries with full-jitter backoff when it is
-    unreachable; with --once, exits 1 (checks stay queued) instead."""
-    bundle, store = open_device(device_path, db_path)
-    agent = SyncAgent(bundle, store, batch_size=batch_size)
-    if once:
-        try:
-            click.echo(_summary(agent.push()))
-        except HubUnavailable as exc:
-            raise click.ClickException(f"{exc}; {store.backlog()} checks stay queued on the device") from exc
-        except HubRejected as exc:
-            raise click.ClickException(str(exc)) from exc
-        return
-
-    @retry(
-        retry=retry_if_exception_type(HubUnavailable),
-        wait=wait_random_exponential(multiplier=1, max=300),
-        before_sleep=lambda state: logger.warning(
-            "sync failed, retrying: %s", state.outcome.exception() if state.outcome else "?"
-        ),
-    )
-    def push_with_backoff() -> SyncReport:
-        return agent.push()
-
+@click.option("--batch-size", default=500, show_default=True, help="Most checks per batch.")
+@click.option("--max-batch-kb", default=256, show_default=True, help="Most compressed KiB per batch.")
+@click.option(
+    "--retry-for",
+    type=float,
+    help="Seconds to keep retrying an unreachable hub (default: forever; with --once: 0).",
+)
+@click.option("--max-backoff", default=300.0, show_default=True, help="Longest wait between retries, s.")
+def run(
+    device_path: Path,
+    db_path: Path,
+    once: bool,
+    interval: float,
+    batch_size: int,
+    max_batch_kb: int,
+    retry_for: float | None,
+    max_backoff: float,
+) -> None:
+    """Send urgent checks, then the backlog, and apply new configuration from the hub.
+    Transient failures are retried with full-jitter exponential backoff (honouring
+    Retry-After); with --once an unreachable hub exits 1 and the checks stay queued."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    bundle, store = open_device(device_path, db_path)
+    settings = SyncSettings(
+        batch_size=batch_size,
+        max_batch_bytes=max_batch_kb * 1024,
+        backoff_cap_s=max_backoff,
+        retry_for_s=(0.0 if once else None) if retry_for is None else retry_for,
+    )
+    agent = SyncAgent(bundle, store, settings)
     while True:
         try:
-            click.echo(_summary(push_with_backoff()))
+            agent.pull_config()
+            click.echo(_summary(agent.push()))
+        except HubUnavailable as exc:
+            if once:
+                raise click.ClickException(f"{exc}; {store.backlog()} checks stay queued on the device") from exc
+            logger.warning("round failed: %s", exc)
         except HubRejected as exc:
             raise click.ClickException(str(exc)) from exc
+        if once:
+            return
         time.sleep(interval)

@@ -27,10 +27,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-PROTOCOL_VERSION = 1
+from edge.policy import Policy
+from edge.trust import TrustList
+
+PROTOCOL_VERSION = 2
 INGEST_PATH = "/api/v1/ingest"
+CONFIG_PATH = "/api/v1/device/config"
+CLOCK_TOLERANCE_S = 300
+"""Signed requests more than this far from the hub's clock are refused (replay window)."""
 MAX_BATCH_CHECKS = 5000
 """Hard cap the hub accepts in one batch; the agent sends far fewer by default."""
 
@@ -38,6 +44,8 @@ HEADER_DEVICE = "X-Gatecheck-Device"
 HEADER_TIMESTAMP = "X-Gatecheck-Timestamp"
 HEADER_NONCE = "X-Gatecheck-Nonce"
 HEADER_SIGNATURE = "X-Gatecheck-Signature"
+HEADER_SERVER_TIME = "X-Gatecheck-Server-Time"
+"""On every answer to a device: the hub's clock (ms), so devices without an RTC can sign."""
 
 Verdict = Literal["admit", "deny", "remeasure", "manual"]
 TempSource = Literal["sensor", "manual", "none"]
@@ -64,19 +72,119 @@ class CheckIn(BaseModel):
     )
 
 
+def _delta(values: list[int]) -> list[int]:
+    return [b - a for a, b in zip([0, *values], values, strict=False)]
+
+
+def _undelta(deltas: list[int]) -> list[int]:
+    total, out = 0, []
+    for step in deltas:
+        total += step
+        out.append(total)
+    return out
+
+
+_CODED = ("gate", "boot_id", "verdict", "reason", "temp_source", "scheme", "flags")
+
+
+class CheckColumns(BaseModel):
+    """Checks as columns — the wire form of a batch, about 25 bytes a check once gzipped.
+
+    Integers (seq, wall_ms, mono_ms) are delta-coded: consecutive checks differ by small
+    numbers that compress to almost nothing. Repeated strings (gate, boot id, verdict,
+    reason, temperature source, scheme, comma-joined flags) are indices into ``strings``;
+    -1 stands for "none". Every check is validated as a ``CheckIn`` when unpacked.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    seq: list[int]
+    wall_ms: list[int]
+    mono_ms: list[int]
+    temp_c: list[float | None]
+    holder: list[str | None]
+    strings: list[str] = Field(max_length=4 * MAX_BATCH_CHECKS)
+    gate: list[int]
+    boot_id: list[int]
+    verdict: list[int]
+    reason: list[int]
+    temp_source: list[int]
+    scheme: list[int]
+    flags: list[int]
+
+    @model_validator(mode="after")
+    def _same_length(self) -> CheckColumns:
+        n = len(self.seq)
+        if n > MAX_BATCH_CHECKS:
+            raise ValueError(f"at most {MAX_BATCH_CHECKS} checks per batch")
+        for name in ("wall_ms", "mono_ms", "temp_c", "holder", *_CODED):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"column {name} has {len(getattr(self, name))} values, seq has {n}")
+            if name in _CODED and any(not -1 <= i < len(self.strings) for i in getattr(self, name)):
+                raise ValueError(f"column {name} refers past the string table")
+        return self
+
+    @classmethod
+    def pack(cls, checks: list[CheckIn]) -> CheckColumns:
+        strings: dict[str, int] = {}
+
+        def code(value: str | None) -> int:
+            return -1 if value is None else strings.setdefault(value, len(strings))
+
+        coded = {
+            name: [code(",".join(c.flags) if name == "flags" else getattr(c, name)) for c in checks]
+            for name in _CODED
+        }
+        return cls(
+            seq=_delta([c.seq for c in checks]),
+            wall_ms=_delta([c.wall_ms for c in checks]),
+            mono_ms=_delta([c.mono_ms for c in checks]),
+            temp_c=[c.temp_c for c in checks],
+            holder=[c.holder for c in checks],
+            strings=list(strings),
+            **coded,
+        )
+
+    def unpack(self) -> list[CheckIn]:
+        """The checks, each validated; raises ``ValidationError`` on any bad value."""
+        text = lambda i: None if i < 0 else self.strings[i]  # noqa: E731
+        seqs, walls, monos = _undelta(self.seq), _undelta(self.wall_ms), _undelta(self.mono_ms)
+        checks = []
+        for n in range(len(seqs)):
+            flags = text(self.flags[n])
+            checks.append(
+                CheckIn(
+                    seq=seqs[n], wall_ms=walls[n], mono_ms=monos[n], temp_c=self.temp_c[n],
+                    holder=self.holder[n], gate=text(self.gate[n]), boot_id=text(self.boot_id[n]),
+                    verdict=text(self.verdict[n]), reason=text(self.reason[n]),
+                    temp_source=text(self.temp_source[n]), scheme=text(self.scheme[n]),
+                    flags=flags.split(",") if flags else [],
+                )  # fmt: skip
+            )
+        return checks
+
+
 class BatchIn(BaseModel):
-    """A run of consecutive checks from one device."""
+    """A run of checks from one device.
+
+    Routine batches carry ``after_seq``: the device promises the batch holds every check
+    it has with a seq in (after_seq, last seq of the batch]. Urgent batches (the priority
+    lane: fevers, red codes, refusals) carry ``after_seq = None`` and promise nothing about
+    the checks between them; the hub stores and counts them but acknowledges only
+    contiguous runs.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     protocol: int = Field(PROTOCOL_VERSION)
     device_id: str
-    after_seq: int = Field(ge=0, description="Every check with seq <= this was acked before.")
+    after_seq: int | None = Field(ge=0, description="None: urgent batch, no continuity claim.")
     boot_id: str = Field(description="Boot id of the device when it sent the batch.")
     sent_wall_ms: int = Field(description="Device wall clock at send time.")
     sent_mono_ms: int = Field(ge=0, description="Device monotonic clock at send time.")
     software: str = Field("", max_length=32, description="Device software version.")
-    checks: list[CheckIn] = Field(max_length=MAX_BATCH_CHECKS)
+    backlog: int = Field(0, ge=0, description="Checks the device still holds unacknowledged.")
+    checks: CheckColumns
 
 
 class BatchAck(BaseModel):
@@ -87,14 +195,33 @@ class BatchAck(BaseModel):
     duplicates: int = Field(description="Checks in this batch the hub already had.")
 
 
+class DeviceConfig(BaseModel):
+    """What the hub tells a device (downlink): who it is, the site's rules, whom to trust.
+
+    Served with an ETag over everything here; the device applies a new one atomically.
+    """
+
+    device_id: str
+    site_id: str
+    site_name: str
+    timezone: str
+    gate: str
+    status: str
+    policy: Policy
+    trust: TrustList
+
+
 def _canonical(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:
     digest = hashlib.sha256(body).hexdigest()
     return "\n".join([method.upper(), path, timestamp, nonce, digest]).encode()
 
 
-def sign_request(signing_key: bytes, device_id: str, method: str, path: str, body: bytes) -> dict[str, str]:
-    """Headers that authenticate one request from a device."""
-    timestamp = str(int(time.time()))
+def sign_request(
+    signing_key: bytes, device_id: str, method: str, path: str, body: bytes, now: float | None = None
+) -> dict[str, str]:
+    """Headers that authenticate one request from a device. ``now`` is the signing time
+    (the agent passes its clock corrected by the hub's, for devices with no RTC)."""
+    timestamp = str(int(time.time() if now is None else now))
     nonce = secrets.token_urlsafe(16)
     key = Ed25519PrivateKey.from_private_bytes(signing_key)
     signature = key.sign(_canonical(method, path, timestamp, nonce, body))

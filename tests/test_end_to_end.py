@@ -74,7 +74,7 @@ def test_checks_reach_the_hub_exactly_once(
 
     code, out = cli("sync", "run", "--once", "--device", device, "--db", db)
     assert code == 0, out
-    assert "9 new" in out
+    assert "9 new (1 urgent first), 1 already at hub" in out  # the fever went first
     expected = edge_counts(Path(db))
     assert expected == Counter(checks=9, admitted=6, manual=1, remeasure=1, denied=1, fevers=1)
     assert hub_counts(live_hub.url, site.id) == expected
@@ -82,7 +82,7 @@ def test_checks_reach_the_hub_exactly_once(
     # Replaying the whole log (as after a lost acknowledgement) changes nothing at the hub.
     CheckStore(Path(db)).set_acked_seq(0)
     code, out = cli("sync", "run", "--once", "--device", device, "--db", db)
-    assert code == 0 and "0 new, 9 already at hub" in out
+    assert code == 0 and "0 new (0 urgent first), 9 already at hub" in out
     assert hub_counts(live_hub.url, site.id) == expected
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import time
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -16,14 +17,24 @@ from sqlalchemy import Engine, func, select, update
 from hub.core.db import checks, devices
 from provisioning.bundle import DeviceBundle
 from provisioning.registry import Site, create_site, enrol_device
-from sync.protocol import INGEST_PATH, BatchIn, CheckIn, sign_request
+from sync.protocol import INGEST_PATH, BatchIn, CheckColumns, CheckIn, sign_request
 
-NOON_SHANGHAI = int(datetime(2026, 11, 23, 4, 0, tzinfo=UTC).timestamp() * 1000)
+NOON_SHANGHAI = int(datetime(2026, 11, 20, 4, 0, tzinfo=UTC).timestamp() * 1000)
+SENT_MONO = 10**12
+"""The device's monotonic clock when it sends; checks' readings are derived from it so the
+device's wall clock and monotonic clock agree (a device whose clock is right)."""
 
 
-def make_check(seq: int, wall_ms: int = NOON_SHANGHAI, **overrides: Any) -> CheckIn:
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def make_check(seq: int, wall_ms: int = NOON_SHANGHAI, clock_error_ms: int = 0, **overrides: Any) -> CheckIn:
+    """A check made at ``wall_ms`` (true time) by a device whose clock was off by
+    ``clock_error_ms``; its monotonic reading follows the true time."""
     fields: dict[str, Any] = dict(
-        seq=seq, gate="North", wall_ms=wall_ms + seq, mono_ms=1000 + seq, boot_id="b1",
+        seq=seq, gate="North", wall_ms=wall_ms + seq + clock_error_ms,
+        mono_ms=SENT_MONO - (now_ms() - wall_ms - seq), boot_id="b1",
         verdict="admit", reason="ok", temp_c=36.5, temp_source="sensor", scheme="opaque",
         holder=f"{seq:032x}",
     )  # fmt: skip
@@ -31,10 +42,12 @@ def make_check(seq: int, wall_ms: int = NOON_SHANGHAI, **overrides: Any) -> Chec
     return CheckIn(**fields)
 
 
-def make_batch(device: DeviceBundle, after: int, items: list[CheckIn]) -> BatchIn:
+def make_batch(
+    device: DeviceBundle, after: int | None, items: list[CheckIn], clock_error_ms: int = 0, boot_id: str = "b1"
+) -> BatchIn:
     return BatchIn(
-        device_id=device.device_id, after_seq=after, boot_id="b1",
-        sent_wall_ms=NOON_SHANGHAI, sent_mono_ms=5000, checks=items,
+        device_id=device.device_id, after_seq=after, boot_id=boot_id,
+        sent_wall_ms=now_ms() + clock_error_ms, sent_mono_ms=SENT_MONO, checks=CheckColumns.pack(items),
     )  # fmt: skip
 
 
@@ -77,7 +90,7 @@ def test_batch_sent_twice_counts_once(client: TestClient, device: DeviceBundle, 
     assert again.json() == {"acked_seq": 2, "stored": 0, "duplicates": 2}
     (day,) = daily(client, site.id)
     assert (day["date"], day["checks"], day["admitted"], day["denied"], day["fevers"]) == (
-        "2026-11-23", 2, 1, 1, 1,
+        "2026-11-20", 2, 1, 1, 1,
     )  # fmt: skip
     assert day["denied_by_reason"] == {"fever": 1}
 

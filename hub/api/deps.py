@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import gzip
+import time
 import zlib
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, and_, delete, insert, select
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from hub.core.config import HubSettings
-from hub.core.db import devices
+from hub.core.db import devices, nonces
 from sync.protocol import (
+    CLOCK_TOLERANCE_S,
     HEADER_DEVICE,
     HEADER_NONCE,
     HEADER_SIGNATURE,
@@ -53,6 +56,18 @@ def _device_key(engine: Engine, device_id: str) -> tuple[bytes, str] | None:
     return (bytes(row.public_key), row.status) if row else None
 
 
+def _first_use_of_nonce(engine: Engine, device_id: str, nonce: str, now_ms: int) -> bool:
+    """Remember a nonce for the replay window; False if it was already used."""
+    horizon = now_ms - 2 * CLOCK_TOLERANCE_S * 1000
+    try:
+        with engine.begin() as conn:
+            conn.execute(delete(nonces).where(and_(nonces.c.device_id == device_id, nonces.c.seen_ms < horizon)))
+            conn.execute(insert(nonces).values(device_id=device_id, nonce=nonce[:64], seen_ms=now_ms))
+    except IntegrityError:
+        return False
+    return True
+
+
 def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
     if encoding in ("", "identity"):
         return body
@@ -86,6 +101,16 @@ async def signed_upload(request: Request, engine: EngineDep, settings: SettingsD
         raise HTTPException(401, "bad signature")
     if status != "active":
         raise HTTPException(403, f"device is {status}")
+    now_ms = int(time.time() * 1000)
+    try:
+        drift_s = abs(int(timestamp) - now_ms / 1000)
+    except ValueError:
+        raise HTTPException(401, "timestamp is not a number") from None
+    if drift_s > CLOCK_TOLERANCE_S:
+        # Every answer carries the hub's time (header), so a device without RTC can re-sign.
+        raise HTTPException(401, f"clock: request signed {drift_s:.0f} s away from hub time")
+    if not await run_in_threadpool(_first_use_of_nonce, engine, device_id, nonce, now_ms):
+        raise HTTPException(401, "replayed request (nonce already used)")
     encoding = headers.get("content-encoding", "").strip().lower()
     return SignedUpload(device_id, _decompress(body, encoding, settings.max_body_bytes))
 

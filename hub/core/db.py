@@ -47,6 +47,7 @@ devices = Table(
     Column("last_seen_ms", BigInteger),
     Column("last_boot_id", String(64)),
     Column("clock_skew_ms", BigInteger),
+    Column("backlog", Integer),
     Column("software", String(32)),
     Column("created_at_ms", BigInteger, nullable=False),
 )
@@ -62,6 +63,8 @@ checks = Table(
     Column("mono_ms", BigInteger, nullable=False),
     Column("boot_id", String(64), nullable=False),
     Column("received_ms", BigInteger, nullable=False),
+    Column("event_ms", BigInteger, nullable=False, comment="Best estimate of when it happened."),
+    Column("time_source", String(8), nullable=False, comment="device, anchored or received."),
     Column("local_date", String(10), nullable=False),
     Column("local_hour", SmallInteger, nullable=False),
     Column("verdict", String(16), nullable=False),
@@ -72,6 +75,29 @@ checks = Table(
     Column("holder", String(64)),
     Column("flags", String(200), nullable=False, default=""),
     PrimaryKeyConstraint("device_id", "seq"),
+)
+
+# Clock skew per (device, boot): device wall clock minus hub clock, measured per batch.
+# A Pi without RTC may run a whole boot in 1970; its checks are re-anchored with this.
+device_boots = Table(
+    "device_boots",
+    metadata,
+    Column("device_id", String(32), nullable=False),
+    Column("boot_id", String(64), nullable=False),
+    Column("skew_ms", BigInteger, nullable=False),
+    Column("mono_offset_ms", BigInteger, nullable=False, comment="hub time minus device monotonic"),
+    Column("last_seen_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("device_id", "boot_id"),
+)
+
+# Nonces of signed requests seen within the replay window.
+nonces = Table(
+    "nonces",
+    metadata,
+    Column("device_id", String(32), nullable=False),
+    Column("nonce", String(64), nullable=False),
+    Column("seen_ms", BigInteger, nullable=False, index=True),
+    PrimaryKeyConstraint("device_id", "nonce"),
 )
 
 # The trust list every device receives: gc1 issuer keys, EU DCC signer certificates and

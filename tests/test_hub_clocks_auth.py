@@ -1,0 +1,138 @@
+"""Hub: checks placed on the right day whatever the device clock said; replayed and stale
+requests refused; the priority lane never moves the acknowledgement."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+
+from hub.core.db import checks, device_boots, devices
+from provisioning.bundle import DeviceBundle
+from provisioning.registry import Site, enrol_device
+from sync.protocol import INGEST_PATH, sign_request
+from tests.test_hub_ingest import make_batch, make_check, now_ms, post
+
+YEARS_56_MS = int(timedelta(days=365 * 56).total_seconds() * 1000)
+
+
+@pytest.fixture
+def client(hub_app: FastAPI) -> TestClient:
+    return TestClient(hub_app)
+
+
+@pytest.fixture
+def device(hub_engine: Engine, site: Site) -> DeviceBundle:
+    return enrol_device(hub_engine, site.id, "North", "http://127.0.0.1:9")
+
+
+def stored(engine: Engine) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(checks).order_by(checks.c.seq)))
+
+
+def today_in_shanghai() -> str:
+    return (datetime.now(UTC) + timedelta(hours=8)).date().isoformat()
+
+
+def test_a_device_that_thinks_it_is_1970_is_placed_on_the_right_day(
+    client: TestClient, device: DeviceBundle, hub_engine: Engine
+) -> None:
+    """No RTC, no NTP yet: the wall clock started at 0 on boot. Monotonic time anchors it."""
+    ten_minutes_ago = now_ms() - 600_000
+    check = make_check(1, wall_ms=ten_minutes_ago, clock_error_ms=-YEARS_56_MS)
+    assert post(client, device, make_batch(device, 0, [check], clock_error_ms=-YEARS_56_MS)).status_code == 200
+    (row,) = stored(hub_engine)
+    assert row.time_source == "anchored"
+    assert abs(row.event_ms - ten_minutes_ago) < 5_000  # seq adds a millisecond
+    assert row.local_date == (datetime.fromtimestamp(ten_minutes_ago / 1000, UTC) + timedelta(hours=8)).date().isoformat()
+    with hub_engine.connect() as conn:
+        skew = conn.scalar(select(devices.c.clock_skew_ms).where(devices.c.id == device.device_id))
+    assert skew is not None and abs(skew + YEARS_56_MS) < 5_000
+
+
+def test_clock_fixed_by_ntp_mid_boot(client: TestClient, device: DeviceBundle, hub_engine: Engine) -> None:
+    """Same boot: the first check was stamped before NTP, the second after. Each is placed
+    by what it actually says about time."""
+    before = make_check(1, wall_ms=now_ms() - 120_000)
+    before = before.model_copy(update={"wall_ms": 5_000})  # 1970: clock not yet set
+    after = make_check(2, wall_ms=now_ms() - 60_000)
+    post(client, device, make_batch(device, 0, [before, after]))
+    first, second = stored(hub_engine)
+    assert first.time_source == "anchored" and abs(first.event_ms - (now_ms() - 120_000)) < 5_000
+    assert second.time_source == "device" and second.event_ms == after.wall_ms
+
+
+def test_checks_from_an_earlier_boot_use_that_boots_measured_clock(
+    client: TestClient, device: DeviceBundle, hub_engine: Engine
+) -> None:
+    """Boot A synced once with a wrong clock; the device rebooted (boot B) and now sends the
+    rest of boot A's checks. Boot A's offset, measured earlier, still places them."""
+    wrong = -YEARS_56_MS
+    first = make_check(1, wall_ms=now_ms() - 1000, clock_error_ms=wrong, boot_id="boot-a")
+    post(client, device, make_batch(device, 0, [first], clock_error_ms=wrong, boot_id="boot-a"))
+    later = make_check(2, wall_ms=now_ms() - 500, clock_error_ms=wrong, boot_id="boot-a")
+    post(client, device, make_batch(device, 1, [later], boot_id="boot-b"))
+    rows = stored(hub_engine)
+    assert [r.time_source for r in rows] == ["anchored", "anchored"]
+    assert all(abs(r.event_ms - now_ms()) < 60_000 for r in rows)
+    with hub_engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(device_boots)) == 2
+
+
+def test_unknown_boot_with_an_impossible_clock_lands_on_arrival(
+    client: TestClient, device: DeviceBundle, hub_engine: Engine
+) -> None:
+    lost = make_check(1).model_copy(update={"boot_id": "never-seen", "wall_ms": 12_345})
+    post(client, device, make_batch(device, 0, [lost]))
+    (row,) = stored(hub_engine)
+    assert row.time_source == "received" and row.local_date == today_in_shanghai()
+
+
+def test_urgent_batch_is_counted_but_does_not_move_the_ack(
+    client: TestClient, device: DeviceBundle, hub_engine: Engine
+) -> None:
+    fever = make_check(7, verdict="deny", reason="fever")
+    answer = post(client, device, make_batch(device, None, [fever])).json()
+    assert answer == {"acked_seq": 0, "stored": 1, "duplicates": 0}
+    routine = post(client, device, make_batch(device, 0, [make_check(i) for i in range(1, 8)])).json()
+    assert routine == {"acked_seq": 7, "stored": 6, "duplicates": 1}
+
+
+def test_stale_timestamp_is_refused_and_nothing_stored(
+    client: TestClient, device: DeviceBundle, hub_engine: Engine
+) -> None:
+    body = gzip.compress(make_batch(device, 0, [make_check(1)]).model_dump_json().encode())
+    headers = sign_request(device.signing_key_bytes, device.device_id, "POST", INGEST_PATH, body, now=1_000_000)
+    response = client.post(INGEST_PATH, content=body, headers={**headers, "Content-Encoding": "gzip"})
+    assert response.status_code == 401 and "clock" in response.text
+    assert int(response.headers["X-Gatecheck-Server-Time"]) > 1_700_000_000_000  # tells the device the time
+    assert stored(hub_engine) == []
+
+
+def test_replayed_request_is_refused_and_nothing_stored_twice(
+    client: TestClient, device: DeviceBundle, hub_engine: Engine
+) -> None:
+    body = gzip.compress(make_batch(device, None, [make_check(3, verdict="deny", reason="fever")]).model_dump_json().encode())
+    headers = {**sign_request(device.signing_key_bytes, device.device_id, "POST", INGEST_PATH, body), "Content-Encoding": "gzip"}
+    assert client.post(INGEST_PATH, content=body, headers=headers).status_code == 200
+    replay = client.post(INGEST_PATH, content=body, headers=headers)
+    assert replay.status_code == 401 and "replayed" in replay.text
+    assert len(stored(hub_engine)) == 1
+
+
+def test_a_device_cannot_write_for_another_site(client: TestClient, hub_engine: Engine, device: DeviceBundle) -> None:
+    """Site comes from the hub's registry, never from the upload; a device naming another
+    site's device in its batch is refused."""
+    from provisioning.registry import create_site
+
+    other_site = create_site(hub_engine, "Other", "Asia/Shanghai")
+    stranger = enrol_device(hub_engine, other_site.id, "Gate", "http://127.0.0.1:9")
+    batch = make_batch(stranger, 0, [make_check(1)])
+    assert post(client, device, batch).status_code == 409
+    assert stored(hub_engine) == []
