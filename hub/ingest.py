@@ -110,7 +110,9 @@ def ingest_batch(engine: Engine, device_id: str, batch: BatchIn, received_ms: in
         for check in items:
             if check.seq in held:
                 continue
-            event_ms, source = clocks.place(check.wall_ms, check.mono_ms, boots.get(check.boot_id), received_ms)
+            event_ms, source = clocks.place(
+                check.wall_ms, check.mono_ms, boots.get(check.boot_id), received_ms
+            )
             when = local_time(event_ms, tz)
             new_rows.append(
                 {

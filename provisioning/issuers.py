@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine, insert, select
 
 from edge.codes import Colour, gc1
-from edge.trust import IssuerKey, TrustError, TrustList, ed25519_kid, load_certificate, revocation_key
+from edge.trust import TrustError, ed25519_kid, load_certificate, revocation_key
 from hub.core.db import issuers, revocations, signer_certs
 from provisioning.errors import ProvisioningError
 from sync.protocol import public_key_for

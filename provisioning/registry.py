@@ -16,9 +16,9 @@ from sqlalchemy import Engine, insert, select
 
 from edge.policy import Policy
 from hub.core.db import devices, sites
+from hub.trust import build_trust_list
 from provisioning.bundle import DeviceBundle
 from provisioning.errors import ProvisioningError
-from hub.trust import build_trust_list
 from sync.protocol import public_key_for
 
 

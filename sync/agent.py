@@ -118,6 +118,7 @@ class SyncAgent:
         settings: SyncSettings | None = None,
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        device_clock: Callable[[], clock.ClockReading] = clock.now,
     ) -> None:
         self.bundle = bundle
         self.store = store
@@ -126,6 +127,7 @@ class SyncAgent:
             base_url=bundle.hub_url, timeout=self.settings.timeout_s, verify=_ssl_context(bundle)
         )
         self.sleep = sleep
+        self.device_clock = device_clock
         self.clock_offset_s = 0.0
         """Hub clock minus ours; applied when signing if our clock is off (no RTC)."""
         self.wire = WireCounter()
@@ -133,14 +135,16 @@ class SyncAgent:
     # -- one request, signed, with retries ------------------------------------------
 
     def _send(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        now = time.time()
+        now = self.device_clock().wall_ms / 1000
         signing_time = now + self.clock_offset_s if abs(self.clock_offset_s) > 30 else now
         signed = sign_request(
             self.bundle.signing_key_bytes, self.bundle.device_id, method, path, body, now=signing_time
         )
         request = self.client.build_request(method, path, content=body, headers={**headers, **signed})
         self.wire.requests += 1
-        self.wire.sent += len(method) + len(path) + 12 + sum(len(k) + len(v) + 4 for k, v in request.headers.items())
+        self.wire.sent += (
+            len(method) + len(path) + 12 + sum(len(k) + len(v) + 4 for k, v in request.headers.items())
+        )
         self.wire.sent += len(body)
         try:
             response = self.client.send(request)
@@ -152,10 +156,12 @@ class SyncAgent:
         self.wire.received += len(response.content)
         server_ms = response.headers.get(HEADER_SERVER_TIME)
         if server_ms and server_ms.isdigit():
-            self.clock_offset_s = int(server_ms) / 1000 - (now + time.time()) / 2
+            self.clock_offset_s = int(server_ms) / 1000 - (now + self.device_clock().wall_ms / 1000) / 2
         return response
 
-    def _call(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> httpx.Response:
+    def _call(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         """A request, retried through transient failures with full-jitter backoff."""
         started = time.monotonic()
         attempt = 0
@@ -173,7 +179,8 @@ class SyncAgent:
                     continue
                 if response.status_code >= 500 or response.status_code in (408, 429):
                     raise HubUnavailable(
-                        f"hub answered {response.status_code}", _retry_after(response.headers.get("retry-after"))
+                        f"hub answered {response.status_code}",
+                        _retry_after(response.headers.get("retry-after")),
                     )
                 raise HubRejected(f"hub refused the request ({response.status_code}): {detail}")
             except HubUnavailable as exc:
@@ -191,7 +198,7 @@ class SyncAgent:
     # -- uplink ----------------------------------------------------------------------
 
     def _post_batch(self, rows: list[dict[str, object]], after_seq: int | None) -> BatchAck:
-        now = clock.now()
+        now = self.device_clock()
         batch = BatchIn(
             device_id=self.bundle.device_id,
             after_seq=after_seq,
@@ -212,7 +219,12 @@ class SyncAgent:
         except ValidationError as exc:
             raise HubUnavailable(f"hub sent an unreadable answer: {exc}") from exc
 
-    def _drain(self, fetch: Callable[[int], list[dict[str, object]]], send: Callable[[list[dict[str, object]]], BatchAck], report: SyncReport) -> None:
+    def _drain(
+        self,
+        fetch: Callable[[int], list[dict[str, object]]],
+        send: Callable[[list[dict[str, object]]], BatchAck],
+        report: SyncReport,
+    ) -> None:
         """Send what ``fetch`` gives, halving batches that are too large, until empty."""
         size = self.settings.batch_size
         while rows := fetch(size):
@@ -288,5 +300,7 @@ class SyncAgent:
             response.headers.get("etag", ""), config.policy.model_dump_json(), trust.model_dump_json(), now_ms
         )
         self.store.set_state("downlink_ok_ms", now_ms)
-        logger.info("applied configuration %s (trust list version %d)", response.headers.get("etag"), trust.version)
+        logger.info(
+            "applied configuration %s (trust list version %d)", response.headers.get("etag"), trust.version
+        )
         return True

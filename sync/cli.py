@@ -67,7 +67,9 @@ def run(
             click.echo(_summary(agent.push()))
         except HubUnavailable as exc:
             if once:
-                raise click.ClickException(f"{exc}; {store.backlog()} checks stay queued on the device") from exc
+                raise click.ClickException(
+                    f"{exc}; {store.backlog()} checks stay queued on the device"
+                ) from exc
             logger.warning("round failed: %s", exc)
         except HubRejected as exc:
             raise click.ClickException(str(exc)) from exc

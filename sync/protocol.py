@@ -19,7 +19,7 @@ import base64
 import hashlib
 import secrets
 import time
-from typing import Literal
+from typing import Any, Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -145,23 +145,24 @@ class CheckColumns(BaseModel):
             **coded,
         )
 
+    def _texts(self, name: str) -> list[str | None]:
+        return [None if i < 0 else self.strings[i] for i in getattr(self, name)]
+
     def unpack(self) -> list[CheckIn]:
         """The checks, each validated; raises ``ValidationError`` on any bad value."""
-        text = lambda i: None if i < 0 else self.strings[i]  # noqa: E731
-        seqs, walls, monos = _undelta(self.seq), _undelta(self.wall_ms), _undelta(self.mono_ms)
-        checks = []
-        for n in range(len(seqs)):
-            flags = text(self.flags[n])
-            checks.append(
-                CheckIn(
-                    seq=seqs[n], wall_ms=walls[n], mono_ms=monos[n], temp_c=self.temp_c[n],
-                    holder=self.holder[n], gate=text(self.gate[n]), boot_id=text(self.boot_id[n]),
-                    verdict=text(self.verdict[n]), reason=text(self.reason[n]),
-                    temp_source=text(self.temp_source[n]), scheme=text(self.scheme[n]),
-                    flags=flags.split(",") if flags else [],
-                )  # fmt: skip
-            )
-        return checks
+        columns: dict[str, list[Any]] = {name: self._texts(name) for name in _CODED}
+        columns |= {
+            "seq": _undelta(self.seq),
+            "wall_ms": _undelta(self.wall_ms),
+            "mono_ms": _undelta(self.mono_ms),
+            "temp_c": self.temp_c,
+            "holder": self.holder,
+        }
+        columns["flags"] = [flags.split(",") if flags else [] for flags in columns["flags"]]
+        return [
+            CheckIn.model_validate({name: values[n] for name, values in columns.items()})
+            for n in range(len(self.seq))
+        ]
 
 
 class BatchIn(BaseModel):

@@ -95,3 +95,28 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def copy_device(bundle: DeviceBundle, engine: Engine) -> None:
+    """Register an already enrolled device (same id and key) in another hub database."""
+    from sqlalchemy import insert
+
+    from hub.core.db import create_schema, devices, sites
+    from sync.protocol import public_key_for
+
+    create_schema(engine)
+    with engine.begin() as conn:
+        site = {"id": bundle.site_id, "name": bundle.site_name, "timezone": bundle.timezone}
+        policy = bundle.policy.model_dump_json()
+        conn.execute(
+            insert(sites).values(
+                **site, pseudonym_key=bundle.pseudonym_key_bytes, policy=policy, created_at_ms=0
+            )
+        )
+        public_key = public_key_for(bundle.signing_key_bytes)
+        conn.execute(
+            insert(devices).values(
+                id=bundle.device_id, site_id=bundle.site_id, gate=bundle.gate, public_key=public_key,
+                status="active", acked_seq=0, created_at_ms=0,
+            )
+        )  # fmt: skip

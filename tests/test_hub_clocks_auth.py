@@ -46,11 +46,16 @@ def test_a_device_that_thinks_it_is_1970_is_placed_on_the_right_day(
     """No RTC, no NTP yet: the wall clock started at 0 on boot. Monotonic time anchors it."""
     ten_minutes_ago = now_ms() - 600_000
     check = make_check(1, wall_ms=ten_minutes_ago, clock_error_ms=-YEARS_56_MS)
-    assert post(client, device, make_batch(device, 0, [check], clock_error_ms=-YEARS_56_MS)).status_code == 200
+    assert (
+        post(client, device, make_batch(device, 0, [check], clock_error_ms=-YEARS_56_MS)).status_code == 200
+    )
     (row,) = stored(hub_engine)
     assert row.time_source == "anchored"
     assert abs(row.event_ms - ten_minutes_ago) < 5_000  # seq adds a millisecond
-    assert row.local_date == (datetime.fromtimestamp(ten_minutes_ago / 1000, UTC) + timedelta(hours=8)).date().isoformat()
+    assert (
+        row.local_date
+        == (datetime.fromtimestamp(ten_minutes_ago / 1000, UTC) + timedelta(hours=8)).date().isoformat()
+    )
     with hub_engine.connect() as conn:
         skew = conn.scalar(select(devices.c.clock_skew_ms).where(devices.c.id == device.device_id))
     assert skew is not None and abs(skew + YEARS_56_MS) < 5_000
@@ -108,7 +113,9 @@ def test_stale_timestamp_is_refused_and_nothing_stored(
     client: TestClient, device: DeviceBundle, hub_engine: Engine
 ) -> None:
     body = gzip.compress(make_batch(device, 0, [make_check(1)]).model_dump_json().encode())
-    headers = sign_request(device.signing_key_bytes, device.device_id, "POST", INGEST_PATH, body, now=1_000_000)
+    headers = sign_request(
+        device.signing_key_bytes, device.device_id, "POST", INGEST_PATH, body, now=1_000_000
+    )
     response = client.post(INGEST_PATH, content=body, headers={**headers, "Content-Encoding": "gzip"})
     assert response.status_code == 401 and "clock" in response.text
     assert int(response.headers["X-Gatecheck-Server-Time"]) > 1_700_000_000_000  # tells the device the time
@@ -118,15 +125,22 @@ def test_stale_timestamp_is_refused_and_nothing_stored(
 def test_replayed_request_is_refused_and_nothing_stored_twice(
     client: TestClient, device: DeviceBundle, hub_engine: Engine
 ) -> None:
-    body = gzip.compress(make_batch(device, None, [make_check(3, verdict="deny", reason="fever")]).model_dump_json().encode())
-    headers = {**sign_request(device.signing_key_bytes, device.device_id, "POST", INGEST_PATH, body), "Content-Encoding": "gzip"}
+    body = gzip.compress(
+        make_batch(device, None, [make_check(3, verdict="deny", reason="fever")]).model_dump_json().encode()
+    )
+    headers = {
+        **sign_request(device.signing_key_bytes, device.device_id, "POST", INGEST_PATH, body),
+        "Content-Encoding": "gzip",
+    }
     assert client.post(INGEST_PATH, content=body, headers=headers).status_code == 200
     replay = client.post(INGEST_PATH, content=body, headers=headers)
     assert replay.status_code == 401 and "replayed" in replay.text
     assert len(stored(hub_engine)) == 1
 
 
-def test_a_device_cannot_write_for_another_site(client: TestClient, hub_engine: Engine, device: DeviceBundle) -> None:
+def test_a_device_cannot_write_for_another_site(
+    client: TestClient, hub_engine: Engine, device: DeviceBundle
+) -> None:
     """Site comes from the hub's registry, never from the upload; a device naming another
     site's device in its batch is refused."""
     from provisioning.registry import create_site

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gzip
 import re
-import time
 import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,7 +43,11 @@ def make_check(seq: int, wall_ms: int = NOON_SHANGHAI, clock_error_ms: int = 0, 
 
 
 def make_batch(
-    device: DeviceBundle, after: int | None, items: list[CheckIn], clock_error_ms: int = 0, boot_id: str = "b1"
+    device: DeviceBundle,
+    after: int | None,
+    items: list[CheckIn],
+    clock_error_ms: int = 0,
+    boot_id: str = "b1",
 ) -> BatchIn:
     return BatchIn(
         device_id=device.device_id, after_seq=after, boot_id=boot_id,

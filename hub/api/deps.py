@@ -61,7 +61,9 @@ def _first_use_of_nonce(engine: Engine, device_id: str, nonce: str, now_ms: int)
     horizon = now_ms - 2 * CLOCK_TOLERANCE_S * 1000
     try:
         with engine.begin() as conn:
-            conn.execute(delete(nonces).where(and_(nonces.c.device_id == device_id, nonces.c.seen_ms < horizon)))
+            conn.execute(
+                delete(nonces).where(and_(nonces.c.device_id == device_id, nonces.c.seen_ms < horizon))
+            )
             conn.execute(insert(nonces).values(device_id=device_id, nonce=nonce[:64], seen_ms=now_ms))
     except IntegrityError:
         return False
