@@ -26,8 +26,15 @@ def hub() -> None:
 @database_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, help="Port to listen on.")
-def serve(database_url: str, host: str, port: int) -> None:
+@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), help="TLS certificate (PEM).")
+@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="TLS private key (PEM).")
+def serve(database_url: str, host: str, port: int, ssl_certfile: str | None, ssl_keyfile: str | None) -> None:
     """Serve device ingest, the JSON API and the dashboard."""
+    if bool(ssl_certfile) != bool(ssl_keyfile):
+        raise click.UsageError("give both --ssl-certfile and --ssl-keyfile, or neither")
     app = create_app(HubSettings(database_url=database_url))
-    click.echo(f"gatecheck hub on http://{host}:{port}/  (database: {database_url})")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    scheme = "https" if ssl_certfile else "http"
+    click.echo(f"gatecheck hub on {scheme}://{host}:{port}/  (database: {database_url})")
+    uvicorn.run(
+        app, host=host, port=port, log_level="info", ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile
+    )

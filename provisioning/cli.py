@@ -92,13 +92,25 @@ def device() -> None:
 @click.option("--site", "site_id", required=True, help="Site id from 'site create'.")
 @click.option("--gate", required=True, help="Name of the entrance, e.g. 'North gate'.")
 @click.option("--hub-url", required=True, help="URL the device will sync to.")
+@click.option(
+    "--ca-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The site CA (PEM) the hub's TLS certificate chains to.",
+)
 @out_option
-def device_enrol(database_url: str, site_id: str, gate: str, hub_url: str, out: Path) -> None:
-    """Enrol a device and write its bundle (credentials, policy, trust list)."""
+def device_enrol(
+    database_url: str, site_id: str, gate: str, hub_url: str, ca_cert: Path | None, out: Path
+) -> None:
+    """Enrol a device and write its bundle (credentials, policy, trust list, CA)."""
     try:
         bundle = enrol_device(open_hub_db(database_url), site_id, gate, hub_url)
     except ProvisioningError as exc:
         raise click.ClickException(str(exc)) from exc
+    if ca_cert is not None:
+        pem = ca_cert.read_text(encoding="utf-8")
+        if "BEGIN CERTIFICATE" not in pem:
+            raise click.ClickException(f"{ca_cert} is not a PEM certificate")
+        bundle = bundle.model_copy(update={"ca_cert": pem})
     bundle.save(out)
     click.echo(f"{bundle.device_id}\t{out}")
 
