@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -203,3 +204,7 @@ def status(db_path: Path) -> None:
         raise click.ClickException(str(exc)) from exc
     total = store.db["checks"].count
     click.echo(f"checks: {total}  synced up to: #{store.acked_seq()}  backlog: {store.backlog()}")
+    for key, label in (("uplink_ok_ms", "last upload"), ("downlink_ok_ms", "last config check")):
+        stamp = store.state(key)
+        when = datetime.fromtimestamp(stamp / 1000, UTC).isoformat(timespec="seconds") if stamp else "never"
+        click.echo(f"{label}: {when}")
