@@ -2,7 +2,10 @@
 
 Counts are stored as (site, local date, metric) → n so that a new reason code needs no
 schema change. Metric names: ``checks``, the verdicts (``admit``, ``deny``, ``remeasure``,
-``manual``), ``deny:<reason>``, ``fever`` and ``temp_manual`` (temperature typed by hand).
+``manual``), ``deny:<reason>``, ``fever``, ``code_red``, ``refused``, ``override``,
+``visitor``, ``temp_manual`` (temperature typed by hand), ``gate:<gate>`` and
+``hour:<HH>`` (checks per entrance and per local hour), and — counted from their own
+tables — ``holders`` (unique people) and ``devices`` (devices reporting).
 """
 
 from __future__ import annotations
@@ -21,13 +24,22 @@ def local_time(wall_ms: int, tz: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(wall_ms / 1000, tz=UTC).astimezone(tz)
 
 
+INCIDENT_REASONS = frozenset({"fever", "code_red", "refused"})
+"""A day with any of these is not "all clear": no automatic zero report."""
+ALERT_REASONS = frozenset({"fever", "code_red"})
+"""Raised to the managers the moment they arrive."""
+
+
 def metrics_for(check: Mapping[str, Any]) -> list[str]:
-    """The metrics one check increments."""
-    metrics = ["checks", check["verdict"]]
+    """The metrics one check increments (``local_hour`` must be set)."""
+    metrics = ["checks", check["verdict"], f"gate:{check['gate']}", f"hour:{check['local_hour']:02d}"]
+    reason = check["reason"]
     if check["verdict"] == "deny":
-        metrics.append(f"deny:{check['reason']}")
-    if check["reason"] == "fever":
-        metrics.append("fever")
+        metrics.append(f"deny:{reason}")
+    if reason in ("fever", "code_red", "refused", "visitor"):
+        metrics.append(reason)
+    if "override" in (check.get("flags") or ""):
+        metrics.append("override")
     if check["temp_source"] == "manual":
         metrics.append("temp_manual")
     return metrics

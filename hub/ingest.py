@@ -8,6 +8,8 @@ its acknowledged seq. A batch sent twice — after a timeout, a retry, a duplica
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,8 +18,8 @@ from sqlalchemy import Connection, Engine, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub import clocks
-from hub.core.db import checks, daily_counts, device_boots, devices, sites
-from hub.counting import local_time, tally
+from hub.core.db import alerts, checks, daily_counts, daily_devices, daily_holders, device_boots, devices, sites
+from hub.counting import ALERT_REASONS, local_time, tally
 from sync.protocol import BatchAck, BatchIn
 
 
@@ -46,6 +48,28 @@ def _upsert_counts(conn: Connection, site_id: str, increments: dict[tuple[str, s
     )
 
 
+def _first_seen(conn: Connection, table: Any, rows: list[dict[str, Any]], key: str) -> Counter[str]:
+    """Insert (site, date, key) rows not yet there; count the new ones per date. ON
+    CONFLICT DO NOTHING ... RETURNING keeps this exact under concurrent devices."""
+    unique = {(r["site_id"], r["local_date"], r[key]) for r in rows if r[key] is not None}
+    if not unique:
+        return Counter()
+    stmt = _insert(conn)(table).on_conflict_do_nothing().returning(table.c.local_date)
+    values = [{"site_id": site, "local_date": day, key: value} for site, day, value in sorted(unique)]
+    return Counter(conn.scalars(stmt, values).all())
+
+
+def _raise_alerts(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    raised = [
+        {k: r[k] for k in ("site_id", "device_id", "seq", "gate", "reason", "temp_c", "event_ms", "received_ms")}
+        for r in rows
+        if r["verdict"] == "deny" and r["reason"] in ALERT_REASONS
+    ]
+    if raised:
+        conn.execute(alerts.insert(), raised)
+    return raised
+
+
 def _record_boot(conn: Connection, device_id: str, boot_id: str, clock: clocks.BootClock, now: int) -> None:
     values = {"skew_ms": clock.skew_ms, "mono_offset_ms": clock.mono_offset_ms, "last_seen_ms": now}
     stmt = _insert(conn)(device_boots).values(device_id=device_id, boot_id=boot_id, **values)
@@ -61,7 +85,14 @@ def _known_boots(conn: Connection, device_id: str, boot_ids: set[str]) -> dict[s
     return {r.boot_id: clocks.BootClock(r.skew_ms, r.mono_offset_ms) for r in rows}
 
 
-def ingest_batch(engine: Engine, device_id: str, batch: BatchIn, received_ms: int) -> BatchAck:
+@dataclass(frozen=True)
+class IngestResult:
+    ack: BatchAck
+    alerts: list[dict[str, Any]]
+    """Alerts raised by this batch (fevers, red codes), for the webhook."""
+
+
+def ingest_batch(engine: Engine, device_id: str, batch: BatchIn, received_ms: int) -> IngestResult:
     """Store a batch from an authenticated device and say how far it may advance."""
     if batch.device_id != device_id:
         raise IngestError(f"batch is for device {batch.device_id}, signed by {device_id}")
@@ -127,15 +158,27 @@ def ingest_batch(engine: Engine, device_id: str, batch: BatchIn, received_ms: in
                     "local_hour": when.hour,
                 }
             )
+        raised: list[dict[str, Any]] = []
         if new_rows:
             conn.execute(checks.insert(), new_rows)
-            _upsert_counts(conn, device.site_id, dict(tally(new_rows)))
+            counts = tally(new_rows)
+            for day, n in _first_seen(conn, daily_holders, new_rows, "holder").items():
+                counts[(day, "holders")] += n
+            for day, n in _first_seen(conn, daily_devices, new_rows, "device_id").items():
+                counts[(day, "devices")] += n
+            _upsert_counts(conn, device.site_id, dict(counts))
+            raised = _raise_alerts(conn, new_rows)
 
         acked = device.acked_seq
         # A routine batch vouches for every check after after_seq; if the hub already
         # holds everything up to after_seq, it now holds everything up to the last one.
         # Urgent batches (after_seq None) vouch for nothing and never move the ack.
-        if seqs and batch.after_seq is not None and batch.after_seq <= acked:
-            acked = max(acked, seqs[-1])
-            conn.execute(update(devices).where(devices.c.id == device_id).values(acked_seq=acked))
-    return BatchAck(acked_seq=acked, stored=len(new_rows), duplicates=len(seqs) - len(new_rows))
+        if batch.after_seq is not None and batch.after_seq <= acked:
+            acked = max(acked, seqs[-1]) if seqs else acked
+            changes: dict[str, int] = {"acked_seq": acked}
+            if batch.backlog == 0:
+                # The device has nothing else: everything it recorded until now is here.
+                changes["synced_until_ms"] = received_ms
+            conn.execute(update(devices).where(devices.c.id == device_id).values(**changes))
+    ack = BatchAck(acked_seq=acked, stored=len(new_rows), duplicates=len(seqs) - len(new_rows))
+    return IngestResult(ack, raised)

@@ -23,7 +23,7 @@ from provisioning.issuers import (
     revoke_code,
     write_qr_png,
 )
-from provisioning.registry import create_site, enrol_device, list_sites
+from provisioning.registry import DEFAULT_ORGANISATION, create_site, enrol_device, list_sites
 
 out_option = click.option(
     "--out",
@@ -53,13 +53,17 @@ def site() -> None:
 @database_option
 @click.option("--name", required=True, help="Site name as managers know it.")
 @click.option("--timezone", required=True, help="IANA timezone, e.g. Asia/Shanghai.")
+@click.option("--org", "organisation", default=DEFAULT_ORGANISATION, show_default=True, help="Organisation.")
+@click.option("--deadline", default="12:00", show_default=True, help="Daily report due next day at HH:MM.")
 @click.option(
     "--policy",
     "policy_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON file with the site's gate rules (see docs/policy.md); default rules otherwise.",
 )
-def site_create(database_url: str, name: str, timezone: str, policy_path: Path | None) -> None:
+def site_create(
+    database_url: str, name: str, timezone: str, organisation: str, deadline: str, policy_path: Path | None
+) -> None:
     """Create a site and print its id."""
     policy = None
     if policy_path is not None:
@@ -68,7 +72,7 @@ def site_create(database_url: str, name: str, timezone: str, policy_path: Path |
         except ValidationError as exc:
             raise click.ClickException(f"invalid policy {policy_path}:\n{exc}") from exc
     try:
-        created = create_site(open_hub_db(database_url), name, timezone, policy)
+        created = create_site(open_hub_db(database_url), name, timezone, policy, organisation, deadline)
     except ProvisioningError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(created.id)

@@ -7,6 +7,7 @@ private half leaves in the device bundle and nowhere else.
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Engine, insert, select
 
 from edge.policy import Policy
-from hub.core.db import devices, sites
+from hub.core.db import devices, organisations, sites
 from hub.trust import build_trust_list
 from provisioning.bundle import DeviceBundle
 from provisioning.errors import ProvisioningError
@@ -33,11 +34,39 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def create_site(engine: Engine, name: str, timezone: str, policy: Policy | None = None) -> Site:
-    """Register a site; its timezone decides where its days begin and end."""
+DEFAULT_ORGANISATION = "Default organisation"
+_DEADLINE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def ensure_organisation(engine: Engine, name: str) -> str:
+    """The id of the organisation with this name, created if needed."""
+    name = name.strip()
+    if not name:
+        raise ProvisioningError("organisation name must not be empty")
+    with engine.begin() as conn:
+        found = conn.scalar(select(organisations.c.id).where(organisations.c.name == name))
+        if found:
+            return str(found)
+        org_id = f"org-{secrets.token_hex(5)}"
+        conn.execute(insert(organisations).values(id=org_id, name=name, created_at_ms=_now_ms()))
+        return org_id
+
+
+def create_site(
+    engine: Engine,
+    name: str,
+    timezone: str,
+    policy: Policy | None = None,
+    organisation: str = DEFAULT_ORGANISATION,
+    report_deadline: str = "12:00",
+) -> Site:
+    """Register a site; its timezone decides where its days begin and end, and each day's
+    report is due the next day at ``report_deadline`` (local HH:MM)."""
     name = name.strip()
     if not name:
         raise ProvisioningError("site name must not be empty")
+    if not _DEADLINE.match(report_deadline):
+        raise ProvisioningError(f"report deadline {report_deadline!r} must be HH:MM, e.g. 12:00")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -45,10 +74,13 @@ def create_site(engine: Engine, name: str, timezone: str, policy: Policy | None 
             f"unknown timezone {timezone!r}; use an IANA name such as Asia/Shanghai"
         ) from None
     site = Site(f"site-{secrets.token_hex(5)}", name, timezone)
+    org_id = ensure_organisation(engine, organisation)
     with engine.begin() as conn:
         conn.execute(
             insert(sites).values(
                 id=site.id,
+                org_id=org_id,
+                report_deadline=report_deadline,
                 name=site.name,
                 timezone=site.timezone,
                 pseudonym_key=secrets.token_bytes(32),

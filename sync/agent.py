@@ -206,7 +206,7 @@ class SyncAgent:
             sent_wall_ms=now.wall_ms,
             sent_mono_ms=now.mono_ms,
             software=__version__,
-            backlog=self.store.backlog(),
+            backlog=max(0, self.store.backlog() - (len(rows) if after_seq is not None else 0)),
             checks=CheckColumns.pack([CheckIn.model_validate(row) for row in rows]),
         )
         body = gzip.compress(batch.model_dump_json().encode(), compresslevel=9, mtime=0)
@@ -272,7 +272,11 @@ class SyncAgent:
             return ack
 
         self._drain(self.store.urgent_unsent, urgent, report)
+        routine_batches = report.batches
         self._drain(lambda n: self.store.after(self.store.acked_seq(), n), routine, report)
+        if report.batches == routine_batches:
+            # Nothing to send: say so, so the hub knows this device's day is complete.
+            self.store.set_acked_seq(self._post_batch([], after_seq=self.store.acked_seq()).acked_seq)
         self.store.set_state("uplink_ok_ms", int(time.time() * 1000))
         report.acked_seq = self.store.acked_seq()
         report.backlog = self.store.backlog()

@@ -184,7 +184,9 @@ class BatchIn(BaseModel):
     sent_wall_ms: int = Field(description="Device wall clock at send time.")
     sent_mono_ms: int = Field(ge=0, description="Device monotonic clock at send time.")
     software: str = Field("", max_length=32, description="Device software version.")
-    backlog: int = Field(0, ge=0, description="Checks the device still holds unacknowledged.")
+    backlog: int = Field(
+        0, ge=0, description="Checks the device holds unacknowledged besides this batch (0: all sent)."
+    )
     checks: CheckColumns
 
 

@@ -102,11 +102,13 @@ def copy_device(bundle: DeviceBundle, engine: Engine) -> None:
     from sqlalchemy import insert
 
     from hub.core.db import create_schema, devices, sites
+    from provisioning.registry import ensure_organisation
     from sync.protocol import public_key_for
 
     create_schema(engine)
+    org_id = ensure_organisation(engine, "Copied")
     with engine.begin() as conn:
-        site = {"id": bundle.site_id, "name": bundle.site_name, "timezone": bundle.timezone}
+        site = {"id": bundle.site_id, "name": bundle.site_name, "timezone": bundle.timezone, "org_id": org_id}
         policy = bundle.policy.model_dump_json()
         conn.execute(
             insert(sites).values(

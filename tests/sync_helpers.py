@@ -52,9 +52,8 @@ def hub_totals(engine: Engine, device_id: str) -> tuple[Counter[str], list[int]]
         rows = conn.execute(
             select(daily_counts.c.metric, func.sum(daily_counts.c.n)).group_by(daily_counts.c.metric)
         )
-        totals = Counter(
-            {metric: int(n) for metric, n in rows if ":" not in metric and metric != "temp_manual"}
-        )
+        compared = {"checks", "admit", "deny", "remeasure", "manual", "fever"}
+        totals = Counter({metric: int(n) for metric, n in rows if metric in compared})
         seqs = list(
             conn.scalars(select(checks.c.seq).where(checks.c.device_id == device_id).order_by(checks.c.seq))
         )

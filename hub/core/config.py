@@ -15,3 +15,6 @@ class HubSettings(BaseSettings):
     )
     max_body_bytes: int = Field(16 * 1024 * 1024, description="Largest decompressed upload the hub accepts.")
     dashboard_days: int = Field(7, ge=1, le=90, description="Days shown on the overview.")
+    alert_webhook_url: str | None = Field(
+        None, description="POSTed a JSON list of alerts (fevers, red codes) as they arrive."
+    )

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Engine,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -18,18 +19,29 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
 )
 
 metadata = MetaData()
 
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at_ms", BigInteger, nullable=False),
+)
+
 sites = Table(
     "sites",
     metadata,
     Column("id", String(32), primary_key=True),
+    Column("org_id", String(32), ForeignKey("organisations.id"), nullable=False, index=True),
     Column("name", String(200), nullable=False),
     Column("timezone", String(64), nullable=False),
+    Column("report_deadline", String(5), nullable=False, default="12:00", comment="Local HH:MM, next day."),
     Column("pseudonym_key", LargeBinary(32), nullable=False),
     Column("policy", Text, nullable=False, default="{}"),
     Column("created_at_ms", BigInteger, nullable=False),
@@ -48,6 +60,7 @@ devices = Table(
     Column("last_boot_id", String(64)),
     Column("clock_skew_ms", BigInteger),
     Column("backlog", Integer),
+    Column("synced_until_ms", BigInteger, comment="Hub time up to which the device has sent all."),
     Column("software", String(32)),
     Column("created_at_ms", BigInteger, nullable=False),
 )
@@ -75,6 +88,62 @@ checks = Table(
     Column("holder", String(64)),
     Column("flags", String(200), nullable=False, default=""),
     PrimaryKeyConstraint("device_id", "seq"),
+    Index("checks_by_site_day", "site_id", "local_date"),
+)
+
+# Who was seen and which devices reported, per site-day: unique people and "devices
+# reporting" are counted from these, incrementally, like everything else.
+daily_holders = Table(
+    "daily_holders",
+    metadata,
+    Column("site_id", String(32), nullable=False),
+    Column("local_date", String(10), nullable=False),
+    Column("holder", String(64), nullable=False),
+    PrimaryKeyConstraint("site_id", "local_date", "holder"),
+)
+
+daily_devices = Table(
+    "daily_devices",
+    metadata,
+    Column("site_id", String(32), nullable=False),
+    Column("local_date", String(10), nullable=False),
+    Column("device_id", String(32), nullable=False),
+    PrimaryKeyConstraint("site_id", "local_date", "device_id"),
+)
+
+# Fevers and red codes, raised at ingest for the managers (and the optional webhook).
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", String(32), nullable=False, index=True),
+    Column("device_id", String(32), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("gate", String(64), nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("temp_c", Float),
+    Column("event_ms", BigInteger, nullable=False),
+    Column("received_ms", BigInteger, nullable=False),
+    Column("acked_by", String(64)),
+    Column("acked_at_ms", BigInteger),
+    UniqueConstraint("device_id", "seq"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("role", String(16), nullable=False, comment="admin or manager"),
+    Column("created_at_ms", BigInteger, nullable=False),
+)
+
+user_sites = Table(
+    "user_sites",
+    metadata,
+    Column("username", String(64), ForeignKey("users.username"), nullable=False),
+    Column("site_id", String(32), ForeignKey("sites.id"), nullable=False),
+    PrimaryKeyConstraint("username", "site_id"),
 )
 
 # Clock skew per (device, boot): device wall clock minus hub clock, measured per batch.

@@ -1,0 +1,28 @@
+"""Alerts for fevers and red codes: kept in the database for the dashboard, and pushed
+to an optional webhook (a city's reporting system, a duty phone gateway) as they arrive.
+
+The webhook is best effort after the batch is committed: three tries with backoff, then
+the alert stays on the dashboard's list, which is the record.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+from tenacity import retry, stop_after_attempt, wait_exponential
+
+logger = logging.getLogger(__name__)
+
+
+@retry(stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.5, max=5), reraise=True)
+def _post(url: str, payload: list[dict[str, Any]]) -> None:
+    httpx.post(url, json={"alerts": payload}, timeout=5).raise_for_status()
+
+
+def post_alerts(url: str, raised: list[dict[str, Any]]) -> None:
+    try:
+        _post(url, raised)
+    except httpx.HTTPError:
+        logger.exception("alert webhook %s failed; %d alerts stay on the dashboard only", url, len(raised))
