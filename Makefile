@@ -10,6 +10,11 @@ $(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh $(VENV)
 	touch $@
 
+# The tests also need PostgreSQL (hub on both databases) and Chromium (dashboard, kiosk).
+$(VENV)/.installed-test: $(VENV)/.installed
+	bash scripts/bootstrap.sh $(VENV) --test
+	touch $@
+
 demo: install
 	$(BIN)/gatecheck demo $(DEMO_ARGS)
 
@@ -17,7 +22,7 @@ demo: install
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: install
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -18,7 +18,16 @@ from sqlalchemy import Connection, Engine, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub import clocks
-from hub.core.db import alerts, checks, daily_counts, daily_devices, daily_holders, device_boots, devices, sites
+from hub.core.db import (
+    alerts,
+    checks,
+    daily_counts,
+    daily_devices,
+    daily_holders,
+    device_boots,
+    devices,
+    sites,
+)
 from hub.counting import ALERT_REASONS, local_time, tally
 from sync.protocol import BatchAck, BatchIn
 
@@ -61,7 +70,10 @@ def _first_seen(conn: Connection, table: Any, rows: list[dict[str, Any]], key: s
 
 def _raise_alerts(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     raised = [
-        {k: r[k] for k in ("site_id", "device_id", "seq", "gate", "reason", "temp_c", "event_ms", "received_ms")}
+        {
+            k: r[k]
+            for k in ("site_id", "device_id", "seq", "gate", "reason", "temp_c", "event_ms", "received_ms")
+        }
         for r in rows
         if r["verdict"] == "deny" and r["reason"] in ALERT_REASONS
     ]

@@ -27,7 +27,9 @@ def recompute(engine: Engine, site_id: str, start: date, end: date) -> int:
         rows = [
             dict(r._mapping)
             for r in conn.execute(
-                select(checks).where(and_(checks.c.site_id == site_id, checks.c.local_date.between(first, last)))
+                select(checks).where(
+                    and_(checks.c.site_id == site_id, checks.c.local_date.between(first, last))
+                )
             )
         ]
         counts: Counter[tuple[str, str]] = tally(rows)
@@ -38,10 +40,14 @@ def recompute(engine: Engine, site_id: str, start: date, end: date) -> int:
         for day, _ in device_days:
             counts[(day, "devices")] += 1
         if holders:
-            conn.execute(insert(daily_holders), [{"site_id": site_id, "local_date": d, "holder": h} for d, h in holders])
+            conn.execute(
+                insert(daily_holders),
+                [{"site_id": site_id, "local_date": d, "holder": h} for d, h in holders],
+            )
         if device_days:
             conn.execute(
-                insert(daily_devices), [{"site_id": site_id, "local_date": d, "device_id": i} for d, i in device_days]
+                insert(daily_devices),
+                [{"site_id": site_id, "local_date": d, "device_id": i} for d, i in device_days],
             )
         if counts:
             conn.execute(

@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
-# Set up a fresh Debian machine for gatecheck: system libraries, a virtualenv, the project.
-# Idempotent: re-running only installs what is missing. Usage: bootstrap.sh [VENV_DIR]
+# Set up a fresh Debian machine for gatecheck: system packages, a virtualenv, the project.
+# Idempotent: re-running only installs what is missing.
+# Usage: bootstrap.sh [VENV_DIR] [--test]   (--test adds PostgreSQL and Chromium for the tests)
 set -euo pipefail
 venv="${1:-.venv}"
+for_tests="${2:-}"
 python="${PYTHON:-python3}"
 
 need_apt=()
 # pyzbar loads libzbar at import time; Debian ships it as libzbar0.
 ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || need_apt+=(libzbar0)
-"$python" -m venv --help >/dev/null 2>&1 || need_apt+=(python3-venv)
-"$python" -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+"$python" -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
+if [[ "$for_tests" == "--test" ]]; then
+    # The hub's tests run on a real PostgreSQL; the dashboard and kiosk tests in Chromium.
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
+    command -v chromium >/dev/null || need_apt+=(chromium fonts-noto-cjk)
+fi
 
 if ((${#need_apt[@]})); then
     echo "bootstrap: installing system packages: ${need_apt[*]}"
-    if [[ $(id -u) -ne 0 ]]; then
-        sudo=sudo
-    else
-        sudo=
-    fi
+    sudo=""
+    [[ $(id -u) -ne 0 ]] && sudo=sudo
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
-    $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
 if [[ ! -x "$venv/bin/python" ]]; then

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import zlib
 from collections.abc import Iterator
@@ -21,13 +22,43 @@ from hub.server import BackgroundHub
 from provisioning.bundle import DeviceBundle
 from provisioning.issuers import IssuerSecret, create_issuer, issue_code
 from provisioning.registry import Site, create_site, enrol_device
+from tests.postgres import PostgresUnavailable, fresh_database, postgres_server
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Hub test modules that set ``BOTH_DATABASES = True`` run on SQLite and PostgreSQL."""
+    if "hub_database_url" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_DATABASES", False):
+        metafunc.parametrize("hub_database_url", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    try:
+        with postgres_server(free_port()) as url:
+            yield url
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            raise  # CI must test PostgreSQL: make test installs it
+        pytest.skip(str(exc))
+
+
 @pytest.fixture
-def hub_app(tmp_path: Path) -> FastAPI:
-    return create_app(HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}"))
+def hub_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.db'}"
+        return
+    with fresh_database(request.getfixturevalue("postgres_admin_url")) as url:
+        yield url
+
+
+@pytest.fixture
+def hub_app(hub_database_url: str) -> Iterator[FastAPI]:
+    app = create_app(HubSettings(database_url=hub_database_url))
+    yield app
+    app.state.engine.dispose()
 
 
 @pytest.fixture

@@ -18,6 +18,9 @@ from provisioning.registry import Site, enrol_device
 from sync.protocol import INGEST_PATH, sign_request
 from tests.test_hub_ingest import make_batch, make_check, now_ms, post
 
+BOTH_DATABASES = True
+"""Every test here runs on SQLite and on PostgreSQL."""
+
 YEARS_56_MS = int(timedelta(days=365 * 56).total_seconds() * 1000)
 
 

@@ -19,6 +19,9 @@ from provisioning.bundle import DeviceBundle
 from provisioning.registry import Site, create_site, enrol_device
 from sync.protocol import INGEST_PATH, BatchIn, CheckColumns, CheckIn, sign_request
 
+BOTH_DATABASES = True
+"""Every test here runs on SQLite and on PostgreSQL."""
+
 NOON_SHANGHAI = int(datetime(2026, 11, 20, 4, 0, tzinfo=UTC).timestamp() * 1000)
 SENT_MONO = 10**12
 """The device's monotonic clock when it sends; checks' readings are derived from it so the

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -223,6 +226,13 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+
+
 def create_schema(engine: Engine) -> None:
-    """Create missing tables (idempotent)."""
-    metadata.create_all(engine)
+    """Bring the database to the newest schema with the Alembic migrations (idempotent)."""
+    config = Config(str(MIGRATIONS / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

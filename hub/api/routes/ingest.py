@@ -16,7 +16,9 @@ router = APIRouter(tags=["devices"])
 
 
 @router.post(INGEST_PATH, response_model=BatchAck)
-def ingest(upload: SignedUploadDep, engine: EngineDep, settings: SettingsDep, tasks: BackgroundTasks) -> BatchAck:
+def ingest(
+    upload: SignedUploadDep, engine: EngineDep, settings: SettingsDep, tasks: BackgroundTasks
+) -> BatchAck:
     """Store a signed batch of checks; answer with the highest contiguous seq held."""
     try:
         batch = BatchIn.model_validate_json(upload.body)

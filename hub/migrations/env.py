@@ -1,0 +1,39 @@
+"""Alembic environment: migrations run on the connection the hub hands over.
+
+The hub runs ``alembic upgrade head`` itself at start (``hub.core.db.create_schema``), so
+operators never call Alembic directly; ``alembic -c hub/migrations/alembic.ini`` works
+for developers writing a new revision.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from hub.core.db import metadata
+
+config = context.config
+
+
+def run() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        engine = create_engine(config.get_main_option("sqlalchemy.url") or "sqlite:///gatecheck-hub.db")
+        with engine.begin() as conn:
+            _migrate(conn)
+    else:
+        _migrate(connection)
+
+
+def _migrate(connection: object) -> None:
+    context.configure(
+        connection=connection,  # type: ignore[arg-type]
+        target_metadata=metadata,
+        render_as_batch=True,  # SQLite alters tables by copying them
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()
