@@ -8,6 +8,7 @@ compared with what the gates were fed.
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 import time
 import zlib
@@ -26,6 +27,7 @@ from edge.station import GateStation
 from edge.store import CheckStore
 from edge.thermometer import Reading
 from gatecheck.samples import forge_gc1, render_frame, spoil, write_png
+from hub.auth import create_user
 from hub.core.config import HubSettings
 from hub.main import create_app
 from hub.schemas import DayCounts
@@ -198,7 +200,12 @@ def _run(root: Path, serve: bool, port: int, people: int) -> None:
                 f"{report.stored} synced, backlog {report.backlog}"
             )
             store.close()
-        response = httpx.get(f"{server.url}/api/v1/sites/{site.id}/daily", timeout=10)
+        password = secrets.token_urlsafe(12)
+        create_user(engine, "admin", password, "admin")
+        browser = httpx.Client(base_url=server.url, timeout=10)
+        if browser.post("/login", data={"username": "admin", "password": password}).status_code != 303:
+            raise click.ClickException("could not log in to the demo hub")
+        response = browser.get(f"/api/v1/sites/{site.id}/daily")
         response.raise_for_status()
         days = [DayCounts.model_validate(d) for d in response.json()]
         click.echo(f"\nHub daily counts for {site.name} ({site.timezone}):")
@@ -212,7 +219,7 @@ def _run(root: Path, serve: bool, port: int, people: int) -> None:
                 click.echo(f"MISMATCH {key}: hub {got}, fed {want}", err=True)
             raise SystemExit(1)
         click.echo(f"\nOK: the hub's counts equal what the gates were fed ({expected['checks']} checks).")
-        click.echo(f"Dashboard: {server.url}/")
+        click.echo(f"Dashboard: {server.url}/  (log in as admin / {password})")
         if serve:
             click.echo("Serving; press Ctrl-C to stop.")
             try:

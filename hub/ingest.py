@@ -130,6 +130,8 @@ def ingest_batch(engine: Engine, device_id: str, batch: BatchIn, received_ms: in
                 clock_skew_ms=clock.skew_ms,
                 backlog=batch.backlog,
                 software=batch.software or None,
+                trust_version=batch.trust_version,
+                trust_fetched_ms=batch.trust_fetched_ms,
             )
         )
         _record_boot(conn, device_id, batch.boot_id, clock, received_ms)

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import hmac
+import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
+from starlette.middleware.sessions import SessionMiddleware
 
 from gatecheck import __version__
-from hub.api.routes import dashboard, device, ingest, reports
+from hub.api.deps import LoginRequired, UserDep
+from hub.api.routes import device, ingest, pages, reports
 from hub.core.config import HubSettings
 from hub.core.db import create_schema, make_engine
+from hub.metrics import HubMetrics
 from sync.protocol import HEADER_SERVER_TIME
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(settings: HubSettings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -20,13 +31,44 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
     settings = settings or HubSettings()
     engine = engine or make_engine(settings.database_url)
     create_schema(engine)
-    app = FastAPI(title="gatecheck hub", version=__version__)
+    # The OpenAPI document and its viewer are behind the login like every other page.
+    app = FastAPI(title="gatecheck hub", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.engine = engine
+    app.state.metrics = HubMetrics()
+    secret = settings.secret_key or secrets.token_urlsafe(32)
+    if not settings.secret_key:
+        logger.warning("GATECHECK_HUB_SECRET_KEY is not set: sessions end when the hub restarts")
+    app.add_middleware(SessionMiddleware, secret_key=secret, max_age=12 * 3600, same_site="lax")
     app.include_router(ingest.router)
     app.include_router(device.router)
     app.include_router(reports.router)
-    app.include_router(dashboard.router)
+    app.include_router(pages.router)
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "log in first"}, status_code=401)
+        return RedirectResponse("/login", status_code=303)
+
+    @app.get("/api/v1/openapi.json", include_in_schema=False)
+    def openapi(user: UserDep) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(user: UserDep) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/api/v1/openapi.json", title="gatecheck hub API")
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        """Prometheus, with ``Authorization: Bearer <GATECHECK_HUB_METRICS_TOKEN>``."""
+        token = settings.metrics_token
+        given = request.headers.get("authorization", "")
+        if not token or not hmac.compare_digest(given, f"Bearer {token}"):
+            return JSONResponse(
+                {"detail": "metrics need the bearer token (GATECHECK_HUB_METRICS_TOKEN)"}, 401
+            )
+        return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.middleware("http")
     async def server_time(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

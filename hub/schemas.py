@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -9,6 +11,7 @@ class SitePublic(BaseModel):
     id: str
     name: str
     timezone: str
+    report_deadline: str = Field("12:00", description="Each day's report is due the next day at this time.")
 
 
 class DayCounts(BaseModel):
@@ -22,5 +25,62 @@ class DayCounts(BaseModel):
     remeasure: int = 0
     manual: int = 0
     fevers: int = 0
+    code_red: int = 0
+    refused: int = 0
+    overrides: int = 0
+    visitors: int = 0
+    holders: int = Field(0, description="Unique people (by pseudonym).")
+    devices: int = Field(0, description="Devices that reported checks that day.")
     temp_manual: int = Field(0, description="Checks whose temperature a guard typed in.")
     denied_by_reason: dict[str, int] = Field(default_factory=dict)
+    by_gate: dict[str, int] = Field(default_factory=dict, description="Checks per entrance.")
+    by_hour: dict[str, int] = Field(default_factory=dict, description="Checks per local hour (00-23).")
+
+    @property
+    def typed_share(self) -> float:
+        return self.temp_manual / self.checks if self.checks else 0.0
+
+    @property
+    def incidents(self) -> int:
+        return self.fevers + self.code_red + self.refused
+
+
+DayState = Literal["zero_report", "reported", "waiting", "late", "no_devices", "not_begun"]
+
+
+class DayStatus(BaseModel):
+    """Whether a site-day's report is complete, and what it says."""
+
+    site_id: str
+    date: str
+    state: DayState = Field(
+        description="zero_report: complete and all clear; reported: complete with incidents; "
+        "waiting: devices have not synced past the day yet (named); late: still waiting after "
+        "the deadline; no_devices: nothing enrolled; not_begun: the day has not ended."
+    )
+    waiting_for: list[str] = Field(default_factory=list, description="Gates whose devices are behind.")
+    deadline: str = Field(description="When the report is due (site-local ISO time).")
+
+
+class DeviceHealth(BaseModel):
+    id: str
+    gate: str
+    status: str
+    last_seen_ms: int | None
+    synced_until_ms: int | None
+    backlog: int | None
+    clock_skew_ms: int | None
+    software: str | None
+    trust_version: int | None
+    trust_age_hours: float | None
+
+
+class Alert(BaseModel):
+    id: int
+    site_id: str
+    gate: str
+    reason: str
+    temp_c: float | None
+    event_ms: int
+    received_ms: int
+    acked_by: str | None

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from edge import clock
 from edge.store import CheckStore
+from edge.trust import TrustList
 from gatecheck import __version__
 from provisioning.bundle import DeviceBundle
 from sync.protocol import (
@@ -197,8 +198,14 @@ class SyncAgent:
 
     # -- uplink ----------------------------------------------------------------------
 
+    def _trust(self) -> TrustList:
+        """The trust list the gate is using: the downlinked one, else the bundle's."""
+        applied = self.store.config()
+        return TrustList.model_validate_json(applied[2]) if applied else self.bundle.trust
+
     def _post_batch(self, rows: list[dict[str, object]], after_seq: int | None) -> BatchAck:
         now = self.device_clock()
+        trust = self._trust()
         batch = BatchIn(
             device_id=self.bundle.device_id,
             after_seq=after_seq,
@@ -207,6 +214,8 @@ class SyncAgent:
             sent_mono_ms=now.mono_ms,
             software=__version__,
             backlog=max(0, self.store.backlog() - (len(rows) if after_seq is not None else 0)),
+            trust_version=trust.version,
+            trust_fetched_ms=int(trust.fetched_at.timestamp() * 1000) if trust.fetched_at else None,
             checks=CheckColumns.pack([CheckIn.model_validate(row) for row in rows]),
         )
         body = gzip.compress(batch.model_dump_json().encode(), compresslevel=9, mtime=0)

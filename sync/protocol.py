@@ -187,6 +187,8 @@ class BatchIn(BaseModel):
     backlog: int = Field(
         0, ge=0, description="Checks the device holds unacknowledged besides this batch (0: all sent)."
     )
+    trust_version: int | None = Field(None, description="Version of the trust list the device applied.")
+    trust_fetched_ms: int | None = Field(None, description="When the device received it (device clock).")
     checks: CheckColumns
 
 

@@ -10,8 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from edge.store import CheckStore
@@ -153,3 +155,29 @@ def copy_device(bundle: DeviceBundle, engine: Engine) -> None:
                 status="active", acked_seq=0, created_at_ms=0,
             )
         )  # fmt: skip
+
+
+ADMIN_PASSWORD = "correct horse battery"
+
+
+def admin_session(base_url: str, engine: Engine, username: str = "admin") -> httpx.Client:
+    """An HTTP client logged in to the hub as an admin (created if needed)."""
+    from hub.auth import create_user
+
+    create_user(engine, username, ADMIN_PASSWORD, "admin")
+    client = httpx.Client(base_url=base_url, timeout=10)
+    response = client.post("/login", data={"username": username, "password": ADMIN_PASSWORD})
+    assert response.status_code == 303, response.text
+    return client
+
+
+@pytest.fixture
+def client(hub_app: FastAPI) -> TestClient:
+    """A browser-like client, logged in as an admin (devices sign their own requests)."""
+    from hub.auth import create_user
+
+    create_user(hub_app.state.engine, "admin", ADMIN_PASSWORD, "admin")
+    client = TestClient(hub_app)
+    credentials = {"username": "admin", "password": ADMIN_PASSWORD}
+    assert client.post("/login", data=credentials, follow_redirects=False).status_code == 303
+    return client

@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 from click.testing import CliRunner
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from edge.store import CheckStore
 from gatecheck.cli import main
@@ -22,7 +22,7 @@ from gatecheck.samples import render_frame, spoil, write_png
 from hub.server import BackgroundHub
 from provisioning.bundle import DeviceBundle
 from provisioning.registry import Site, enrol_device
-from tests.conftest import free_port
+from tests.conftest import admin_session, free_port
 
 
 def cli(*args: str) -> tuple[int, str]:
@@ -42,8 +42,8 @@ def edge_counts(db: Path) -> Counter[str]:
     return counts
 
 
-def hub_counts(url: str, site_id: str) -> Counter[str]:
-    days = httpx.get(f"{url}/api/v1/sites/{site_id}/daily", timeout=10).json()
+def hub_counts(url: str, site_id: str, engine: Engine) -> Counter[str]:
+    days = admin_session(url, engine).get(f"/api/v1/sites/{site_id}/daily").json()
     counts: Counter[str] = Counter()
     for day in days:
         for key in ("checks", "admitted", "denied", "manual", "remeasure", "fevers"):
@@ -58,7 +58,9 @@ def test_checks_reach_the_hub_exactly_once(
     site: Site,
     qr_png: Callable[..., Path],
     signed: Callable[..., str],
+    hub_engine: Engine,
 ) -> None:
+    live_hub_engine = hub_engine
     device, db = str(tmp_path / "device.json"), str(tmp_path / "edge.db")
 
     def scan(temp: str, source: Path) -> None:
@@ -77,13 +79,13 @@ def test_checks_reach_the_hub_exactly_once(
     assert "9 new (1 urgent first), 1 already at hub" in out  # the fever went first
     expected = edge_counts(Path(db))
     assert expected == Counter(checks=9, admitted=6, manual=1, remeasure=1, denied=1, fevers=1)
-    assert hub_counts(live_hub.url, site.id) == expected
+    assert hub_counts(live_hub.url, site.id, live_hub_engine) == expected
 
     # Replaying the whole log (as after a lost acknowledgement) changes nothing at the hub.
     CheckStore(Path(db)).set_acked_seq(0)
     code, out = cli("sync", "run", "--once", "--device", device, "--db", db)
     assert code == 0 and "0 new (0 urgent first), 9 already at hub" in out
-    assert hub_counts(live_hub.url, site.id) == expected
+    assert hub_counts(live_hub.url, site.id, live_hub_engine) == expected
 
 
 def test_unreachable_hub_keeps_every_check_until_it_comes_back(
@@ -109,7 +111,7 @@ def test_unreachable_hub_keeps_every_check_until_it_comes_back(
         code, out = cli("sync", "run", "--once", "--device", device, "--db", db)
         assert code == 0, out
         assert CheckStore(Path(db)).backlog() == 0
-        assert hub_counts(hub.url, site.id) == Counter(checks=3, admitted=3)
+        assert hub_counts(hub.url, site.id, hub_app.state.engine) == Counter(checks=3, admitted=3)
 
 
 def test_demo_runs_and_agrees_with_itself(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
@@ -22,11 +21,6 @@ BOTH_DATABASES = True
 """Every test here runs on SQLite and on PostgreSQL."""
 
 YEARS_56_MS = int(timedelta(days=365 * 56).total_seconds() * 1000)
-
-
-@pytest.fixture
-def client(hub_app: FastAPI) -> TestClient:
-    return TestClient(hub_app)
 
 
 @pytest.fixture

@@ -13,8 +13,11 @@ from sqlalchemy import Engine, and_, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
+from hub import queries
+from hub.auth import User, load_user
 from hub.core.config import HubSettings
 from hub.core.db import devices, nonces
+from hub.schemas import SitePublic
 from sync.protocol import (
     CLOCK_TOLERANCE_S,
     HEADER_DEVICE,
@@ -118,3 +121,38 @@ async def signed_upload(request: Request, engine: EngineDep, settings: SettingsD
 
 
 SignedUploadDep = Annotated[SignedUpload, Depends(signed_upload)]
+
+
+class LoginRequired(Exception):
+    """No valid session: pages redirect to the login form, the API answers 401."""
+
+
+def require_user(request: Request, engine: EngineDep) -> User:
+    username = request.session.get("user")
+    user = load_user(engine, username) if isinstance(username, str) else None
+    if user is None:
+        raise LoginRequired
+    return user
+
+
+UserDep = Annotated[User, Depends(require_user)]
+
+
+def visible_site(site_id: str, user: UserDep, engine: EngineDep) -> SitePublic:
+    """The site, if it exists and this user may see it (404 either way otherwise, so a
+    manager learns nothing about other sites)."""
+    site = queries.get_site(engine, site_id)
+    if site is None or not user.can_see(site_id):
+        raise HTTPException(404, "Site not found")
+    return site
+
+
+SiteDep = Annotated[SitePublic, Depends(visible_site)]
+
+
+def language(request: Request) -> str:
+    wanted = request.query_params.get("lang") or request.cookies.get("lang") or "zh-CN"
+    return "en" if wanted.lower().startswith("en") else "zh-CN"
+
+
+LangDep = Annotated[str, Depends(language)]

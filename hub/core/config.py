@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,6 +15,17 @@ class HubSettings(BaseSettings):
     )
     max_body_bytes: int = Field(16 * 1024 * 1024, description="Largest decompressed upload the hub accepts.")
     dashboard_days: int = Field(7, ge=1, le=90, description="Days shown on the overview.")
+    secret_key: str | None = Field(
+        None, description="Signs session cookies; set it so logins survive restarts (32+ random chars)."
+    )
+    metrics_token: str | None = Field(None, description="Bearer token Prometheus scrapes /metrics with.")
     alert_webhook_url: str | None = Field(
         None, description="POSTed a JSON list of alerts (fevers, red codes) as they arrive."
     )
+
+    @field_validator("secret_key", "metrics_token")
+    @classmethod
+    def _not_a_placeholder(cls, value: str | None) -> str | None:
+        if value is not None and (value.lower() in {"changethis", "secret", "changeme"} or len(value) < 16):
+            raise ValueError("use a random value of at least 16 characters, not a placeholder")
+        return value

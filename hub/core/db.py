@@ -64,6 +64,8 @@ devices = Table(
     Column("clock_skew_ms", BigInteger),
     Column("backlog", Integer),
     Column("synced_until_ms", BigInteger, comment="Hub time up to which the device has sent all."),
+    Column("trust_version", BigInteger, comment="Trust list version the device applied."),
+    Column("trust_fetched_ms", BigInteger, comment="When the device received that trust list."),
     Column("software", String(32)),
     Column("created_at_ms", BigInteger, nullable=False),
 )

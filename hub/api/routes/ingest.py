@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from pydantic import ValidationError
 
 from hub.alerts import post_alerts
 from hub.api.deps import EngineDep, SettingsDep, SignedUploadDep
 from hub.ingest import IngestError, ingest_batch
+from hub.metrics import HubMetrics
 from sync.protocol import INGEST_PATH, BatchAck, BatchIn
 
 router = APIRouter(tags=["devices"])
@@ -17,17 +18,28 @@ router = APIRouter(tags=["devices"])
 
 @router.post(INGEST_PATH, response_model=BatchAck)
 def ingest(
-    upload: SignedUploadDep, engine: EngineDep, settings: SettingsDep, tasks: BackgroundTasks
+    request: Request,
+    upload: SignedUploadDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    tasks: BackgroundTasks,
 ) -> BatchAck:
     """Store a signed batch of checks; answer with the highest contiguous seq held."""
+    metrics: HubMetrics = request.app.state.metrics
     try:
         batch = BatchIn.model_validate_json(upload.body)
     except ValidationError as exc:
         raise HTTPException(422, exc.errors(include_url=False, include_input=False)) from exc
     try:
-        result = ingest_batch(engine, upload.device_id, batch, int(time.time() * 1000))
+        with metrics.ingest_seconds.time():
+            result = ingest_batch(engine, upload.device_id, batch, int(time.time() * 1000))
     except IngestError as exc:
+        metrics.refused.labels("409").inc()
         raise HTTPException(409, str(exc)) from exc
+    metrics.batches.labels("routine" if batch.after_seq is not None else "urgent").inc()
+    metrics.checks.inc(result.ack.stored)
+    metrics.duplicates.inc(result.ack.duplicates)
+    metrics.alerts.inc(len(result.alerts))
     if result.alerts and settings.alert_webhook_url:
         tasks.add_task(post_alerts, settings.alert_webhook_url, result.alerts)
     return result.ack

@@ -1,4 +1,5 @@
-"""Per-site daily counts as JSON."""
+"""The JSON API for managers' tools: sites, daily counts, report status, devices, alerts.
+Every route needs a logged-in user and shows only the sites that user may see."""
 
 from __future__ import annotations
 
@@ -8,31 +9,56 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from hub import queries
-from hub.api.deps import EngineDep
-from hub.schemas import DayCounts, SitePublic
+from hub.api.deps import EngineDep, SiteDep, UserDep
+from hub.schemas import Alert, DayCounts, DayStatus, DeviceHealth, SitePublic
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
 
 @router.get("/sites", response_model=list[SitePublic])
-def list_sites(engine: EngineDep) -> list[SitePublic]:
-    return queries.list_sites(engine)
+def list_sites(engine: EngineDep, user: UserDep) -> list[SitePublic]:
+    return queries.list_sites(engine, user.sites)
+
+
+def _range(site: SitePublic, start: date | None, end: date | None) -> tuple[date, date]:
+    end = end or queries.site_today(site)
+    start = start or end - timedelta(days=29)
+    if start > end:
+        raise HTTPException(422, "start is after end")
+    if (end - start).days > 731:
+        raise HTTPException(422, "at most two years at a time")
+    return start, end
 
 
 @router.get("/sites/{site_id}/daily", response_model=list[DayCounts])
 def site_daily(
-    site_id: str,
+    site: SiteDep,
     engine: EngineDep,
     start: Annotated[date | None, Query(description="First local date; default 30 days ago.")] = None,
     end: Annotated[date | None, Query(description="Last local date; default today (site time).")] = None,
 ) -> list[DayCounts]:
     """Daily counts in the site's own timezone. Days without data are absent: missing,
-    not zero."""
-    site = queries.get_site(engine, site_id)
-    if site is None:
-        raise HTTPException(404, "Site not found")
-    end = end or queries.site_today(site)
-    start = start or end - timedelta(days=29)
-    if start > end:
-        raise HTTPException(422, "start is after end")
-    return queries.daily(engine, [site_id], start, end)
+    not zero (see /status for whether a day is complete)."""
+    first, last = _range(site, start, end)
+    return queries.daily(engine, [site.id], first, last)
+
+
+@router.get("/sites/{site_id}/status", response_model=DayStatus)
+def site_status(
+    site: SiteDep, engine: EngineDep, day: Annotated[date | None, Query(alias="date")] = None
+) -> DayStatus:
+    """Is the day's report complete (zero report), waiting for devices (named), or late?"""
+    day = day or queries.site_today(site) - timedelta(days=1)
+    counts = queries.daily(engine, [site.id], day, day)
+    return queries.day_status(engine, site, day, counts[0] if counts else None)
+
+
+@router.get("/sites/{site_id}/devices", response_model=list[DeviceHealth])
+def site_devices(site: SiteDep, engine: EngineDep) -> list[DeviceHealth]:
+    return queries.device_health(engine, site.id)
+
+
+@router.get("/alerts", response_model=list[Alert])
+def list_alerts(engine: EngineDep, user: UserDep) -> list[Alert]:
+    """Open fever and red-code alerts of my sites, newest first."""
+    return queries.open_alerts(engine, [s.id for s in queries.list_sites(engine, user.sites)])

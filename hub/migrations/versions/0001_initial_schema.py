@@ -153,6 +153,15 @@ def upgrade() -> None:
             nullable=True,
             comment="Hub time up to which the device has sent all.",
         ),
+        sa.Column(
+            "trust_version", sa.BigInteger(), nullable=True, comment="Trust list version the device applied."
+        ),
+        sa.Column(
+            "trust_fetched_ms",
+            sa.BigInteger(),
+            nullable=True,
+            comment="When the device received that trust list.",
+        ),
         sa.Column("software", sa.String(length=32), nullable=True),
         sa.Column("created_at_ms", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(

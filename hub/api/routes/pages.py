@@ -1,0 +1,192 @@
+"""The site managers' pages: login, today across my sites, a site's trend and devices,
+CSV export, alerts. Server-rendered with Jinja2; nothing loads from the internet."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import and_, update
+
+from hub import queries
+from hub.api.deps import EngineDep, LangDep, SettingsDep, SiteDep, UserDep
+from hub.auth import authenticate
+from hub.charts import daily_bars
+from hub.core.db import alerts
+from hub.i18n import translator
+from hub.schemas import DayCounts, SitePublic
+
+templates = Jinja2Templates(directory=Path(__file__).resolve().parents[2] / "templates")
+router = APIRouter(include_in_schema=False)
+
+
+def _render(
+    request: Request, name: str, lang: str, context: dict[str, Any], status: int = 200
+) -> HTMLResponse:
+    response = templates.TemplateResponse(
+        request, name, {"t": translator(lang), "lang": lang, **context}, status_code=status
+    )
+    if request.query_params.get("lang"):
+        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+def _ms(value: int | None) -> str:
+    if not value:
+        return "-"
+    return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+templates.env.filters["ms"] = _ms
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, lang: LangDep) -> HTMLResponse:
+    return _render(request, "login.html", lang, {"error": False})
+
+
+@router.post("/login", response_class=HTMLResponse, response_model=None)
+def login(
+    request: Request,
+    engine: EngineDep,
+    lang: LangDep,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+) -> Response:
+    user = authenticate(engine, username, password)
+    if user is None:
+        return _render(request, "login.html", lang, {"error": True}, status=401)
+    request.session.clear()
+    request.session["user"] = user.username
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request) -> RedirectResponse:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+def _site_rows(
+    engine: Any, site_list: list[SitePublic], n_days: int
+) -> tuple[list[str], list[dict[str, Any]]]:
+    todays = {s.id: queries.site_today(s) for s in site_list}
+    days = queries.recent_days(max(todays.values()), n_days) if site_list else []
+    rows = []
+    for site in site_list:
+        counts = {c.date: c for c in queries.daily(engine, [site.id], days[-1], days[0])}
+        today = todays[site.id]
+        yesterday = today - timedelta(days=1)
+        rows.append(
+            {
+                "site": site,
+                "today": counts.get(today.isoformat()),
+                "status": queries.day_status(engine, site, yesterday, counts.get(yesterday.isoformat())),
+                "cells": [
+                    {"date": d.isoformat(), "future": d > today, "counts": counts.get(d.isoformat())}
+                    for d in days
+                ],
+            }
+        )
+    return [d.isoformat() for d in days], rows
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(
+    request: Request, engine: EngineDep, settings: SettingsDep, user: UserDep, lang: LangDep
+) -> HTMLResponse:
+    """Today across my sites, yesterday's report status, recent days, open alerts."""
+    site_list = queries.list_sites(engine, user.sites)
+    days, rows = _site_rows(engine, site_list, settings.dashboard_days)
+    open_alerts = queries.open_alerts(engine, [s.id for s in site_list])
+    names = {s.id: s.name for s in site_list}
+    return _render(
+        request,
+        "overview.html",
+        lang,
+        {"user": user, "days": days, "rows": rows, "alerts": open_alerts, "names": names},
+    )
+
+
+@router.get("/sites/{site_id}", response_class=HTMLResponse)
+def site_page(
+    request: Request, site: SiteDep, engine: EngineDep, user: UserDep, lang: LangDep
+) -> HTMLResponse:
+    """A site's 30-day trend, today per entrance and per hour, report status, devices."""
+    today = queries.site_today(site)
+    days = [d.isoformat() for d in reversed(queries.recent_days(today, 30))]
+    counts = {c.date: c for c in queries.daily(engine, [site.id], today - timedelta(days=29), today)}
+    statuses = [
+        queries.day_status(engine, site, date.fromisoformat(d), counts.get(d)) for d in reversed(days[-8:-1])
+    ]
+    context = {
+        "user": user,
+        "site": site,
+        "days": days,
+        "counts": counts,
+        "today": counts.get(today.isoformat()) or DayCounts(site_id=site.id, date=today.isoformat()),
+        "bars": daily_bars(days, counts),
+        "statuses": statuses,
+        "devices": queries.device_health(engine, site.id),
+    }
+    return _render(request, "site.html", lang, context)
+
+
+CSV_FIELDS = (
+    "checks", "admitted", "denied", "remeasure", "manual", "fevers", "code_red", "refused",
+    "overrides", "visitors", "holders", "devices", "temp_manual",
+)  # fmt: skip
+
+
+@router.get("/sites/{site_id}/report.csv")
+def export_csv(
+    site: SiteDep,
+    engine: EngineDep,
+    start: Annotated[date | None, Query()] = None,
+    end: Annotated[date | None, Query()] = None,
+) -> Response:
+    """The daily report as CSV, one row per local day, missing days included as such."""
+    end = end or queries.site_today(site)
+    start = start or end - timedelta(days=29)
+    if start > end or (end - start).days > 731:
+        raise HTTPException(422, "start must be before end, at most two years apart")
+    counts = {c.date: c for c in queries.daily(engine, [site.id], start, end)}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["site", "date", "report", *CSV_FIELDS, "typed_share", "denied_by_reason"])
+    day = start
+    while day <= end:
+        found = counts.get(day.isoformat())
+        status = queries.day_status(engine, site, day, found)
+        numbers = [getattr(found, f) for f in CSV_FIELDS] if found else [""] * len(CSV_FIELDS)
+        reasons = ";".join(f"{k}={v}" for k, v in sorted(found.denied_by_reason.items())) if found else ""
+        share = f"{found.typed_share:.3f}" if found else ""
+        state = status.state if found or status.state in ("zero_report", "reported") else "missing"
+        writer.writerow([site.name, day.isoformat(), state, *numbers, share, reasons])
+        day += timedelta(days=1)
+    filename = f"gatecheck-{site.id}-{start}-{end}.csv"
+    return Response(
+        "\ufeff" + out.getvalue(),  # BOM: spreadsheet programs then read the Chinese names right
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.post("/alerts/{alert_id}/ack")
+def acknowledge(alert_id: int, engine: EngineDep, user: UserDep) -> RedirectResponse:
+    site_id = queries.alert_site(engine, alert_id)
+    if site_id is None or not user.can_see(site_id):
+        raise HTTPException(404, "Alert not found")
+    with engine.begin() as conn:
+        conn.execute(
+            update(alerts)
+            .where(and_(alerts.c.id == alert_id, alerts.c.acked_by.is_(None)))
+            .values(acked_by=user.username, acked_at_ms=int(datetime.now(UTC).timestamp() * 1000))
+        )
+    return RedirectResponse("/", status_code=303)
