@@ -94,8 +94,9 @@ def _local_ms(day: date, at: time, tz: ZoneInfo) -> int:
 def day_status(
     engine: Engine, site: SitePublic, day: date, counts: DayCounts | None, now: datetime | None = None
 ) -> DayStatus:
-    """Complete when every active device has synced past the end of the day (site time).
-    Complete and clean → automatic zero report; otherwise waiting (named) or late."""
+    """Complete when every active device enrolled before the day ended has synced past the
+    end of the day (site time). Complete and clean → automatic zero report; otherwise
+    waiting (named devices) or, past the deadline, late. Before any device: no_devices."""
     now = now or datetime.now(UTC)
     tz = ZoneInfo(site.timezone)
     end_ms = _local_ms(day + timedelta(days=1), time(0, 0), tz)
@@ -104,7 +105,11 @@ def day_status(
     with engine.connect() as conn:
         active = conn.execute(
             select(devices.c.gate, devices.c.synced_until_ms).where(
-                and_(devices.c.site_id == site.id, devices.c.status == "active")
+                and_(
+                    devices.c.site_id == site.id,
+                    devices.c.status == "active",
+                    devices.c.created_at_ms < end_ms,
+                )
             )
         ).all()
     base = {"site_id": site.id, "date": day.isoformat(), "deadline": deadline.isoformat(timespec="minutes")}

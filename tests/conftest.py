@@ -181,3 +181,9 @@ def client(hub_app: FastAPI) -> TestClient:
     credentials = {"username": "admin", "password": ADMIN_PASSWORD}
     assert client.post("/login", data=credentials, follow_redirects=False).status_code == 303
     return client
+
+
+@pytest.fixture
+def device(hub_engine: Engine, site: Site) -> DeviceBundle:
+    """A device enrolled at the site, for tests that post to the hub directly."""
+    return enrol_device(hub_engine, site.id, "North", "http://127.0.0.1:9")

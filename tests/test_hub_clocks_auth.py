@@ -7,13 +7,12 @@ import gzip
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from hub.core.db import checks, device_boots, devices
 from provisioning.bundle import DeviceBundle
-from provisioning.registry import Site, enrol_device
+from provisioning.registry import enrol_device
 from sync.protocol import INGEST_PATH, sign_request
 from tests.test_hub_ingest import make_batch, make_check, now_ms, post
 
@@ -21,11 +20,6 @@ BOTH_DATABASES = True
 """Every test here runs on SQLite and on PostgreSQL."""
 
 YEARS_56_MS = int(timedelta(days=365 * 56).total_seconds() * 1000)
-
-
-@pytest.fixture
-def device(hub_engine: Engine, site: Site) -> DeviceBundle:
-    return enrol_device(hub_engine, site.id, "North", "http://127.0.0.1:9")
 
 
 def stored(engine: Engine) -> list[Any]:

@@ -9,7 +9,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
 
@@ -62,11 +61,6 @@ def post(client: TestClient, device: DeviceBundle, batch: BatchIn, key: bytes | 
     headers = sign_request(key or device.signing_key_bytes, device.device_id, "POST", INGEST_PATH, body)
     headers["Content-Encoding"] = "gzip"
     return client.post(INGEST_PATH, content=body, headers=headers)
-
-
-@pytest.fixture
-def device(hub_engine: Engine, site: Site) -> DeviceBundle:
-    return enrol_device(hub_engine, site.id, "North", "http://127.0.0.1:9")
 
 
 def stored_count(engine: Engine) -> int:

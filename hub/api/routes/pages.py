@@ -167,8 +167,7 @@ def export_csv(
         numbers = [getattr(found, f) for f in CSV_FIELDS] if found else [""] * len(CSV_FIELDS)
         reasons = ";".join(f"{k}={v}" for k, v in sorted(found.denied_by_reason.items())) if found else ""
         share = f"{found.typed_share:.3f}" if found else ""
-        state = status.state if found or status.state in ("zero_report", "reported") else "missing"
-        writer.writerow([site.name, day.isoformat(), state, *numbers, share, reasons])
+        writer.writerow([site.name, day.isoformat(), status.state, *numbers, share, reasons])
         day += timedelta(days=1)
     filename = f"gatecheck-{site.id}-{start}-{end}.csv"
     return Response(

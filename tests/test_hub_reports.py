@@ -1,0 +1,303 @@
+"""Hub reports: local days across timezones and DST, late data, recompute, completeness
+and zero reports, alerts and the webhook, roles and refusals, metrics."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select, update
+
+from gatecheck.cli import main
+from hub.auth import create_user
+from hub.core.config import HubSettings
+from hub.core.db import daily_counts, devices
+from hub.main import create_app
+from hub.recompute import recompute
+from provisioning.bundle import DeviceBundle
+from provisioning.registry import Site, create_site, enrol_device
+from tests.test_hub_ingest import make_batch, make_check, post
+
+BOTH_DATABASES = True
+
+
+def at(local: str, tz: str) -> int:
+    """Epoch ms of a site-local wall time."""
+    return int(datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(tz)).timestamp() * 1000)
+
+
+def counts_table(engine: Engine, site_id: str) -> set[tuple[str, str, int]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(daily_counts.c.local_date, daily_counts.c.metric, daily_counts.c.n).where(
+                daily_counts.c.site_id == site_id
+            )
+        )
+        return {(r.local_date, r.metric, r.n) for r in rows}
+
+
+def days(
+    client: TestClient, site_id: str, start: str = "2026-01-01", end: str = "2026-12-31"
+) -> dict[str, Any]:
+    answer = client.get(f"/api/v1/sites/{site_id}/daily", params={"start": start, "end": end})
+    assert answer.status_code == 200, answer.text
+    return {d["date"]: d for d in answer.json()}
+
+
+def test_dst_transitions_keep_local_days(client: TestClient, hub_engine: Engine) -> None:
+    """Berlin leaves summer time on 2026-10-25: 02:30 happens twice, the day has 25 hours."""
+    tz = "Europe/Berlin"
+    site = create_site(hub_engine, "Berlin branch", tz)
+    dev = enrol_device(hub_engine, site.id, "Main", "http://127.0.0.1:9")
+    moments = ["2026-10-24T23:59:00", "2026-10-25T00:30:00", "2026-10-25T02:30:00", "2026-10-25T23:59:30"]
+    instants = [at(m, tz) for m in moments] + [at("2026-10-25T02:30:00", tz) + 3_600_000]  # the second 02:30
+    post(
+        client,
+        dev,
+        make_batch(dev, 0, [make_check(i + 1, wall_ms=ms - i - 1) for i, ms in enumerate(instants)]),
+    )
+    found = days(client, site.id)
+    assert (found["2026-10-24"]["checks"], found["2026-10-25"]["checks"]) == (1, 4)
+    assert found["2026-10-25"]["by_hour"] == {"00": 1, "02": 2, "23": 1}
+
+
+def test_late_data_lands_on_its_own_day(client: TestClient, device: DeviceBundle, site: Site) -> None:
+    tz = site.timezone
+    post(client, device, make_batch(device, 0, [make_check(1, wall_ms=at("2026-11-20T09:00:00", tz) - 1)]))
+    # Three days later a gate that was offline delivers a check from the 18th.
+    post(client, device, make_batch(device, 1, [make_check(2, wall_ms=at("2026-11-18T08:00:00", tz) - 2)]))
+    found = days(client, site.id)
+    assert found["2026-11-18"]["checks"] == 1 and found["2026-11-20"]["checks"] == 1
+
+
+def test_recompute_equals_incremental(client: TestClient, hub_engine: Engine, site: Site) -> None:
+    gates = [enrol_device(hub_engine, site.id, g, "http://127.0.0.1:9") for g in ("North", "South")]
+    base = at("2026-11-19T07:00:00", site.timezone)
+    for dev in gates:
+        batch = [
+            make_check(
+                i,
+                wall_ms=base + i * 2_700_000 - i,
+                gate=dev.gate,
+                holder=f"{i % 7:032x}",
+                verdict="deny" if i % 5 == 0 else "admit",
+                reason="fever" if i % 5 == 0 else "ok",
+                temp_source="manual" if i % 4 == 0 else "sensor",
+            )
+            for i in range(1, 60)
+        ]
+        post(client, dev, make_batch(dev, 0, batch))
+    incremental = counts_table(hub_engine, site.id)
+    assert any(metric == "holders" for _, metric, _ in incremental)
+    recompute(hub_engine, site.id, date(2026, 11, 1), date(2026, 11, 30))
+    assert counts_table(hub_engine, site.id) == incremental
+    result = CliRunner().invoke(
+        main, ["hub", "recompute", "--database-url", hub_engine.url.render_as_string(hide_password=False),
+               "--site", site.id, "--from", "2026-11-01", "--to", "2026-11-30"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert counts_table(hub_engine, site.id) == incremental
+
+
+def test_unique_people_and_devices_reporting(client: TestClient, hub_engine: Engine, site: Site) -> None:
+    noon = at("2026-11-19T12:00:00", site.timezone)
+    for gate in ("North", "South"):
+        dev = enrol_device(hub_engine, site.id, gate, "http://127.0.0.1:9")
+        same_people = [
+            make_check(i, wall_ms=noon + i * 1000 - i, holder=f"{i % 3:032x}") for i in range(1, 7)
+        ]
+        post(client, dev, make_batch(dev, 0, same_people))
+    day = days(client, site.id)["2026-11-19"]
+    assert (day["checks"], day["holders"], day["devices"]) == (12, 3, 2)
+
+
+def _device_synced_until(engine: Engine, device_id: str, ms: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(devices).where(devices.c.id == device_id).values(synced_until_ms=ms))
+
+
+def _enrolled_at(engine: Engine, device_id: str, ms: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(devices).where(devices.c.id == device_id).values(created_at_ms=ms))
+
+
+def test_zero_report_waiting_and_late(client: TestClient, hub_engine: Engine, site: Site) -> None:
+    north = enrol_device(hub_engine, site.id, "North", "http://127.0.0.1:9")
+    south = enrol_device(hub_engine, site.id, "South", "http://127.0.0.1:9")
+    yesterday = (datetime.now(UTC).astimezone(ZoneInfo(site.timezone)) - timedelta(days=1)).date()
+    end_of_day = at(f"{yesterday + timedelta(days=1)}T00:00:00", site.timezone)
+    for dev in (north, south):
+        _enrolled_at(hub_engine, dev.device_id, at("2026-01-01T00:00:00", site.timezone))
+
+    def status() -> dict[str, Any]:
+        answer = client.get(f"/api/v1/sites/{site.id}/status", params={"date": yesterday.isoformat()})
+        assert answer.status_code == 200
+        return dict(answer.json())
+
+    _device_synced_until(hub_engine, north.device_id, end_of_day + 1000)
+    first = status()
+    assert first["state"] in ("waiting", "late") and first["waiting_for"] == ["South"]
+    _device_synced_until(hub_engine, south.device_id, end_of_day + 5000)
+    assert status()["state"] == "zero_report"  # both synced past midnight, nothing happened
+    fever = make_check(1, wall_ms=end_of_day - 3_600_000 - 1, verdict="deny", reason="fever")
+    post(client, north, make_batch(north, 0, [fever]))
+    _device_synced_until(hub_engine, north.device_id, end_of_day + 9000)
+    assert status()["state"] == "reported"
+    long_ago = date(2026, 1, 5)
+    old = client.get(f"/api/v1/sites/{site.id}/status", params={"date": long_ago.isoformat()}).json()
+    assert old["state"] in ("zero_report", "reported")  # both devices synced past that day too
+
+
+def test_a_day_some_device_never_finished_is_late_after_the_deadline(
+    client: TestClient, hub_engine: Engine, site: Site
+) -> None:
+    east = enrol_device(hub_engine, site.id, "East", "http://127.0.0.1:9")
+    before_east = client.get(f"/api/v1/sites/{site.id}/status", params={"date": "2026-01-05"}).json()
+    assert before_east["state"] == "no_devices"  # never a zero report for a day nobody watched
+    _enrolled_at(hub_engine, east.device_id, at("2026-01-01T00:00:00", site.timezone))
+    answer = client.get(f"/api/v1/sites/{site.id}/status", params={"date": "2026-01-05"}).json()
+    assert answer["state"] == "late" and answer["waiting_for"] == ["East"]
+    assert answer["deadline"].startswith("2026-01-06T12:00")
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        _Receiver.received.append(json.loads(self.rfile.read(length)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_fever_and_red_code_alerts_reach_the_list_and_the_webhook(
+    hub_database_url: str, site: Site, hub_engine: Engine
+) -> None:
+    _Receiver.received = []
+    receiver = HTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+        app = create_app(HubSettings(database_url=hub_database_url, alert_webhook_url=url))
+        create_user(app.state.engine, "boss", "correct horse battery", "admin")
+        with TestClient(app) as http:
+            http.post("/login", data={"username": "boss", "password": "correct horse battery"})
+            dev = enrol_device(app.state.engine, site.id, "North", "http://127.0.0.1:9")
+            fever = make_check(1, verdict="deny", reason="fever", temp_c=38.6)
+            batch = [fever, make_check(2, verdict="deny", reason="code_red"), make_check(3)]
+            assert post(http, dev, make_batch(dev, 0, batch)).status_code == 200
+            listed = http.get("/api/v1/alerts").json()
+            assert sorted(a["reason"] for a in listed) == ["code_red", "fever"]
+            assert http.post(f"/alerts/{listed[0]['id']}/ack", follow_redirects=False).status_code == 303
+            assert len(http.get("/api/v1/alerts").json()) == 1
+    finally:
+        receiver.shutdown()
+    assert [sorted(a["reason"] for a in body["alerts"]) for body in _Receiver.received] == [
+        ["code_red", "fever"]
+    ]
+
+
+@pytest.fixture
+def two_sites(hub_app: FastAPI, hub_engine: Engine) -> tuple[Site, Site, TestClient]:
+    mine = create_site(hub_engine, "Mine", "Asia/Shanghai")
+    theirs = create_site(hub_engine, "Theirs", "Asia/Shanghai")
+    for site in (mine, theirs):
+        dev = enrol_device(hub_engine, site.id, "Gate", "http://127.0.0.1:9")
+        admin = TestClient(hub_app)
+        post(admin, dev, make_batch(dev, 0, [make_check(1)]))
+    create_user(hub_engine, "li", "manager password", "manager", [mine.id])
+    manager = TestClient(hub_app)
+    assert (
+        manager.post(
+            "/login", data={"username": "li", "password": "manager password"}, follow_redirects=False
+        ).status_code
+        == 303
+    )
+    return mine, theirs, manager
+
+
+def test_a_manager_sees_and_exports_only_their_sites(two_sites: tuple[Site, Site, TestClient]) -> None:
+    mine, theirs, manager = two_sites
+    assert [s["id"] for s in manager.get("/api/v1/sites").json()] == [mine.id]
+    page = manager.get("/").text
+    assert "Mine" in page and "Theirs" not in page
+    api = f"/api/v1/sites/{theirs.id}"
+    for path in (
+        f"{api}/daily",
+        f"{api}/status",
+        f"{api}/devices",
+        f"/sites/{theirs.id}",
+        f"/sites/{theirs.id}/report.csv",
+    ):
+        assert manager.get(path).status_code == 404, path
+    export = manager.get(f"/sites/{mine.id}/report.csv", params={"start": "2026-11-18", "end": "2026-11-21"})
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
+    assert [r["date"] for r in rows] == ["2026-11-18", "2026-11-19", "2026-11-20", "2026-11-21"]
+    assert rows[2]["checks"] == "1" and rows[0]["checks"] == ""
+    assert {r["report"] for r in rows} == {"no_devices"}  # the gate was enrolled after these days
+
+
+def test_unauthenticated_access_is_refused_everywhere_but_login_and_devices(
+    hub_app: FastAPI, site: Site, hub_engine: Engine
+) -> None:
+    anonymous = TestClient(hub_app)
+    for route in hub_app.routes:
+        path = getattr(route, "path", "")
+        methods = getattr(route, "methods", set())
+        if path in ("/login", "/healthz") or path.startswith(("/api/v1/ingest", "/api/v1/device/")):
+            continue
+        concrete = path.replace("{site_id}", site.id).replace("{alert_id}", "1")
+        for method in methods - {"HEAD"}:
+            answer = anonymous.request(method, concrete, follow_redirects=False)
+            assert answer.status_code in (303, 401), (method, path, answer.status_code)
+            if answer.status_code == 303:
+                assert answer.headers["location"] == "/login"
+    assert anonymous.get("/login").status_code == 200
+    # Device routes are not open either: they need a valid device signature.
+    assert anonymous.post("/api/v1/ingest", content=b"{}").status_code == 401
+    assert anonymous.get("/api/v1/device/config").status_code == 401
+
+
+def test_bad_login_is_refused(hub_app: FastAPI, hub_engine: Engine) -> None:
+    create_user(hub_engine, "zhang", "right password", "admin")
+    browser = TestClient(hub_app)
+    assert browser.post("/login", data={"username": "zhang", "password": "wrong password"}).status_code == 401
+    assert (
+        browser.post("/login", data={"username": "nobody", "password": "wrong password"}).status_code == 401
+    )
+    assert browser.get("/api/v1/sites").status_code == 401
+
+
+def test_openapi_and_metrics(hub_database_url: str, client: TestClient, device: DeviceBundle) -> None:
+    assert "/api/v1/sites/{site_id}/daily" in client.get("/api/v1/openapi.json").json()["paths"]
+    assert "swagger" in client.get("/docs").text.lower()
+    token = "scrape-token-0123456789"
+    app = create_app(HubSettings(database_url=hub_database_url, metrics_token=token))
+    with TestClient(app) as scraper:
+        post(
+            scraper,
+            device,
+            make_batch(device, 0, [make_check(1), make_check(2, verdict="deny", reason="fever")]),
+        )
+        assert scraper.get("/metrics").status_code == 401
+        text = scraper.get("/metrics", headers={"Authorization": f"Bearer {token}"}).text
+    assert "gatecheck_checks_stored_total 2.0" in text and "gatecheck_alerts_total 1.0" in text
+
+
+def test_placeholder_secrets_are_refused() -> None:
+    with pytest.raises(ValueError, match="placeholder"):
+        HubSettings(secret_key="changethis")
