@@ -12,7 +12,7 @@ from edge.store import CheckStore, NewCheck
 from hub.core.db import checks, daily_counts
 
 
-def fill(store: CheckStore, device_id: str, n: int, urgent_every: int = 0) -> None:
+def fill(store: CheckStore, device_id: str, n: int, urgent_every: int = 0, gate: str = "North") -> None:
     """Append ``n`` real checks; every ``urgent_every``-th is a confirmed fever."""
     for i in range(1, n + 1):
         now = clock.now()
@@ -20,7 +20,7 @@ def fill(store: CheckStore, device_id: str, n: int, urgent_every: int = 0) -> No
         store.append(
             NewCheck(
                 device_id=device_id,
-                gate="North",
+                gate=gate,
                 wall_ms=now.wall_ms,
                 mono_ms=now.mono_ms,
                 boot_id=now.boot_id,

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import and_, update
 
+from edge.policy import REASON_TEXTS
 from hub import queries
 from hub.api.deps import EngineDep, LangDep, SettingsDep, SiteDep, UserDep
 from hub.auth import authenticate
@@ -26,12 +27,17 @@ templates = Jinja2Templates(directory=Path(__file__).resolve().parents[2] / "tem
 router = APIRouter(include_in_schema=False)
 
 
+def _reason(code: str, lang: str) -> str:
+    """A reason code in words, as the kiosk says it (the code itself when unknown)."""
+    texts = REASON_TEXTS.get(code)
+    return texts[1 if lang == "en" else 0] if texts else code
+
+
 def _render(
     request: Request, name: str, lang: str, context: dict[str, Any], status: int = 200
 ) -> HTMLResponse:
-    response = templates.TemplateResponse(
-        request, name, {"t": translator(lang), "lang": lang, **context}, status_code=status
-    )
+    helpers = {"t": translator(lang), "lang": lang, "reason": lambda code: _reason(code, lang)}
+    response = templates.TemplateResponse(request, name, {**helpers, **context}, status_code=status)
     if request.query_params.get("lang"):
         response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
     return response
