@@ -19,7 +19,7 @@ import base64
 import hashlib
 import secrets
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from edge.policy import Policy
 from edge.trust import TrustList
@@ -85,6 +85,12 @@ def _undelta(deltas: list[int]) -> list[int]:
 
 
 _CODED = ("gate", "boot_id", "verdict", "reason", "temp_source", "scheme", "flags")
+_FIELD_CHECKS: dict[str, TypeAdapter[Any]] = {
+    name: TypeAdapter(Annotated[field.annotation, field])  # type: ignore[arg-type]
+    for name, field in CheckIn.model_fields.items()
+    if name in _CODED
+}
+"""Each coded column's ``CheckIn`` rules, applied to its distinct values."""
 
 
 class CheckColumns(BaseModel):
@@ -148,21 +154,40 @@ class CheckColumns(BaseModel):
     def _texts(self, name: str) -> list[str | None]:
         return [None if i < 0 else self.strings[i] for i in getattr(self, name)]
 
-    def unpack(self) -> list[CheckIn]:
-        """The checks, each validated; raises ``ValidationError`` on any bad value."""
-        columns: dict[str, list[Any]] = {name: self._texts(name) for name in _CODED}
+    def rows(self) -> list[dict[str, Any]]:
+        """The checks as plain dicts, validated column by column: the bounds of ``CheckIn``
+        on every number, its rules on every distinct string (a batch repeats a handful).
+        Raises ``ValueError`` naming the first bad value."""
+        seqs, walls, monos = _undelta(self.seq), _undelta(self.wall_ms), _undelta(self.mono_ms)
+        if seqs and min(seqs) < 1:
+            raise ValueError("seq must be >= 1")
+        if monos and min(monos) < 0:
+            raise ValueError("mono_ms must be >= 0")
+        temps = [t for t in self.temp_c if t is not None]
+        if temps and not (min(temps) >= -50.0 and max(temps) <= 150.0):
+            raise ValueError("temp_c must lie between -50 and 150")
+        if any(h is not None and len(h) > 64 for h in self.holder):
+            raise ValueError("holder pseudonyms are at most 64 characters")
+        columns: dict[str, list[Any]] = {}
+        for name in _CODED:
+            texts = self._texts(name)
+            values: list[Any] = [t.split(",") if t else [] for t in texts] if name == "flags" else texts
+            for distinct in set(texts):
+                as_field = (distinct.split(",") if distinct else []) if name == "flags" else distinct
+                _FIELD_CHECKS[name].validate_python(as_field)
+            columns[name] = values
         columns |= {
-            "seq": _undelta(self.seq),
-            "wall_ms": _undelta(self.wall_ms),
-            "mono_ms": _undelta(self.mono_ms),
+            "seq": seqs,
+            "wall_ms": walls,
+            "mono_ms": monos,
             "temp_c": self.temp_c,
             "holder": self.holder,
         }
-        columns["flags"] = [flags.split(",") if flags else [] for flags in columns["flags"]]
-        return [
-            CheckIn.model_validate({name: values[n] for name, values in columns.items()})
-            for n in range(len(self.seq))
-        ]
+        return [{name: values[n] for name, values in columns.items()} for n in range(len(seqs))]
+
+    def unpack(self) -> list[CheckIn]:
+        """The checks as ``CheckIn`` models (each validated again; for tools and tests)."""
+        return [CheckIn.model_validate(row) for row in self.rows()]
 
 
 class BatchIn(BaseModel):

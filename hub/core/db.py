@@ -208,6 +208,8 @@ daily_counts = Table(
     Column("metric", String(64), nullable=False),
     Column("n", Integer, nullable=False),
     PrimaryKeyConstraint("site_id", "local_date", "metric"),
+    # The all-sites overview reads a few metrics of a few days across every site.
+    Index("daily_counts_by_day", "local_date", "site_id", "metric", "n"),
 )
 
 

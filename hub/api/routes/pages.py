@@ -80,26 +80,26 @@ def logout(request: Request) -> RedirectResponse:
 
 
 def _site_rows(
-    engine: Any, site_list: list[SitePublic], n_days: int
+    engine: Any, site_list: list[SitePublic], n_days: int, all_sites: bool
 ) -> tuple[list[str], list[dict[str, Any]]]:
+    """Rows of the overview: one counts query and one devices query for all sites."""
+    if not site_list:
+        return [], []
     todays = {s.id: queries.site_today(s) for s in site_list}
-    days = queries.recent_days(max(todays.values()), n_days) if site_list else []
+    days = queries.recent_days(max(todays.values()), n_days)
+    ids = None if all_sites else [s.id for s in site_list]
+    counts: dict[str, dict[str, queries.DaySummary]] = {s.id: {} for s in site_list}
+    for found in queries.overview_counts(engine, ids, days[-1], days[0]):
+        counts[found.site_id][found.date] = found
+    yesterdays = [(s, todays[s.id] - timedelta(days=1)) for s in site_list]
+    statuses = queries.day_statuses(engine, [(s, d, counts[s.id].get(d.isoformat())) for s, d in yesterdays])
     rows = []
-    for site in site_list:
-        counts = {c.date: c for c in queries.daily(engine, [site.id], days[-1], days[0])}
-        today = todays[site.id]
-        yesterday = today - timedelta(days=1)
-        rows.append(
-            {
-                "site": site,
-                "today": counts.get(today.isoformat()),
-                "status": queries.day_status(engine, site, yesterday, counts.get(yesterday.isoformat())),
-                "cells": [
-                    {"date": d.isoformat(), "future": d > today, "counts": counts.get(d.isoformat())}
-                    for d in days
-                ],
-            }
-        )
+    for site, status in zip(site_list, statuses, strict=True):
+        mine, today = counts[site.id], todays[site.id]
+        cells = [
+            {"date": d.isoformat(), "future": d > today, "counts": mine.get(d.isoformat())} for d in days
+        ]
+        rows.append({"site": site, "today": mine.get(today.isoformat()), "status": status, "cells": cells})
     return [d.isoformat() for d in days], rows
 
 
@@ -109,7 +109,7 @@ def overview(
 ) -> HTMLResponse:
     """Today across my sites, yesterday's report status, recent days, open alerts."""
     site_list = queries.list_sites(engine, user.sites)
-    days, rows = _site_rows(engine, site_list, settings.dashboard_days)
+    days, rows = _site_rows(engine, site_list, settings.dashboard_days, all_sites=user.sites is None)
     open_alerts = queries.open_alerts(engine, [s.id for s in site_list])
     names = {s.id: s.name for s in site_list}
     return _render(
@@ -128,9 +128,9 @@ def site_page(
     today = queries.site_today(site)
     days = [d.isoformat() for d in reversed(queries.recent_days(today, 30))]
     counts = {c.date: c for c in queries.daily(engine, [site.id], today - timedelta(days=29), today)}
-    statuses = [
-        queries.day_status(engine, site, date.fromisoformat(d), counts.get(d)) for d in reversed(days[-8:-1])
-    ]
+    statuses = queries.day_statuses(
+        engine, [(site, date.fromisoformat(d), counts.get(d)) for d in reversed(days[-8:-1])]
+    )
     context = {
         "user": user,
         "site": site,
@@ -166,15 +166,14 @@ def export_csv(
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["site", "date", "report", *CSV_FIELDS, "typed_share", "denied_by_reason"])
-    day = start
-    while day <= end:
+    span = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    statuses = queries.day_statuses(engine, [(site, day, counts.get(day.isoformat())) for day in span])
+    for day, status in zip(span, statuses, strict=True):
         found = counts.get(day.isoformat())
-        status = queries.day_status(engine, site, day, found)
         numbers = [getattr(found, f) for f in CSV_FIELDS] if found else [""] * len(CSV_FIELDS)
         reasons = ";".join(f"{k}={v}" for k, v in sorted(found.denied_by_reason.items())) if found else ""
         share = f"{found.typed_share:.3f}" if found else ""
         writer.writerow([site.name, day.isoformat(), status.state, *numbers, share, reasons])
-        day += timedelta(days=1)
     filename = f"gatecheck-{site.id}-{start}-{end}.csv"
     return Response(
         "\ufeff" + out.getvalue(),  # BOM: spreadsheet programs then read the Chinese names right

@@ -44,6 +44,9 @@ def upgrade() -> None:
         sa.Column("n", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("site_id", "local_date", "metric"),
     )
+    with op.batch_alter_table("daily_counts", schema=None) as batch_op:
+        batch_op.create_index("daily_counts_by_day", ["local_date", "site_id", "metric", "n"], unique=False)
+
     op.create_table(
         "daily_devices",
         sa.Column("site_id", sa.String(length=32), nullable=False),
@@ -246,6 +249,9 @@ def downgrade() -> None:
     op.drop_table("device_boots")
     op.drop_table("daily_holders")
     op.drop_table("daily_devices")
+    with op.batch_alter_table("daily_counts", schema=None) as batch_op:
+        batch_op.drop_index("daily_counts_by_day")
+
     op.drop_table("daily_counts")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_alerts_site_id"))

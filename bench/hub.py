@@ -1,0 +1,270 @@
+"""Hub benchmark: HTTP ingest against the raw insert rate, and dashboard query latency.
+
+For SQLite and PostgreSQL (a throwaway server started here with initdb/pg_ctl):
+
+1. **Ingest.** ``--checks`` checks in signed, gzipped batches of 500 posted one after
+   another to `gatecheck hub serve` (its own process), beside the raw rate of inserting
+   the same rows into the same ``checks`` table with ``executemany``, 500 per transaction.
+2. **Dashboard.** ``--sites`` sites × ``--days`` days of daily counts (10 metrics each),
+   then the queries behind the pages, each run ``--runs`` times: the overview of every
+   site's last 7 days, one site's 30-day page, one site's year (CSV export). p50 / p95 ms.
+
+    .venv/bin/python bench/hub.py [--checks 20000] [--sites 1000] [--days 365] [--runs 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import Engine, delete, insert, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from hub import queries
+from hub.core.db import checks, create_schema, daily_counts, make_engine, organisations, sites
+from provisioning.registry import create_site, enrol_device
+from sync.protocol import INGEST_PATH, BatchIn, CheckColumns, CheckIn, sign_request
+from tests.conftest import free_port
+from tests.postgres import fresh_database, postgres_server
+
+REPO = Path(__file__).resolve().parents[1]
+BATCH = 500
+
+
+def make_checks(n: int, now_ms: int) -> list[CheckIn]:
+    rng = random.Random(3)
+    return [
+        CheckIn(
+            seq=i,
+            gate="North",
+            wall_ms=now_ms - (n - i) * 1000,
+            mono_ms=10**9 + i * 1000,
+            boot_id="bench",
+            verdict="admit" if i % 50 else "deny",
+            reason="ok" if i % 50 else "fever",
+            temp_c=36.5,
+            temp_source="sensor",
+            scheme="gc1",
+            holder=f"{rng.getrandbits(128):032x}",
+        )
+        for i in range(1, n + 1)
+    ]
+
+
+def start_hub(url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gatecheck", "hub", "serve", "--port", str(port), "--database-url", url],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("hub did not start")
+
+
+def http_ingest(url: str, n: int) -> float:
+    """Checks per second through the real HTTP path, device signing included."""
+    engine = make_engine(url)
+    create_schema(engine)
+    site = create_site(engine, "Bench", "Asia/Shanghai")
+    port = free_port()
+    bundle = enrol_device(engine, site.id, "North", f"http://127.0.0.1:{port}")
+    engine.dispose()
+    items = make_checks(n, int(time.time() * 1000))
+    bodies = []
+    for start in range(0, n, BATCH):
+        chunk = items[start : start + BATCH]
+        batch = BatchIn(
+            device_id=bundle.device_id, after_seq=start, boot_id="bench",
+            sent_wall_ms=int(time.time() * 1000), sent_mono_ms=10**9 + n * 1000,
+            backlog=n - start - len(chunk), checks=CheckColumns.pack(chunk),
+        )  # fmt: skip
+        bodies.append(gzip.compress(batch.model_dump_json().encode()))
+    hub = start_hub(url, port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            started = time.perf_counter()
+            for body in bodies:
+                headers = sign_request(bundle.signing_key_bytes, bundle.device_id, "POST", INGEST_PATH, body)
+                response = client.post(
+                    INGEST_PATH, content=body, headers={**headers, "Content-Encoding": "gzip"}
+                )
+                response.raise_for_status()
+            elapsed = time.perf_counter() - started
+    finally:
+        hub.send_signal(signal.SIGTERM)
+        hub.wait()
+    return n / elapsed
+
+
+def raw_insert(url: str, n: int) -> float:
+    """Checks per second inserting the same rows straight into the same table."""
+    engine = make_engine(url)
+    create_schema(engine)
+    site = create_site(engine, "Raw", "Asia/Shanghai")
+    device = enrol_device(engine, site.id, "North", "http://127.0.0.1:9")
+    rows = [
+        {
+            **c.model_dump(exclude={"flags"}),
+            "flags": "",
+            "device_id": device.device_id,
+            "site_id": site.id,
+            "received_ms": c.wall_ms,
+            "event_ms": c.wall_ms,
+            "time_source": "device",
+            "local_date": "2026-11-23",
+            "local_hour": 9,
+        }
+        for c in make_checks(n, int(time.time() * 1000))
+    ]
+    started = time.perf_counter()
+    for start in range(0, n, BATCH):
+        with engine.begin() as conn:
+            conn.execute(insert(checks), rows[start : start + BATCH])
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return n / elapsed
+
+
+def load_dashboard_data(engine: Engine, n_sites: int, n_days: int) -> list[str]:
+    create_schema(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(organisations).values(id="org-bench", name="Bench org", created_at_ms=0))
+        conn.execute(
+            insert(sites),
+            [{"id": f"s{i:05d}", "org_id": "org-bench", "name": f"Site {i:05d}", "timezone": "Asia/Shanghai",
+              "report_deadline": "12:00", "pseudonym_key": b"k" * 32, "policy": "{}", "created_at_ms": 0}
+             for i in range(n_sites)],
+        )  # fmt: skip
+    today = date(2026, 11, 23)
+    metrics = (
+        "checks",
+        "admit",
+        "deny",
+        "fever",
+        "holders",
+        "devices",
+        "gate:North",
+        "gate:South",
+        "hour:08",
+        "hour:17",
+    )
+    rng = random.Random(5)
+    for i in range(n_sites):
+        rows = [
+            {"site_id": f"s{i:05d}", "local_date": (today - timedelta(days=d)).isoformat(), "metric": m,
+             "n": rng.randint(0, 900)}
+            for d in range(n_days) for m in metrics
+        ]  # fmt: skip
+        with engine.begin() as conn:
+            conn.execute(insert(daily_counts), rows)
+    return [f"s{i:05d}" for i in range(n_sites)]
+
+
+def timings(action: Callable[[], object], runs: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(0.95 * (len(samples) - 1))]
+
+
+def dashboard(url: str, n_sites: int, n_days: int, runs: int) -> list[tuple[str, float, float]]:
+    engine = make_engine(url)
+    site_ids = load_dashboard_data(engine, n_sites, n_days)
+    today = date(2026, 11, 23)
+    one = site_ids[n_sites // 2]
+    everyone = queries.list_sites(engine)
+    site = next(s for s in everyone if s.id == one)
+
+    def overview() -> object:
+        """What the admin's overview reads: every site's last 7 days and yesterday's state."""
+        found = queries.overview_counts(engine, None, today - timedelta(days=6), today)
+        by_site = {(c.site_id, c.date): c for c in found}
+        yesterday = today - timedelta(days=1)
+        wanted = [(s, yesterday, by_site.get((s.id, yesterday.isoformat()))) for s in everyone]
+        return queries.day_statuses(engine, wanted)
+
+    def site_page() -> object:
+        return queries.daily(engine, [one], today - timedelta(days=29), today), queries.device_health(
+            engine, one
+        )
+
+    def year_export() -> object:
+        found = queries.daily(engine, [one], today - timedelta(days=364), today)
+        return queries.day_statuses(engine, [(site, date.fromisoformat(c.date), c) for c in found])
+
+    results = [
+        ("overview: every site, 7 days", *timings(overview, runs)),
+        ("site page: 30 days", *timings(site_page, runs)),
+        ("CSV export: 365 days", *timings(year_export, runs)),
+    ]
+    with engine.begin() as conn:
+        conn.execute(delete(daily_counts))
+        conn.execute(select(1))
+    engine.dispose()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--checks", type=int, default=20_000)
+    parser.add_argument("--sites", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--runs", type=int, default=50)
+    args = parser.parse_args()
+
+    with (
+        tempfile.TemporaryDirectory(prefix="gatecheck-bench-hub-") as tmp,
+        postgres_server(free_port()) as admin,
+    ):
+        backends: dict[str, Callable[[str], str]] = {}
+        print(f"{'database':<12}{'HTTP ingest/s':>15}{'raw executemany/s':>19}{'ratio':>8}")
+        for name in ("sqlite", "postgresql"):
+            rates = []
+            for label in ("http", "raw"):
+                if name == "sqlite":
+                    url = f"sqlite:///{Path(tmp) / f'{label}.db'}"
+                    rates.append(
+                        http_ingest(url, args.checks) if label == "http" else raw_insert(url, args.checks)
+                    )
+                else:
+                    with fresh_database(admin) as url:
+                        rates.append(
+                            http_ingest(url, args.checks) if label == "http" else raw_insert(url, args.checks)
+                        )
+            print(f"{name:<12}{rates[0]:>15.0f}{rates[1]:>19.0f}{rates[0] / rates[1]:>8.0%}", flush=True)
+        print(f"\nDashboard queries, {args.sites} sites x {args.days} days, {args.runs} runs: p50 / p95 ms")
+        for name in ("sqlite", "postgresql"):
+            if name == "sqlite":
+                results = dashboard(f"sqlite:///{Path(tmp) / 'dash.db'}", args.sites, args.days, args.runs)
+            else:
+                with fresh_database(admin) as url:
+                    results = dashboard(url, args.sites, args.days, args.runs)
+            for label, p50, p95 in results:
+                print(f"  {name:<11}{label:<32}{p50:8.1f}{p95:8.1f}", flush=True)
+        del backends
+
+
+if __name__ == "__main__":
+    main()
