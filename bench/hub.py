@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
 import random
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +34,7 @@ from hub import queries
 from hub.core.db import checks, create_schema, daily_counts, make_engine, organisations, sites
 from provisioning.registry import create_site, enrol_device
 from sync.protocol import INGEST_PATH, BatchIn, CheckColumns, CheckIn, sign_request
-from tests.conftest import free_port
+from tests.hub_process import free_port, start_hub_process
 from tests.postgres import fresh_database, postgres_server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,21 +61,6 @@ def make_checks(n: int, now_ms: int) -> list[CheckIn]:
     ]
 
 
-def start_hub(url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gatecheck", "hub", "serve", "--port", str(port), "--database-url", url],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError("hub did not start")
-
-
 def http_ingest(url: str, n: int) -> float:
     """Checks per second through the real HTTP path, device signing included."""
     engine = make_engine(url)
@@ -96,7 +79,7 @@ def http_ingest(url: str, n: int) -> float:
             backlog=n - start - len(chunk), checks=CheckColumns.pack(chunk),
         )  # fmt: skip
         bodies.append(gzip.compress(batch.model_dump_json().encode()))
-    hub = start_hub(url, port)
+    hub = start_hub_process(url, port)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             started = time.perf_counter()

@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -33,8 +30,8 @@ from edge.store import CheckStore
 from hub.core.db import checks, create_schema, daily_counts, make_engine
 from provisioning.registry import create_site, enrol_device
 from sync.agent import SyncAgent, SyncSettings
-from tests.conftest import free_port
 from tests.faultproxy import FaultProxy, Faults
+from tests.hub_process import free_port, start_hub_process
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -62,21 +59,6 @@ def fill_fast(store: CheckStore, device_id: str, n: int) -> None:
         )
 
 
-def start_hub(port: int, db: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gatecheck", "hub", "serve", "--port", str(port), "--database-url", f"sqlite:///{db}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError("hub did not start")
-
-
 def run(name: str, workdir: Path, n: int, faults: Faults | None, batch_size: int) -> tuple[int, int, str]:
     hub_db = workdir / f"hub-{name}.db"
     engine = make_engine(f"sqlite:///{hub_db}")
@@ -86,7 +68,7 @@ def run(name: str, workdir: Path, n: int, faults: Faults | None, batch_size: int
     bundle = enrol_device(engine, site.id, "北门 North gate", f"http://127.0.0.1:{port}")
     store = CheckStore(workdir / f"edge-{name}.db")
     fill_fast(store, bundle.device_id, n)
-    hub = start_hub(port, hub_db)
+    hub = start_hub_process(f"sqlite:///{hub_db}", port)
     proxy = FaultProxy(port, faults).start() if faults else None
     try:
         url = proxy.url if proxy else bundle.hub_url

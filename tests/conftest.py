@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import zlib
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,6 +23,7 @@ from hub.server import BackgroundHub
 from provisioning.bundle import DeviceBundle
 from provisioning.issuers import IssuerSecret, create_issuer, issue_code
 from provisioning.registry import Site, create_site, enrol_device
+from tests.hub_process import free_port
 from tests.postgres import PostgresUnavailable, fresh_database, postgres_server
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -121,13 +121,6 @@ def qr_png(tmp_path: Path):  # type: ignore[no-untyped-def]
         return write_png(path, render_frame(payload, **kwargs))  # type: ignore[arg-type]
 
     return make
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def copy_device(bundle: DeviceBundle, engine: Engine) -> None:

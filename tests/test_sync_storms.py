@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import Engine
 
@@ -27,6 +26,7 @@ from provisioning.bundle import DeviceBundle
 from sync.agent import SyncAgent, SyncSettings
 from tests.conftest import free_port
 from tests.faultproxy import FaultProxy, Faults
+from tests.hub_process import start_hub_process
 from tests.sync_helpers import edge_totals, fill, hub_totals
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,16 +111,7 @@ def hub_process(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 
 
 def start_hub(port: int, db: Path) -> subprocess.Popen[bytes]:
-    process = gatecheck("hub", "serve", "--port", str(port), "--database-url", f"sqlite:///{db}")
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(up, 30)
-    return process
+    return start_hub_process(f"sqlite:///{db}", port)
 
 
 def enrol_in(db: Path, bundle: DeviceBundle, port: int, tmp_path: Path) -> Path:
