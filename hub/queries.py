@@ -167,7 +167,7 @@ def _active_devices(engine: Engine, site_ids: Sequence[str]) -> dict[str, list[_
             select(
                 devices.c.site_id, devices.c.gate, devices.c.synced_until_ms, devices.c.created_at_ms
             ).where(and_(devices.c.site_id.in_(list(site_ids)), devices.c.status == "active"))
-        ).tuples()
+        ).all()
         found: dict[str, list[_Device]] = {site_id: [] for site_id in site_ids}
         for row in rows:
             found[row[0]].append(_Device(*row))
