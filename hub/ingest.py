@@ -9,6 +9,7 @@ its acknowledged seq. A batch sent twice — after a timeout, a retry, a duplica
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -83,25 +84,14 @@ def _first_seen(conn: Connection, table: Any, rows: list[dict[str, Any]], key: s
         # exactly the rows this transaction added.
         stmt = postgresql.insert(table).on_conflict_do_nothing().returning(table.c.local_date)
         return Counter(conn.scalars(stmt, values).all())
-    # SQLite runs one writer at a time (the device row update took the write lock), so
-    # what is not there now is new.
-    present: set[tuple[str, str]] = set()
+    # SQLite: INSERT OR IGNORE, one statement per day; the driver's rowcount is the number
+    # of rows that were new (one writer at a time: the device row update took the lock).
+    sql = f"INSERT OR IGNORE INTO {table.name} (site_id, local_date, {key}) VALUES (?, ?, ?)"
+    added: Counter[str] = Counter()
     for day in {v["local_date"] for v in values}:
-        wanted = [v[key] for v in values if v["local_date"] == day]
-        found = conn.execute(
-            select(table.c[key]).where(
-                and_(
-                    table.c.site_id == values[0]["site_id"],
-                    table.c.local_date == day,
-                    table.c[key].in_(wanted),
-                )
-            )
-        )
-        present |= {(day, value) for (value,) in found}
-    new = [v for v in values if (v["local_date"], v[key]) not in present]
-    if new:
-        _bulk_insert(conn, table, new)
-    return Counter(v["local_date"] for v in new)
+        day_rows = [(v["site_id"], day, v[key]) for v in values if v["local_date"] == day]
+        added[day] = conn.exec_driver_sql(sql, day_rows).rowcount
+    return added
 
 
 def _raise_alerts(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -140,8 +130,16 @@ class IngestResult:
     """Alerts raised by this batch (fevers, red codes), for the webhook."""
 
 
-def ingest_batch(engine: Engine, device_id: str, batch: BatchIn, received_ms: int) -> IngestResult:
-    """Store a batch from an authenticated device and say how far it may advance."""
+def ingest_batch(
+    engine: Engine,
+    device_id: str,
+    batch: BatchIn,
+    received_ms: int,
+    before: Callable[[Connection], None] | None = None,
+) -> IngestResult:
+    """Store a batch from an authenticated device and say how far it may advance.
+    ``before`` runs first in the same transaction (the route records the request's nonce
+    there, so a replay is refused atomically and costs no extra commit)."""
     if batch.device_id != device_id:
         raise IngestError(f"batch is for device {batch.device_id}, signed by {device_id}")
     try:
@@ -155,6 +153,8 @@ def ingest_batch(engine: Engine, device_id: str, batch: BatchIn, received_ms: in
     clock = clocks.measure(batch.sent_wall_ms, batch.sent_mono_ms, received_ms)
 
     with engine.begin() as conn:
+        if before is not None:
+            before(conn)
         # Updating the device row first takes its lock (a row lock on PostgreSQL, the write
         # lock on SQLite), so two uploads from one device never interleave.
         conn.execute(

@@ -138,6 +138,28 @@ def overview_counts(
     return [days[key] for key in sorted(days)]
 
 
+def overview_totals(engine: Engine, site_ids: Sequence[str] | None, day: date) -> DaySummary:
+    """Today's numbers summed over all the sites a user may see (one pivoted row)."""
+    where: ColumnElement[bool] = and_(
+        daily_counts.c.local_date == day.isoformat(), daily_counts.c.metric.in_(OVERVIEW_METRICS)
+    )
+    if site_ids is not None:
+        where = and_(where, daily_counts.c.site_id.in_(list(site_ids)))
+    pivot = [
+        func.coalesce(func.sum(case((daily_counts.c.metric == metric, daily_counts.c.n), else_=0)), 0)
+        for metric in OVERVIEW_METRICS
+    ]
+    with engine.connect() as conn:
+        checks, admitted, denied, fevers, holders, code_red, refused = conn.execute(
+            select(*pivot).where(where)
+        ).one()
+    return DaySummary("*", day.isoformat(), checks, admitted, denied, fevers, holders, code_red, refused, {})
+
+
+def site_today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
 def site_today(site: SitePublic, now: datetime | None = None) -> date:
     """Today's date where the site is."""
     now = now or datetime.now(UTC)
@@ -253,15 +275,13 @@ def device_health(engine: Engine, site_id: str, now: datetime | None = None) -> 
     ]
 
 
-def open_alerts(engine: Engine, site_ids: Sequence[str], limit: int = 100) -> list[Alert]:
-    """Unacknowledged alerts of these sites, newest first."""
+def open_alerts(engine: Engine, site_ids: Sequence[str] | None, limit: int = 100) -> list[Alert]:
+    """Unacknowledged alerts of these sites (None: all), newest first."""
+    where: ColumnElement[bool] = alerts.c.acked_by.is_(None)
+    if site_ids is not None:
+        where = and_(where, alerts.c.site_id.in_(list(site_ids)))
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(alerts)
-            .where(and_(alerts.c.site_id.in_(list(site_ids)), alerts.c.acked_by.is_(None)))
-            .order_by(alerts.c.event_ms.desc())
-            .limit(limit)
-        )
+        rows = conn.execute(select(alerts).where(where).order_by(alerts.c.event_ms.desc()).limit(limit))
         return [Alert.model_validate(dict(r._mapping)) for r in rows]
 
 

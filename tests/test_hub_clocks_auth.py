@@ -7,6 +7,7 @@ import gzip
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
@@ -141,3 +142,27 @@ def test_a_device_cannot_write_for_another_site(
     batch = make_batch(stranger, 0, [make_check(1)])
     assert post(client, device, batch).status_code == 409
     assert stored(hub_engine) == []
+
+
+def test_a_replay_that_races_past_the_first_check_stores_nothing(
+    hub_engine: Engine, device: DeviceBundle
+) -> None:
+    """Two copies of a request in flight at once both pass the read-only nonce check; the
+    second one's ingest transaction must fail as a whole."""
+    from hub.api.deps import Replayed, record_nonce
+    from hub.ingest import ingest_batch
+
+    batch = make_batch(device, None, [make_check(9, verdict="deny", reason="fever")])
+    now = now_ms()
+    ingest_batch(
+        hub_engine,
+        device.device_id,
+        batch,
+        now,
+        before=lambda c: record_nonce(c, device.device_id, "n-1", now),
+    )
+    with pytest.raises(Replayed):
+        ingest_batch(hub_engine, device.device_id, batch.model_copy(update={"checks": make_batch(
+            device, None, [make_check(10, verdict="deny", reason="fever")]).checks}), now,
+            before=lambda c: record_nonce(c, device.device_id, "n-1", now))  # fmt: skip
+    assert [r.seq for r in stored(hub_engine)] == [9]

@@ -301,3 +301,22 @@ def test_openapi_and_metrics(hub_database_url: str, client: TestClient, device: 
 def test_placeholder_secrets_are_refused() -> None:
     with pytest.raises(ValueError, match="placeholder"):
         HubSettings(secret_key="changethis")
+
+
+def test_overview_pages_through_many_sites_with_totals(
+    hub_app: FastAPI, hub_engine: Engine, client: TestClient
+) -> None:
+    hub_app.state.settings.overview_page_size = 10
+    created = [create_site(hub_engine, f"Site {i:03d}", "Asia/Shanghai") for i in range(23)]
+    for site in created[:3]:
+        dev = enrol_device(hub_engine, site.id, "Gate", "http://127.0.0.1:9")
+        post(
+            client,
+            dev,
+            make_batch(dev, 0, [make_check(1, wall_ms=int(datetime.now(UTC).timestamp() * 1000) - 60_000)]),
+        )
+    first, last = client.get("/?lang=en").text, client.get("/?page=3&lang=en").text
+    assert first.count("<tr data-site=") == 2 * 10 and last.count("<tr data-site=") == 2 * 3
+    assert 'id="pager"' in first
+    totals = first.split('id="totals"')[1].split("</table>")[0]
+    assert 'data-k="checks">3<' in totals

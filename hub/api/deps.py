@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import Engine, and_, delete, insert, select
+from sqlalchemy import Connection, Engine, and_, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
@@ -44,11 +44,15 @@ SettingsDep = Annotated[HubSettings, Depends(get_settings)]
 
 @dataclass(frozen=True)
 class SignedUpload:
-    """An upload whose signature checked out against an active device's key."""
+    """A request whose signature checked out against an active device's key. Its nonce
+    is not recorded yet: the route records it in its own transaction (``record_nonce``),
+    so a replay fails together with what it tried to do."""
 
     device_id: str
     body: bytes
     """The decompressed request body."""
+    nonce: str
+    received_ms: int
 
 
 def _device_key(engine: Engine, device_id: str) -> tuple[bytes, str] | None:
@@ -59,18 +63,27 @@ def _device_key(engine: Engine, device_id: str) -> tuple[bytes, str] | None:
     return (bytes(row.public_key), row.status) if row else None
 
 
-def _first_use_of_nonce(engine: Engine, device_id: str, nonce: str, now_ms: int) -> bool:
-    """Remember a nonce for the replay window; False if it was already used."""
+class Replayed(Exception):
+    """A nonce this device already used within the replay window."""
+
+
+def record_nonce(conn: Connection, device_id: str, nonce: str, now_ms: int) -> None:
+    """Remember a nonce for the replay window inside the caller's transaction."""
     horizon = now_ms - 2 * CLOCK_TOLERANCE_S * 1000
     try:
-        with engine.begin() as conn:
-            conn.execute(
-                delete(nonces).where(and_(nonces.c.device_id == device_id, nonces.c.seen_ms < horizon))
-            )
-            conn.execute(insert(nonces).values(device_id=device_id, nonce=nonce[:64], seen_ms=now_ms))
+        # First in the transaction: a conflict aborts the whole request, nothing stored.
+        conn.execute(insert(nonces).values(device_id=device_id, nonce=nonce[:64], seen_ms=now_ms))
     except IntegrityError:
-        return False
-    return True
+        raise Replayed from None
+    conn.execute(delete(nonces).where(and_(nonces.c.device_id == device_id, nonces.c.seen_ms < horizon)))
+
+
+def _nonce_used(engine: Engine, device_id: str, nonce: str) -> bool:
+    with engine.connect() as conn:
+        found = conn.scalar(
+            select(nonces.c.nonce).where(and_(nonces.c.device_id == device_id, nonces.c.nonce == nonce[:64]))
+        )
+    return found is not None
 
 
 def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
@@ -114,10 +127,10 @@ async def signed_upload(request: Request, engine: EngineDep, settings: SettingsD
     if drift_s > CLOCK_TOLERANCE_S:
         # Every answer carries the hub's time (header), so a device without RTC can re-sign.
         raise HTTPException(401, f"clock: request signed {drift_s:.0f} s away from hub time")
-    if not await run_in_threadpool(_first_use_of_nonce, engine, device_id, nonce, now_ms):
+    if await run_in_threadpool(_nonce_used, engine, device_id, nonce):
         raise HTTPException(401, "replayed request (nonce already used)")
     encoding = headers.get("content-encoding", "").strip().lower()
-    return SignedUpload(device_id, _decompress(body, encoding, settings.max_body_bytes))
+    return SignedUpload(device_id, _decompress(body, encoding, settings.max_body_bytes), nonce, now_ms)
 
 
 SignedUploadDep = Annotated[SignedUpload, Depends(signed_upload)]

@@ -15,6 +15,7 @@ class HubSettings(BaseSettings):
     )
     max_body_bytes: int = Field(16 * 1024 * 1024, description="Largest decompressed upload the hub accepts.")
     dashboard_days: int = Field(7, ge=1, le=90, description="Days shown on the overview.")
+    overview_page_size: int = Field(50, ge=5, le=500, description="Sites per overview page.")
     secret_key: str | None = Field(
         None, description="Signs session cookies; set it so logins survive restarts (32+ random chars)."
     )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from sqlalchemy import Engine, select
 
 from edge.policy import Policy
-from hub.api.deps import EngineDep, SignedUploadDep
+from hub.api.deps import EngineDep, Replayed, SignedUploadDep, record_nonce
 from hub.core.db import devices, sites
 from hub.trust import build_trust_list
 from sync.protocol import CONFIG_PATH, DeviceConfig
@@ -47,6 +47,11 @@ def etag_of(config: DeviceConfig) -> str:
 @router.get(CONFIG_PATH, response_model=DeviceConfig)
 def get_config(upload: SignedUploadDep, engine: EngineDep, request: Request, response: Response) -> Response:
     """The device's current configuration; 304 when its If-None-Match is still current."""
+    try:
+        with engine.begin() as conn:
+            record_nonce(conn, upload.device_id, upload.nonce, upload.received_ms)
+    except Replayed as exc:
+        raise HTTPException(401, "replayed request (nonce already used)") from exc
     config = device_config(engine, upload.device_id)
     etag = etag_of(config)
     if request.headers.get("if-none-match") == etag:

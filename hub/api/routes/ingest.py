@@ -8,7 +8,7 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from pydantic import ValidationError
 
 from hub.alerts import post_alerts
-from hub.api.deps import EngineDep, SettingsDep, SignedUploadDep
+from hub.api.deps import EngineDep, Replayed, SettingsDep, SignedUploadDep, record_nonce
 from hub.ingest import IngestError, ingest_batch
 from hub.metrics import HubMetrics
 from sync.protocol import INGEST_PATH, BatchAck, BatchIn
@@ -32,7 +32,16 @@ def ingest(
         raise HTTPException(422, exc.errors(include_url=False, include_input=False)) from exc
     try:
         with metrics.ingest_seconds.time():
-            result = ingest_batch(engine, upload.device_id, batch, int(time.time() * 1000))
+            result = ingest_batch(
+                engine,
+                upload.device_id,
+                batch,
+                int(time.time() * 1000),
+                before=lambda conn: record_nonce(conn, upload.device_id, upload.nonce, upload.received_ms),
+            )
+    except Replayed as exc:
+        metrics.refused.labels("401").inc()
+        raise HTTPException(401, "replayed request (nonce already used)") from exc
     except IngestError as exc:
         metrics.refused.labels("409").inc()
         raise HTTPException(409, str(exc)) from exc

@@ -82,7 +82,7 @@ def logout(request: Request) -> RedirectResponse:
 def _site_rows(
     engine: Any, site_list: list[SitePublic], n_days: int, all_sites: bool
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """Rows of the overview: one counts query and one devices query for all sites."""
+    """Rows of the overview: one counts query and one devices query for these sites."""
     if not site_list:
         return [], []
     todays = {s.id: queries.site_today(s) for s in site_list}
@@ -105,19 +105,27 @@ def _site_rows(
 
 @router.get("/", response_class=HTMLResponse)
 def overview(
-    request: Request, engine: EngineDep, settings: SettingsDep, user: UserDep, lang: LangDep
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    user: UserDep,
+    lang: LangDep,
+    page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
-    """Today across my sites, yesterday's report status, recent days, open alerts."""
+    """Open alerts, today's totals across my sites, then my sites a page at a time: today,
+    yesterday's report status, recent days."""
     site_list = queries.list_sites(engine, user.sites)
-    days, rows = _site_rows(engine, site_list, settings.dashboard_days, all_sites=user.sites is None)
-    open_alerts = queries.open_alerts(engine, [s.id for s in site_list])
+    size = settings.overview_page_size
+    pages = max(1, -(-len(site_list) // size))
+    shown = site_list[(page - 1) * size : page * size]
+    days, rows = _site_rows(engine, shown, settings.dashboard_days, all_sites=False)
+    today = max((queries.site_today(s) for s in site_list), default=queries.site_today_utc())
+    totals = queries.overview_totals(engine, None if user.sites is None else list(user.sites), today)
+    open_alerts = queries.open_alerts(engine, [s.id for s in site_list] if user.sites is not None else None)
     names = {s.id: s.name for s in site_list}
-    return _render(
-        request,
-        "overview.html",
-        lang,
-        {"user": user, "days": days, "rows": rows, "alerts": open_alerts, "names": names},
-    )
+    context = {"user": user, "days": days, "rows": rows, "alerts": open_alerts, "names": names,
+               "totals": totals, "page": page, "pages": pages, "n_sites": len(site_list)}  # fmt: skip
+    return _render(request, "overview.html", lang, context)
 
 
 @router.get("/sites/{site_id}", response_class=HTMLResponse)
