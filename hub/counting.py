@@ -19,9 +19,23 @@ from zoneinfo import ZoneInfo
 VERDICTS = ("admit", "deny", "remeasure", "manual")
 
 
-def local_time(wall_ms: int, tz: ZoneInfo) -> datetime:
-    """The site-local time of an instant."""
-    return datetime.fromtimestamp(wall_ms / 1000, tz=UTC).astimezone(tz)
+class LocalDays:
+    """Local (date, hour) of instants in one site's timezone, for a whole batch. UTC
+    offsets change only on whole minutes, so one zone lookup per minute serves every check
+    in it."""
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+        self._offsets: dict[int, float] = {}
+
+    def __call__(self, wall_ms: int) -> tuple[str, int]:
+        minute = wall_ms // 60_000
+        offset = self._offsets.get(minute)
+        if offset is None:
+            start = datetime.fromtimestamp(minute * 60, tz=UTC).astimezone(self.tz)
+            offset = self._offsets[minute] = start.utcoffset().total_seconds()  # type: ignore[union-attr]
+        local = datetime.fromtimestamp(wall_ms / 1000 + offset, tz=UTC)
+        return local.date().isoformat(), local.hour
 
 
 INCIDENT_REASONS = frozenset({"fever", "code_red", "refused"})

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy import Connection, Engine, and_, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub import clocks
@@ -28,7 +28,7 @@ from hub.core.db import (
     devices,
     sites,
 )
-from hub.counting import ALERT_REASONS, local_time, tally
+from hub.counting import ALERT_REASONS, LocalDays, tally
 from sync.protocol import BatchAck, BatchIn
 
 
@@ -156,26 +156,36 @@ def ingest_batch(
         if before is not None:
             before(conn)
         # Updating the device row first takes its lock (a row lock on PostgreSQL, the write
-        # lock on SQLite), so two uploads from one device never interleave.
-        conn.execute(
+        # lock on SQLite), so two uploads from one device never interleave. The same
+        # statement moves the acknowledgement: a routine batch vouches for every check after
+        # after_seq, so if the hub already held everything up to after_seq it now holds
+        # everything up to the batch's last seq; urgent batches (after_seq None) vouch for
+        # nothing. With nothing left on the device, all it recorded until now is here.
+        changes: dict[str, Any] = {
+            "last_seen_ms": received_ms,
+            "last_boot_id": batch.boot_id,
+            "clock_skew_ms": clock.skew_ms,
+            "backlog": batch.backlog,
+            "software": batch.software or None,
+            "trust_version": batch.trust_version,
+            "trust_fetched_ms": batch.trust_fetched_ms,
+        }
+        if batch.after_seq is not None:
+            continuous = devices.c.acked_seq >= batch.after_seq
+            if seqs:
+                changes["acked_seq"] = case(
+                    (and_(continuous, devices.c.acked_seq < seqs[-1]), seqs[-1]), else_=devices.c.acked_seq
+                )
+            if batch.backlog == 0:
+                changes["synced_until_ms"] = case((continuous, received_ms), else_=devices.c.synced_until_ms)
+        device = conn.execute(
             update(devices)
             .where(devices.c.id == device_id)
-            .values(
-                last_seen_ms=received_ms,
-                last_boot_id=batch.boot_id,
-                clock_skew_ms=clock.skew_ms,
-                backlog=batch.backlog,
-                software=batch.software or None,
-                trust_version=batch.trust_version,
-                trust_fetched_ms=batch.trust_fetched_ms,
-            )
-        )
-        _record_boot(conn, device_id, batch.boot_id, clock, received_ms)
-        device = conn.execute(
-            select(devices.c.site_id, devices.c.acked_seq, sites.c.timezone)
-            .join(sites, sites.c.id == devices.c.site_id)
-            .where(devices.c.id == device_id)
+            .values(**changes)
+            .returning(devices.c.site_id, devices.c.acked_seq)
         ).one()
+        timezone = str(conn.scalar(select(sites.c.timezone).where(sites.c.id == device.site_id)))
+        _record_boot(conn, device_id, batch.boot_id, clock, received_ms)
         held: set[int] = set()
         if seqs:
             held = set(
@@ -188,14 +198,14 @@ def ingest_batch(
         other_boots = {c["boot_id"] for c in items} - {batch.boot_id}
         boots = _known_boots(conn, device_id, other_boots) if other_boots else {}
         boots[batch.boot_id] = clock
-        tz = ZoneInfo(device.timezone)
+        local = LocalDays(ZoneInfo(timezone))
         new_rows: list[dict[str, Any]] = []
         for check in items:
             if check["seq"] in held:
                 continue
             boot = boots.get(check["boot_id"])
             event_ms, source = clocks.place(check["wall_ms"], check["mono_ms"], boot, received_ms)
-            when = local_time(event_ms, tz)
+            local_date, local_hour = local(event_ms)
             new_rows.append(
                 {
                     **check,
@@ -205,8 +215,8 @@ def ingest_batch(
                     "received_ms": received_ms,
                     "event_ms": event_ms,
                     "time_source": source,
-                    "local_date": when.date().isoformat(),
-                    "local_hour": when.hour,
+                    "local_date": local_date,
+                    "local_hour": local_hour,
                 }
             )
         raised: list[dict[str, Any]] = []
@@ -220,16 +230,5 @@ def ingest_batch(
             _upsert_counts(conn, device.site_id, dict(counts))
             raised = _raise_alerts(conn, new_rows)
 
-        acked = device.acked_seq
-        # A routine batch vouches for every check after after_seq; if the hub already
-        # holds everything up to after_seq, it now holds everything up to the last one.
-        # Urgent batches (after_seq None) vouch for nothing and never move the ack.
-        if batch.after_seq is not None and batch.after_seq <= acked:
-            acked = max(acked, seqs[-1]) if seqs else acked
-            changes: dict[str, int] = {"acked_seq": acked}
-            if batch.backlog == 0:
-                # The device has nothing else: everything it recorded until now is here.
-                changes["synced_until_ms"] = received_ms
-            conn.execute(update(devices).where(devices.c.id == device_id).values(**changes))
-    ack = BatchAck(acked_seq=acked, stored=len(new_rows), duplicates=len(seqs) - len(new_rows))
+    ack = BatchAck(acked_seq=device.acked_seq, stored=len(new_rows), duplicates=len(seqs) - len(new_rows))
     return IngestResult(ack, raised)

@@ -6,7 +6,6 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -14,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gatecheck import __version__
 from hub.api.deps import LoginRequired, UserDep
@@ -24,6 +24,28 @@ from hub.metrics import HubMetrics
 from sync.protocol import HEADER_SERVER_TIME
 
 logger = logging.getLogger(__name__)
+
+
+class ServerTimeHeader:
+    """Every answer carries the hub's clock (ms), so devices without an RTC can sign
+    (docs/protocol.md). Plain ASGI: it runs on every device request, so it stays cheap."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((HEADER_SERVER_TIME.lower().encode(), str(int(time.time() * 1000)).encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, stamped)
 
 
 def create_app(settings: HubSettings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -70,12 +92,7 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
             )
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.middleware("http")
-    async def server_time(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        # Devices without an RTC learn the hub's time from any answer (docs/protocol.md).
-        response = await call_next(request)
-        response.headers[HEADER_SERVER_TIME] = str(int(time.time() * 1000))
-        return response
+    app.add_middleware(ServerTimeHeader)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -55,12 +55,19 @@ class SignedUpload:
     received_ms: int
 
 
-def _device_key(engine: Engine, device_id: str) -> tuple[bytes, str] | None:
+def _device_key(engine: Engine, device_id: str, nonce: str) -> tuple[bytes, str, bool] | None:
+    """The device's public key and status, and whether this nonce was already used — one
+    round trip, as it runs for every device request."""
     with engine.connect() as conn:
         row = conn.execute(
             select(devices.c.public_key, devices.c.status).where(devices.c.id == device_id)
         ).one_or_none()
-    return (bytes(row.public_key), row.status) if row else None
+        if row is None:
+            return None
+        used = conn.scalar(
+            select(nonces.c.nonce).where(and_(nonces.c.device_id == device_id, nonces.c.nonce == nonce[:64]))
+        )
+    return bytes(row.public_key), row.status, used is not None
 
 
 class Replayed(Exception):
@@ -76,14 +83,6 @@ def record_nonce(conn: Connection, device_id: str, nonce: str, now_ms: int) -> N
     except IntegrityError:
         raise Replayed from None
     conn.execute(delete(nonces).where(and_(nonces.c.device_id == device_id, nonces.c.seen_ms < horizon)))
-
-
-def _nonce_used(engine: Engine, device_id: str, nonce: str) -> bool:
-    with engine.connect() as conn:
-        found = conn.scalar(
-            select(nonces.c.nonce).where(and_(nonces.c.device_id == device_id, nonces.c.nonce == nonce[:64]))
-        )
-    return found is not None
 
 
 def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
@@ -111,10 +110,10 @@ async def signed_upload(request: Request, engine: EngineDep, settings: SettingsD
     if not (device_id and timestamp and nonce and signature):
         raise HTTPException(401, "missing device signature headers")
     body = await request.body()
-    found = await run_in_threadpool(_device_key, engine, device_id)
+    found = await run_in_threadpool(_device_key, engine, device_id, nonce)
     if found is None:
         raise HTTPException(401, "unknown device")
-    public_key, status = found
+    public_key, status, nonce_used = found
     if not verify_request(public_key, request.method, request.url.path, timestamp, nonce, signature, body):
         raise HTTPException(401, "bad signature")
     if status != "active":
@@ -127,7 +126,7 @@ async def signed_upload(request: Request, engine: EngineDep, settings: SettingsD
     if drift_s > CLOCK_TOLERANCE_S:
         # Every answer carries the hub's time (header), so a device without RTC can re-sign.
         raise HTTPException(401, f"clock: request signed {drift_s:.0f} s away from hub time")
-    if await run_in_threadpool(_nonce_used, engine, device_id, nonce):
+    if nonce_used:
         raise HTTPException(401, "replayed request (nonce already used)")
     encoding = headers.get("content-encoding", "").strip().lower()
     return SignedUpload(device_id, _decompress(body, encoding, settings.max_body_bytes), nonce, now_ms)
