@@ -16,8 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-VERDICTS = ("admit", "deny", "remeasure", "manual")
-
 
 class LocalDays:
     """Local (date, hour) of instants in one site's timezone, for a whole batch. UTC
@@ -38,8 +36,6 @@ class LocalDays:
         return local.date().isoformat(), local.hour
 
 
-INCIDENT_REASONS = frozenset({"fever", "code_red", "refused"})
-"""A day with any of these is not "all clear": no automatic zero report."""
 ALERT_REASONS = frozenset({"fever", "code_red"})
 """Raised to the managers the moment they arrive."""
 

@@ -288,8 +288,3 @@ def open_alerts(engine: Engine, site_ids: Sequence[str] | None, limit: int = 100
 def alert_site(engine: Engine, alert_id: int) -> str | None:
     with engine.connect() as conn:
         return conn.scalar(select(alerts.c.site_id).where(alerts.c.id == alert_id))
-
-
-def count_sites(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.scalar(select(func.count()).select_from(sites)) or 0)
