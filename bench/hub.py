@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -65,39 +66,49 @@ def make_checks(n: int, now_ms: int) -> list[CheckIn]:
     ]
 
 
-def http_ingest(url: str, n: int) -> float:
-    """Checks per second through the real HTTP path, device signing included."""
+def http_ingest(url: str, n: int, n_devices: int) -> float:
+    """Checks per second through the real HTTP path, device signing included: ``n_devices``
+    devices of one site upload their share at the same time, as a site's gates do."""
     engine = make_engine(url)
     create_schema(engine)
     site = create_site(engine, "Bench", "Asia/Shanghai")
     port = free_port()
-    bundle = enrol_device(engine, site.id, "North", f"http://127.0.0.1:{port}")
+    hub_url = f"http://127.0.0.1:{port}"
+    bundles = [enrol_device(engine, site.id, f"Gate {i}", hub_url) for i in range(n_devices)]
     engine.dispose()
-    items = make_checks(n, int(time.time() * 1000))
-    bodies = []
-    for start in range(0, n, BATCH):
-        chunk = items[start : start + BATCH]
-        batch = BatchIn(
-            device_id=bundle.device_id, after_seq=start, boot_id="bench",
-            sent_wall_ms=int(time.time() * 1000), sent_mono_ms=10**9 + n * 1000,
-            backlog=n - start - len(chunk), checks=CheckColumns.pack(chunk),
-        )  # fmt: skip
-        bodies.append(gzip.compress(batch.model_dump_json().encode()))
+    share = n // n_devices
+    items = make_checks(share, int(time.time() * 1000))
+    uploads: list[list[tuple[dict[str, str], bytes]]] = []
+    for bundle in bundles:
+        bodies = []
+        for start in range(0, share, BATCH):
+            chunk = items[start : start + BATCH]
+            batch = BatchIn(
+                device_id=bundle.device_id, after_seq=start, boot_id="bench",
+                sent_wall_ms=int(time.time() * 1000), sent_mono_ms=10**9 + share * 1000,
+                backlog=share - start - len(chunk), checks=CheckColumns.pack(chunk),
+            )  # fmt: skip
+            body = gzip.compress(batch.model_dump_json().encode())
+            headers = sign_request(bundle.signing_key_bytes, bundle.device_id, "POST", INGEST_PATH, body)
+            bodies.append(({**headers, "Content-Encoding": "gzip"}, body))
+        uploads.append(bodies)
+
+    def upload(bodies: list[tuple[dict[str, str], bytes]]) -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            for headers, body in bodies:
+                client.post(INGEST_PATH, content=body, headers=headers).raise_for_status()
+
     hub = start_hub_process(url, port)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            started = time.perf_counter()
-            for body in bodies:
-                headers = sign_request(bundle.signing_key_bytes, bundle.device_id, "POST", INGEST_PATH, body)
-                response = client.post(
-                    INGEST_PATH, content=body, headers={**headers, "Content-Encoding": "gzip"}
-                )
-                response.raise_for_status()
-            elapsed = time.perf_counter() - started
+        started = time.perf_counter()
+        with ThreadPoolExecutor(n_devices) as pool:
+            for done in [pool.submit(upload, bodies) for bodies in uploads]:
+                done.result()
+        elapsed = time.perf_counter() - started
     finally:
         hub.send_signal(signal.SIGTERM)
         hub.wait()
-    return n / elapsed
+    return share * n_devices / elapsed
 
 
 def raw_insert(url: str, n: int) -> float:
@@ -224,25 +235,30 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--runs", type=int, default=50, help="timings of each dashboard query")
     parser.add_argument("--repeat", type=int, default=3, help="ingest runs per database (median kept)")
+    parser.add_argument("--devices", type=int, default=4, help="devices uploading at once in the ingest run")
     args = parser.parse_args()
 
     with (
         tempfile.TemporaryDirectory(prefix="gatecheck-bench-hub-") as tmp,
         postgres_server(free_port()) as admin,
     ):
+        print(f"Ingest: {args.checks} checks, {args.devices} devices at once, median of {args.repeat} runs")
         print(f"{'database':<12}{'HTTP ingest/s':>15}{'raw executemany/s':>19}{'ratio':>8}")
         for name in ("sqlite", "postgresql"):
             rates: dict[str, list[float]] = {"http": [], "raw": []}
             for run in range(args.repeat):  # interleaved, so both see the same machine load
                 for label in ("http", "raw"):
-                    measure = http_ingest if label == "http" else raw_insert
+
+                    def measure(url: str, label: str = label) -> float:
+                        if label == "http":
+                            return http_ingest(url, args.checks, args.devices)
+                        return raw_insert(url, args.checks)
+
                     if name == "sqlite":
-                        rates[label].append(
-                            measure(f"sqlite:///{Path(tmp) / f'{label}-{run}.db'}", args.checks)
-                        )
+                        rates[label].append(measure(f"sqlite:///{Path(tmp) / f'{label}-{run}.db'}"))
                     else:
                         with fresh_database(admin) as url:
-                            rates[label].append(measure(url, args.checks))
+                            rates[label].append(measure(url))
             http, raw = statistics.median(rates["http"]), statistics.median(rates["raw"])
             print(f"{name:<12}{http:>15.0f}{raw:>19.0f}{http / raw:>8.0%}", flush=True)
         print(f"\nDashboard queries, {args.sites} sites x {args.days} days, {args.runs} runs: p50 / p95 ms")

@@ -19,21 +19,20 @@ from zoneinfo import ZoneInfo
 
 class LocalDays:
     """Local (date, hour) of instants in one site's timezone, for a whole batch. UTC
-    offsets change only on whole minutes, so one zone lookup per minute serves every check
-    in it."""
+    offsets change only on whole minutes, so a local date and hour never change within a
+    UTC minute: one zone lookup per minute serves every check in it."""
 
     def __init__(self, tz: ZoneInfo) -> None:
         self.tz = tz
-        self._offsets: dict[int, float] = {}
+        self._minutes: dict[int, tuple[str, int]] = {}
 
     def __call__(self, wall_ms: int) -> tuple[str, int]:
         minute = wall_ms // 60_000
-        offset = self._offsets.get(minute)
-        if offset is None:
-            start = datetime.fromtimestamp(minute * 60, tz=UTC).astimezone(self.tz)
-            offset = self._offsets[minute] = start.utcoffset().total_seconds()  # type: ignore[union-attr]
-        local = datetime.fromtimestamp(wall_ms / 1000 + offset, tz=UTC)
-        return local.date().isoformat(), local.hour
+        found = self._minutes.get(minute)
+        if found is None:
+            local = datetime.fromtimestamp(minute * 60, tz=UTC).astimezone(self.tz)
+            found = self._minutes[minute] = (local.date().isoformat(), local.hour)
+        return found
 
 
 ALERT_REASONS = frozenset({"fever", "code_red"})
@@ -56,9 +55,14 @@ def metrics_for(check: Mapping[str, Any]) -> list[str]:
 
 
 def tally(checks: Iterable[Mapping[str, Any]]) -> Counter[tuple[str, str]]:
-    """(local_date, metric) → count over checks that already carry ``local_date``."""
+    """(local_date, metric) → count over checks that already carry ``local_date``.
+    Checks are grouped first by what decides their metrics (a batch has few such kinds),
+    so the metric rules run once per kind rather than once per check."""
+    fields = ("local_date", "local_hour", "verdict", "reason", "gate", "flags", "temp_source")
+    kinds = Counter(tuple(check.get(f) for f in fields) for check in checks)
     counts: Counter[tuple[str, str]] = Counter()
-    for check in checks:
+    for kind, n in kinds.items():
+        check = dict(zip(fields, kind, strict=True))
         for metric in metrics_for(check):
-            counts[(check["local_date"], metric)] += 1
+            counts[(check["local_date"], metric)] += n
     return counts

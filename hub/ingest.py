@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -69,7 +70,7 @@ def _bulk_insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> No
         compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(keys))
         _INSERT_SQL[cache_key] = (str(compiled), tuple(compiled.positiontup) if compiled.positional else None)
     sql, order = _INSERT_SQL[cache_key]
-    params: Any = [tuple(r[k] for k in order) for r in rows] if order else rows
+    params: Any = list(map(itemgetter(*order), rows)) if order else rows
     conn.exec_driver_sql(sql, params)
 
 

@@ -183,7 +183,8 @@ class CheckColumns(BaseModel):
             "temp_c": self.temp_c,
             "holder": self.holder,
         }
-        return [{name: values[n] for name, values in columns.items()} for n in range(len(seqs))]
+        names = tuple(columns)
+        return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
     def unpack(self) -> list[CheckIn]:
         """The checks as ``CheckIn`` models (each validated again; for tools and tests)."""
