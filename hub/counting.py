@@ -62,7 +62,7 @@ def tally(checks: Iterable[Mapping[str, Any]]) -> Counter[tuple[str, str]]:
     kinds = Counter(tuple(check.get(f) for f in fields) for check in checks)
     counts: Counter[tuple[str, str]] = Counter()
     for kind, n in kinds.items():
-        check = dict(zip(fields, kind, strict=True))
+        check: dict[str, Any] = dict(zip(fields, kind, strict=True))
         for metric in metrics_for(check):
             counts[(check["local_date"], metric)] += n
     return counts
