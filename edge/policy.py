@@ -82,6 +82,10 @@ REASON_TEXTS: dict[str, tuple[str, str]] = {
     "test_required": ("需有效期内核酸阴性证明", "Recent negative test required"),
     "code_unverified": ("无法离线验证，请人工核验健康码", "Unverifiable code: guard confirms it"),
     "trust_stale": ("信任列表已过期，请人工核验", "Trust list out of date: check by hand"),
+    "refused": ("拒绝检查，禁止通行", "Refused the check: entry refused"),
+    "override": ("保安人工判定", "Decided by the guard"),
+    "visitor": ("访客已登记，通行", "Visitor registered: admitted"),
+    "id_checked": ("已人工核验身份，通行", "Identity checked by the guard: admitted"),
 }
 
 
@@ -169,6 +173,19 @@ def _code(p: Presentation, policy: Policy, stale: bool) -> Decision:
     if policy.require_negative_test and not tested:
         return Decision("deny", "test_required")
     return Decision("admit", "ok")
+
+
+def temperature_decision(p: Presentation, policy: Policy) -> Decision | None:
+    """The temperature rules alone (they come first whatever else is shown); None: fine."""
+    return _temperature(p, policy)
+
+
+def confirmed_colour(colour: Colour, policy: Policy) -> Decision:
+    """A guard's reading of a code the gate could not verify (a regional app's screen)."""
+    if colour in policy.allowed_colours:
+        return Decision("admit", "ok", ("colour_confirmed",))
+    reason = "code_green_refused" if colour == "green" else f"code_{colour}"
+    return Decision("deny", reason, ("colour_confirmed",))
 
 
 def decide(p: Presentation, policy: Policy) -> Decision:

@@ -25,6 +25,13 @@ from edge.trust import TrustList, TrustStore
 from gatecheck import RELEASED
 from provisioning.bundle import DeviceBundle
 
+RECENT_OUTCOMES = 256
+"""Checks kept in memory for the guard to act on (re-measure, override, confirm)."""
+
+
+def _at(wall_ms: int) -> datetime:
+    return datetime.fromtimestamp(wall_ms / 1000, UTC)
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -33,6 +40,10 @@ class Outcome:
     reading: Reading | None
     code: Code | None
     verification: CodeResult | None
+    holder: str | None = None
+    wall_ms: int = 0
+    guard_id: str | None = None
+    refers_to: int | None = None
 
     @property
     def display_name(self) -> str | None:
@@ -51,6 +62,7 @@ class GateStation:
     trust: TrustStore = field(init=False)
     _config_etag: str | None = field(default=None, init=False)
     _recent: dict[bytes, float] = field(default_factory=dict)
+    _outcomes: dict[int, Outcome] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.policy, self.trust_list = self.bundle.policy, self.bundle.trust
@@ -70,32 +82,64 @@ class GateStation:
         self.trust_list = TrustList.model_validate_json(trust_json)
         self.trust = TrustStore.build(self.trust_list)
 
-    def record(self, code: Code | None, reading: Reading | None) -> Outcome:
-        """Verify, decide and durably log one presentation."""
+    def record(
+        self,
+        code: Code | None,
+        reading: Reading | None,
+        guard_id: str | None = None,
+        refers_to: int | None = None,
+    ) -> Outcome:
+        """Verify, decide and durably log one presentation. ``refers_to`` names the check
+        this one measures again (the re-measure rule then looks at that check)."""
         self.refresh_config()
-        policy = self.policy
         now = clock.now()
-        at = datetime.fromtimestamp(now.wall_ms / 1000, UTC)
-        result = verify(code.payload, self.trust, at) if code else None
-        holder = (
-            pseudonym(self.bundle.pseudonym_key_bytes, result.holder_id)
-            if result and result.holder_id
-            else None
+        result = verify(code.payload, self.trust, _at(now.wall_ms)) if code else None
+        holder = self.holder_of(result.holder_id) if result and result.holder_id else None
+        decision = decide(self.presentation(result, reading, holder, refers_to), self.policy)
+        return self.write(decision, reading, holder, code, result, guard_id=guard_id, refers_to=refers_to)
+
+    def holder_of(self, identifier: bytes) -> str:
+        """The site's pseudonym of a person (see edge.pseudonym)."""
+        return pseudonym(self.bundle.pseudonym_key_bytes, identifier)
+
+    def presentation(
+        self,
+        result: CodeResult | None,
+        reading: Reading | None,
+        holder: str | None,
+        refers_to: int | None = None,
+    ) -> Presentation:
+        """What the policy is told about a person now, the re-measure history included."""
+        now = clock.now()
+        at = _at(now.wall_ms)
+        since = now.mono_ms - self.policy.remeasure_window_s * 1000
+        if refers_to is not None:
+            prior_high = self.store.is_pending_high(refers_to, now.boot_id, since)
+        else:
+            prior_high = self.store.pending_high_reading(holder, now.boot_id, since)
+        return Presentation(
+            code=result,
+            reading=reading,
+            at=at,
+            prior_high=prior_high,
+            clock_unset=at < RELEASED,
+            trust_age_hours=self.trust_list.age_hours(at),
         )
-        prior_high = self.store.pending_high_reading(
-            holder, now.boot_id, now.mono_ms - policy.remeasure_window_s * 1000
-        )
-        decision = decide(
-            Presentation(
-                code=result,
-                reading=reading,
-                at=at,
-                prior_high=prior_high,
-                clock_unset=at < RELEASED,
-                trust_age_hours=self.trust_list.age_hours(at),
-            ),
-            policy,
-        )
+
+    def write(
+        self,
+        decision: Decision,
+        reading: Reading | None,
+        holder: str | None,
+        code: Code | None = None,
+        result: CodeResult | None = None,
+        *,
+        guard_id: str | None = None,
+        refers_to: int | None = None,
+        note: str | None = None,
+    ) -> Outcome:
+        """Durably log a decided check and remember it for the guard's follow-up actions."""
+        now = clock.now()
         seq = self.store.append(
             NewCheck(
                 device_id=self.bundle.device_id,
@@ -112,9 +156,20 @@ class GateStation:
                 engine=code.engine if code else None,
                 flags=",".join(decision.flags),
                 urgent=decision.urgent,
+                guard_id=guard_id,
+                refers_to=refers_to,
+                note=note,
             )
         )
-        return Outcome(seq, decision, reading, code, result)
+        outcome = Outcome(seq, decision, reading, code, result, holder, now.wall_ms, guard_id, refers_to)
+        self._outcomes[seq] = outcome
+        while len(self._outcomes) > RECENT_OUTCOMES:
+            del self._outcomes[next(iter(self._outcomes))]
+        return outcome
+
+    def outcome(self, seq: int) -> Outcome | None:
+        """A check recorded by this process lately (what a guard can still act on)."""
+        return self._outcomes.get(seq)
 
     def watch(self, frames: Iterable[Frame], thermometer: Thermometer) -> Iterator[Outcome]:
         """The camera loop: every new code in the stream becomes a check (debounced)."""

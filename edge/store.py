@@ -54,6 +54,51 @@ MIGRATIONS: tuple[str, ...] = (
         applied_ms INTEGER NOT NULL
     );
     """,
+    # The guard kiosk: who acted on a check, on which earlier check, and why; guards and
+    # their shifts; visitors (registered on entry, closed on leaving); fever holds released.
+    """
+    ALTER TABLE checks ADD COLUMN guard_id TEXT;
+    ALTER TABLE checks ADD COLUMN refers_to INTEGER REFERENCES checks (seq);
+    ALTER TABLE checks ADD COLUMN note TEXT;
+    CREATE TABLE guards (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        pin_hash TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        failed INTEGER NOT NULL DEFAULT 0,
+        locked_until_ms INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE shifts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        guard_id TEXT NOT NULL REFERENCES guards (id),
+        token TEXT NOT NULL,
+        first_seq INTEGER NOT NULL,
+        started_ms INTEGER NOT NULL,
+        ended_ms INTEGER,
+        last_seq INTEGER
+    );
+    CREATE TABLE visitors (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        check_seq INTEGER NOT NULL REFERENCES checks (seq),
+        name TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        host TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        escort TEXT,
+        guard_id TEXT NOT NULL,
+        entered_ms INTEGER NOT NULL,
+        left_ms INTEGER,
+        left_guard_id TEXT
+    );
+    CREATE INDEX visitors_open ON visitors (left_ms, id);
+    CREATE TABLE fever_acks (
+        seq INTEGER PRIMARY KEY REFERENCES checks (seq),
+        guard_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        note TEXT,
+        acked_ms INTEGER NOT NULL
+    );
+    """,
 )
 
 WIRE_FIELDS = (
@@ -93,6 +138,12 @@ class NewCheck:
     """Comma-separated condition flags."""
     urgent: bool = False
     """Sent ahead of the routine backlog (see the priority lane in docs/protocol.md)."""
+    guard_id: str | None = None
+    """The guard who recorded it (kiosk actions); None for the camera's own checks."""
+    refers_to: int | None = None
+    """The earlier check this one acts on (re-measure, override, confirmed colour)."""
+    note: str | None = None
+    """The guard's stated reason (overrides, refusals)."""
 
 
 class CheckStore:
@@ -207,6 +258,11 @@ class CheckStore:
                 "SELECT reason, boot_id, mono_ms FROM checks WHERE holder IS NULL "
                 "AND seq = (SELECT max(seq) FROM checks)"
             ).fetchone()
+        return bool(row) and row[0] == "temp_high" and row[1] == boot_id and row[2] >= since_mono_ms
+
+    def is_pending_high(self, seq: int, boot_id: str, since_mono_ms: int) -> bool:
+        """Was check ``seq`` a first high reading, within the window (see above)?"""
+        row = self.db.execute("SELECT reason, boot_id, mono_ms FROM checks WHERE seq = ?", (seq,)).fetchone()
         return bool(row) and row[0] == "temp_high" and row[1] == boot_id and row[2] >= since_mono_ms
 
     def backlog(self) -> int:

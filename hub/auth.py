@@ -7,10 +7,6 @@ Passwords are stored as scrypt hashes (stdlib, memory-hard); sessions are signed
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,11 +14,11 @@ from typing import Literal
 
 from sqlalchemy import Engine, delete, insert, select
 
+from gatecheck.passwords import check_password, hash_password
 from hub.core.db import sites, user_sites, users
 
 Role = Literal["admin", "manager"]
 ROLES: tuple[Role, ...] = ("admin", "manager")
-_N, _R, _P = 2**14, 8, 1
 
 
 class AuthError(Exception):
@@ -38,31 +34,6 @@ class User:
 
     def can_see(self, site_id: str) -> bool:
         return self.sites is None or site_id in self.sites
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P)
-    return "$".join(
-        [
-            "scrypt",
-            str(_N),
-            str(_R),
-            str(_P),
-            base64.b64encode(salt).decode(),
-            base64.b64encode(digest).decode(),
-        ]
-    )
-
-
-def check_password(password: str, stored: str) -> bool:
-    try:
-        _, n, r, p, salt, digest = stored.split("$")
-        expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p))
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(actual, expected)
 
 
 def create_user(
