@@ -14,7 +14,14 @@ from edge.camera import Roi, open_stream
 from edge.frames import FrameError, image_files, is_stream, read_image
 from edge.station import GateStation, Outcome
 from edge.store import CheckStore, StoreError
-from edge.thermometer import ManualEntry, ReadingError, SimulatedThermometer, Thermometer, parse_celsius
+from edge.thermometer import (
+    ManualEntry,
+    NoThermometer,
+    ReadingError,
+    SimulatedThermometer,
+    Thermometer,
+    parse_celsius,
+)
 from provisioning.bundle import BundleError, DeviceBundle
 
 device_option = click.option(
@@ -208,3 +215,91 @@ def status(db_path: Path) -> None:
         stamp = store.state(key)
         when = datetime.fromtimestamp(stamp / 1000, UTC).isoformat(timespec="seconds") if stamp else "never"
         click.echo(f"{label}: {when}")
+
+
+@edge.command()
+@device_option
+@db_option
+@click.option(
+    "--source", default="0", show_default=True, help="Camera index, stream URL, video file or folder."
+)
+@click.option("--roi", callback=_roi, help="Only look at x,y,width,height (pixels) of each frame.")
+@click.option(
+    "--thermometer",
+    type=click.Choice(["simulated", "none"]),
+    default="simulated",
+    show_default=True,
+    help="Temperature source; with none the guard types every temperature.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the page is served on.")
+@click.option("--port", default=8080, show_default=True)
+@click.option("--clear-after", default=3.0, show_default=True, help="Seconds a verdict stays on screen.")
+def kiosk(
+    device_path: Path,
+    db_path: Path,
+    source: str,
+    roi: Roi | None,
+    thermometer: str,
+    host: str,
+    port: int,
+    clear_after: float,
+) -> None:
+    """The gate screen: the camera loop plus the guard's page at http://HOST:PORT/ (show
+    it with Chromium in kiosk mode). A camera that cannot be opened shows as a fault on
+    the page; guards can still enter people by hand."""
+    import uvicorn
+
+    from edge.kiosk.app import create_kiosk_app
+    from edge.kiosk.runtime import Kiosk
+
+    bundle, store = open_device(device_path, db_path)
+    sensor: Thermometer = SimulatedThermometer() if thermometer == "simulated" else NoThermometer()
+    gate = Kiosk(GateStation(bundle, store), sensor, clear_after_s=clear_after)
+    try:
+        gate.start_camera(open_stream(source, roi))
+    except FrameError as exc:
+        gate.camera.set("error", str(exc))
+        click.echo(f"warning: {exc}", err=True)
+    uvicorn.run(create_kiosk_app(gate), host=host, port=port, log_level="warning")
+
+
+@edge.group()
+def guard() -> None:
+    """Guards who may log in on this gate's screen."""
+
+
+@guard.command("add")
+@db_option
+@click.option("--id", "guard_id", required=True, help="Badge or staff number.")
+@click.option("--name", required=True)
+@click.option(
+    "--pin",
+    envvar="GATECHECK_GUARD_PIN",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="4 to 8 digits [env GATECHECK_GUARD_PIN; asked if missing].",
+)
+def guard_add(db_path: Path, guard_id: str, name: str, pin: str) -> None:
+    """Add a guard, or reset their name and PIN."""
+    from edge.guards import GuardBook, GuardError
+
+    try:
+        GuardBook(CheckStore(db_path)).add(guard_id, name, pin)
+    except (GuardError, StoreError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"guard {guard_id} ({name}) can log in")
+
+
+@guard.command("list")
+@db_option
+def guard_list(db_path: Path) -> None:
+    """Active guards."""
+    from edge.guards import GuardBook
+
+    try:
+        names = GuardBook(CheckStore(db_path)).names()
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for guard_id, name in names.items():
+        click.echo(f"{guard_id}\t{name}")

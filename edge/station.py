@@ -7,7 +7,7 @@ log — kept in one place so the CLI, the camera loop and the kiosk record check
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -137,6 +137,7 @@ class GateStation:
         guard_id: str | None = None,
         refers_to: int | None = None,
         note: str | None = None,
+        also: Callable[[int], None] | None = None,
     ) -> Outcome:
         """Durably log a decided check and remember it for the guard's follow-up actions."""
         now = clock.now()
@@ -159,7 +160,8 @@ class GateStation:
                 guard_id=guard_id,
                 refers_to=refers_to,
                 note=note,
-            )
+            ),
+            also,
         )
         outcome = Outcome(seq, decision, reading, code, result, holder, now.wall_ms, guard_id, refers_to)
         self._outcomes[seq] = outcome

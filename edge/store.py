@@ -10,6 +10,7 @@ gate writes.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,9 @@ class CheckStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         try:
-            self.db = sqlite_utils.Database(self.path)
+            # One connection may serve several threads (the kiosk's camera loop and its web
+            # requests); they take turns under the kiosk's lock.
+            self.db = sqlite_utils.Database(sqlite3.connect(self.path, check_same_thread=False))
             self.db.execute("PRAGMA busy_timeout = 10000")
             self.db.enable_wal()
             self.db.execute("PRAGMA synchronous = FULL")
@@ -170,15 +173,18 @@ class CheckStore:
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             self.db.conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
 
-    def append(self, check: NewCheck) -> int:
-        """Store one check durably and return its sequence number."""
+    def append(self, check: NewCheck, also: Callable[[int], None] | None = None) -> int:
+        """Store one check durably and return its sequence number. ``also(seq)`` runs in
+        the same transaction (a visitor's entry is stored with its check or not at all)."""
         with self.db.conn:
             cursor = self.db.execute(
                 f"INSERT INTO checks ({', '.join(asdict(check))}) "
                 f"VALUES ({', '.join('?' * len(asdict(check)))})",
                 tuple(asdict(check).values()),
             )
-        assert cursor.lastrowid is not None
+            assert cursor.lastrowid is not None
+            if also is not None:
+                also(cursor.lastrowid)
         return cursor.lastrowid
 
     def state(self, key: str) -> int | None:

@@ -64,3 +64,10 @@ class SimulatedThermometer:
         if self._random.random() < self.fever_rate:
             return Reading(round(self._random.uniform(37.3, 39.5), 1), "sensor")
         return Reading(min(round(self._random.gauss(36.5, 0.25), 1), 37.1), "sensor")
+
+
+class NoThermometer:
+    """A gate without a sensor: every reading fails, so the guard types the temperature."""
+
+    def read(self) -> Reading:
+        raise ReadingError("no thermometer connected: type the temperature by hand")

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from edge.kiosk.runtime import Kiosk
 from edge.store import CheckStore
 from gatecheck.samples import render_frame, write_png
 from hub.core.config import HubSettings
@@ -24,6 +25,7 @@ from provisioning.bundle import DeviceBundle
 from provisioning.issuers import IssuerSecret, create_issuer, issue_code
 from provisioning.registry import Site, create_site, enrol_device
 from tests.hub_process import free_port
+from tests.kiosk_helpers import GUARD_ID, GUARD_NAME, GUARD_PIN, FrameFeed, SettableSensor
 from tests.postgres import PostgresUnavailable, fresh_database, postgres_server
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -180,3 +182,26 @@ def client(hub_app: FastAPI) -> TestClient:
 def device(hub_engine: Engine, site: Site) -> DeviceBundle:
     """A device enrolled at the site, for tests that post to the hub directly."""
     return enrol_device(hub_engine, site.id, "North", "http://127.0.0.1:9")
+
+
+@pytest.fixture
+def offline_bundle(hub_engine: Engine, site: Site, issuer: IssuerSecret) -> DeviceBundle:
+    """A device whose hub cannot be reached (nothing listens on its port)."""
+    return enrol_device(hub_engine, site.id, "North gate", f"http://127.0.0.1:{free_port()}")
+
+
+@pytest.fixture
+def kiosk(
+    offline_bundle: DeviceBundle, store: CheckStore
+) -> Iterator[tuple[Kiosk, FrameFeed, SettableSensor]]:
+    """The gate screen's runtime over a fed camera, with guard G01 on file."""
+    from edge.guards import GuardBook
+    from edge.station import GateStation
+
+    sensor, feed = SettableSensor(), FrameFeed()
+    gate = Kiosk(GateStation(offline_bundle, store), sensor)
+    GuardBook(store).add(GUARD_ID, GUARD_NAME, GUARD_PIN)
+    camera = gate.start_camera(feed)
+    yield gate, feed, sensor
+    feed.unplug()
+    camera.join(timeout=10)

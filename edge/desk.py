@@ -1,0 +1,186 @@
+"""The guard's actions at the gate, each recorded as a check with the guard's id.
+
+A check is never edited once written (it may already be at the hub): an action appends a
+new check that names the earlier one in ``refers_to``. So a re-measure is a second check
+of the same person, an override is a check with the guard's verdict and stated reason
+(flag ``override``), a confirmed colour is a check decided on the colour the guard saw.
+The hub counts decisions at the gate; ``holders`` counts people. Rules the guard cannot
+bend: temperature rules apply to every action, and a confirmed fever is never overridden
+to admit — it is acknowledged (what was done) and the person measured again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from edge import clock
+from edge.codes import Colour
+from edge.decode import Code
+from edge.guards import Shift
+from edge.kiosk import forms
+from edge.policy import Decision, confirmed_colour, temperature_decision
+from edge.station import GateStation, Outcome
+from edge.thermometer import Reading, Thermometer
+
+FEVER_ACTIONS = {
+    "remeasured": ("已复测", "Measured again"),
+    "observation_point": ("已送临时观察点", "Taken to the observation point"),
+    "sent_home": ("已劝返", "Sent home"),
+    "other": ("其他", "Other"),
+}
+
+
+class ActionError(ValueError):
+    """An action that does not apply to that check (the message says why)."""
+
+
+@dataclass(frozen=True)
+class VisitorEntry:
+    id: int
+    check_seq: int
+    name: str
+    host: str
+    purpose: str
+    escort: str | None
+    entered_ms: int
+    left_ms: int | None
+
+
+class GuardDesk:
+    """Guard actions on one gate station."""
+
+    def __init__(self, station: GateStation, thermometer: Thermometer) -> None:
+        self.station = station
+        self.thermometer = thermometer
+        self.db = station.store.db
+
+    def _reading(self, typed: float | None) -> Reading:
+        return Reading(typed, "manual") if typed is not None else self.thermometer.read()
+
+    def _outcome(self, seq: int) -> Outcome:
+        outcome = self.station.outcome(seq)
+        if outcome is None:
+            raise ActionError(f"check #{seq} is no longer on this screen: check the person again")
+        return outcome
+
+    def remeasure(self, shift: Shift, seq: int, form: forms.Remeasure) -> Outcome:
+        """Measure again the person of check ``seq`` (same code, new reading)."""
+        earlier = self._outcome(seq)
+        if earlier.decision.verdict != "remeasure" and earlier.decision.reason != "no_temperature":
+            raise ActionError(f"check #{seq} did not ask for a new measurement")
+        return self.station.record(earlier.code, self._reading(form.temp_c), shift.guard_id, refers_to=seq)
+
+    def override(self, shift: Shift, seq: int, form: forms.Override) -> Outcome:
+        """The guard's own verdict on check ``seq``, with the reason they give."""
+        earlier = self._outcome(seq)
+        if earlier.decision.reason == "fever" and form.verdict == "admit":
+            raise ActionError("a confirmed fever cannot be admitted by override: acknowledge it first")
+        decision = Decision(form.verdict, "override", ("override", *earlier.decision.flags))
+        return self.station.write(
+            decision, earlier.reading, earlier.holder, earlier.code, earlier.verification,
+            guard_id=shift.guard_id, refers_to=seq, note=form.reason,
+        )  # fmt: skip
+
+    def confirm_colour(self, shift: Shift, seq: int, colour: Colour) -> Outcome:
+        """The colour the guard read off a code the gate cannot verify offline."""
+        earlier = self._outcome(seq)
+        if earlier.decision.reason != "code_unverified":
+            raise ActionError(f"check #{seq} is not a code waiting for the guard's confirmation")
+        decision = confirmed_colour(colour, self.station.policy)
+        decision = Decision(decision.verdict, decision.reason, (*earlier.decision.flags, *decision.flags))
+        return self.station.write(
+            decision, earlier.reading, earlier.holder, earlier.code, earlier.verification,
+            guard_id=shift.guard_id, refers_to=seq,
+        )  # fmt: skip
+
+    def manual_entry(self, shift: Shift, form: forms.Identity) -> Outcome:
+        """Someone without a phone: a code typed from paper goes through the normal
+        verification; an ID checked by the guard admits unless the temperature says no."""
+        reading = self._reading(form.temp_c)
+        if form.kind == "code":
+            assert form.code is not None
+            typed = Code(form.code.encode(), form.code, "utf-8", ((0, 0),) * 4, "typed")
+            return self.station.record(typed, reading, shift.guard_id)
+        holder = self.station.holder_of(form.identifier())
+        checked = Decision("admit", "id_checked", ("manual_entry",))
+        decision = self._temperature_first(reading, holder, checked)
+        return self.station.write(decision, reading, holder, guard_id=shift.guard_id)
+
+    def register_visitor(self, shift: Shift, form: forms.Visitor) -> tuple[Outcome, int | None]:
+        """Check a visitor in: the check and the visitor-book entry are stored together;
+        no entry is opened when the temperature keeps them out."""
+        reading = self._reading(form.temp_c)
+        holder = self.station.holder_of(form.identifier())
+        decision = self._temperature_first(reading, holder, Decision("admit", "visitor", ("visitor",)))
+        entry: list[int] = []
+
+        def book(seq: int) -> None:
+            cursor = self.db.execute(
+                "INSERT INTO visitors (check_seq, name, phone, host, purpose, escort, guard_id, entered_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, form.name, form.phone, form.host, form.purpose, form.escort, shift.guard_id,
+                 clock.now().wall_ms),
+            )  # fmt: skip
+            assert cursor.lastrowid is not None
+            entry.append(cursor.lastrowid)
+
+        admitted = decision.verdict == "admit"
+        outcome = self.station.write(
+            decision, reading, holder, guard_id=shift.guard_id, also=book if admitted else None
+        )
+        return outcome, entry[0] if entry else None
+
+    def visitor_left(self, shift: Shift, visitor_id: int) -> VisitorEntry:
+        """Close a visitor's entry (销号)."""
+        with self.db.conn:
+            changed = self.db.execute(
+                "UPDATE visitors SET left_ms = ?, left_guard_id = ? WHERE id = ? AND left_ms IS NULL",
+                (clock.now().wall_ms, shift.guard_id, visitor_id),
+            ).rowcount
+        if not changed:
+            raise ActionError(f"visitor #{visitor_id} is not in the building")
+        return self.visitors(visitor_id=visitor_id)[0]
+
+    def visitors(self, *, inside_only: bool = False, visitor_id: int | None = None) -> list[VisitorEntry]:
+        """The visitor book, newest first (the phone number stays in the database)."""
+        where, params = ["1"], []
+        if inside_only:
+            where.append("left_ms IS NULL")
+        if visitor_id is not None:
+            where.append("id = ?")
+            params.append(visitor_id)
+        rows = self.db.execute(
+            "SELECT id, check_seq, name, host, purpose, escort, entered_ms, left_ms FROM visitors "
+            f"WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT 200",
+            params,
+        ).fetchall()
+        return [VisitorEntry(*row) for row in rows]
+
+    def refusal(self, shift: Shift, form: forms.Refusal) -> Outcome:
+        """Someone refused to be checked: denied, and reported at once (priority lane)."""
+        return self.station.write(
+            Decision("deny", "refused"), None, None, guard_id=shift.guard_id, note=form.note
+        )
+
+    def fever_holds(self) -> list[dict[str, Any]]:
+        """Confirmed fevers nobody has acknowledged yet: the lane stays held until then."""
+        rows = self.db.execute(
+            "SELECT c.seq, c.temp_c, c.wall_ms FROM checks c LEFT JOIN fever_acks a ON a.seq = c.seq "
+            "WHERE c.reason = 'fever' AND c.verdict = 'deny' AND a.seq IS NULL ORDER BY c.seq"
+        ).fetchall()
+        return [{"seq": seq, "temp_c": temp, "wall_ms": wall} for seq, temp, wall in rows]
+
+    def acknowledge_fever(self, shift: Shift, seq: int, form: forms.FeverAck) -> None:
+        """Release a fever hold, recording what the guard did."""
+        if seq not in {hold["seq"] for hold in self.fever_holds()}:
+            raise ActionError(f"check #{seq} is not a fever waiting for acknowledgement")
+        with self.db.conn:
+            self.db.execute(
+                "INSERT INTO fever_acks (seq, guard_id, action, note, acked_ms) VALUES (?, ?, ?, ?, ?)",
+                (seq, shift.guard_id, form.action, form.note, clock.now().wall_ms),
+            )
+
+    def _temperature_first(self, reading: Reading, holder: str, otherwise: Decision) -> Decision:
+        presentation = self.station.presentation(None, reading, holder)
+        return temperature_decision(presentation, self.station.policy) or otherwise

@@ -1,0 +1,149 @@
+"""What the guard types into the kiosk, validated before anything is stored.
+
+Every field has bounds and a message a guard can act on; a form that fails validation
+stores nothing at all. Names and phone numbers are only ever kept for visitors (the
+site's visitor book); for everyone else they become a pseudonym on the spot.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from edge.codes import Colour
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True)]
+PHONE = re.compile(r"\+?[0-9][0-9 -]{5,18}[0-9]")
+RESIDENT_ID = re.compile(r"[0-9]{17}[0-9X]")
+PASSPORT = re.compile(r"[A-Z0-9]{5,20}")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+class Form(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _temperature(value: float | None) -> float | None:
+    if value is not None and not 25.0 <= value <= 45.0:
+        raise ValueError("a typed temperature must be between 25 and 45 °C (example: 36.6)")
+    return value
+
+
+def _name(value: str) -> str:
+    value = " ".join(unicodedata.normalize("NFKC", value).split())
+    if not 1 <= len(value) <= 40:
+        raise ValueError("name: 1 to 40 characters")
+    return value
+
+
+def _phone(value: str) -> str:
+    if not PHONE.fullmatch(value):
+        raise ValueError("phone: 7 to 20 digits (spaces, '-' and a leading '+' allowed)")
+    return value
+
+
+def resident_id_ok(number: str) -> bool:
+    """An 18-character resident ID number with a correct ISO 7064 MOD 11-2 check digit."""
+    if not RESIDENT_ID.fullmatch(number):
+        return False
+    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11] == number[17]
+
+
+def name_phone_identifier(name: str, phone: str) -> bytes:
+    """One person, however the name is spaced or the number punctuated."""
+    digits = re.sub(r"\D", "", phone)
+    return f"name_phone:{name.replace(' ', '').casefold()}:{digits}".encode()
+
+
+class Login(Form):
+    guard_id: Text = Field(min_length=1, max_length=32)
+    pin: Text = Field(pattern=r"^\d{4,8}$")
+
+
+class Remeasure(Form):
+    temp_c: float | None = None
+    """Typed by the guard; None: read the thermometer again."""
+
+    _temp = field_validator("temp_c")(_temperature)
+
+
+class Override(Form):
+    verdict: Literal["admit", "deny"]
+    reason: Text = Field(min_length=4, max_length=200, description="Why the guard decided so.")
+
+
+class Confirm(Form):
+    colour: Colour
+
+
+class Identity(Form):
+    """Someone without a phone: a code typed from paper, an ID number, or name + phone."""
+
+    kind: Literal["code", "resident_id", "passport", "name_phone"]
+    code: Text | None = Field(None, max_length=4096)
+    id_number: Text | None = None
+    name: Text | None = None
+    phone: Text | None = None
+    temp_c: float | None = None
+
+    _temp = field_validator("temp_c")(_temperature)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Identity:
+        if self.kind == "code" and not self.code:
+            raise ValueError("type the code's text as printed under the QR")
+        if self.kind == "resident_id":
+            number = (self.id_number or "").upper()
+            if not resident_id_ok(number):
+                raise ValueError("resident ID: 18 characters with a valid check digit")
+            self.id_number = number
+        if self.kind == "passport":
+            number = (self.id_number or "").upper().replace(" ", "")
+            if not PASSPORT.fullmatch(number):
+                raise ValueError("passport number: 5 to 20 letters and digits")
+            self.id_number = number
+        if self.kind == "name_phone":
+            self.name, self.phone = _name(self.name or ""), _phone(self.phone or "")
+        return self
+
+    def identifier(self) -> bytes:
+        """What the pseudonym is computed over (never stored itself)."""
+        if self.kind in ("resident_id", "passport"):
+            return f"{self.kind}:{self.id_number}".encode()
+        return name_phone_identifier(self.name or "", self.phone or "")
+
+
+class Visitor(Form):
+    name: Text
+    phone: Text
+    host: Text = Field(min_length=1, max_length=80, description="Whom or which unit they visit.")
+    purpose: Text = Field(min_length=1, max_length=120)
+    escort: Text | None = Field(None, max_length=40)
+    temp_c: float | None = None
+
+    _name = field_validator("name")(_name)
+    _phone = field_validator("phone")(_phone)
+    _temp = field_validator("temp_c")(_temperature)
+
+    def identifier(self) -> bytes:
+        return name_phone_identifier(self.name, self.phone)
+
+
+class Refusal(Form):
+    note: Text | None = Field(None, max_length=200)
+
+
+class FeverAck(Form):
+    action: Literal["remeasured", "observation_point", "sent_home", "other"]
+    note: Text | None = Field(None, max_length=200)
+
+    @model_validator(mode="after")
+    def _note_for_other(self) -> FeverAck:
+        if self.action == "other" and not self.note:
+            raise ValueError("say what was done")
+        return self

@@ -1,0 +1,200 @@
+"""The kiosk's moving parts: the camera loop, the sensors' state, live events to the page.
+
+The camera loop runs in its own thread and the web requests in a thread pool, all on one
+SQLite connection, so every use of the station goes through ``Kiosk.lock``: a check is
+decided and stored whole before the next one starts. Events reach the page over
+Server-Sent Events; each open page has its own queue, filled from any thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge import clock
+from edge.codes.names import mask_name
+from edge.desk import GuardDesk
+from edge.frames import Frame, FrameError
+from edge.guards import GuardBook
+from edge.station import GateStation, Outcome
+from edge.thermometer import Reading, Thermometer
+from gatecheck import RELEASED
+
+ONLINE_WITHIN_MS = 180_000
+"""The uplink counts as online if an upload succeeded this recently (three sync rounds)."""
+CAMERA_STALE_MS = 5_000
+
+
+@dataclass
+class Device:
+    """Last known state of a sensor, shown in the status bar."""
+
+    state: str = "waiting"
+    detail: str = ""
+    at_ms: int = 0
+
+    def set(self, state: str, detail: str = "") -> None:
+        self.state, self.detail, self.at_ms = state, detail, clock.now().wall_ms
+
+
+class WatchedThermometer:
+    """A thermometer whose failures show in the status bar instead of stopping the gate."""
+
+    def __init__(self, inner: Thermometer, state: Device) -> None:
+        self.inner, self.state = inner, state
+
+    def read(self) -> Reading:
+        try:
+            reading = self.inner.read()
+        except Exception as exc:  # any driver failure: the guard measures by hand
+            self.state.set("error", str(exc))
+            raise
+        self.state.set("ok")
+        return reading
+
+
+class Broadcaster:
+    """Fan-out of events to every open page (each page has an asyncio queue)."""
+
+    def __init__(self) -> None:
+        self._queues: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]] = set()
+        self._lock = threading.Lock()
+
+    def subscribe(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]:
+        entry = (asyncio.get_running_loop(), asyncio.Queue[dict[str, Any]](maxsize=100))
+        with self._lock:
+            self._queues.add(entry)
+        return entry
+
+    def unsubscribe(self, entry: tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]) -> None:
+        with self._lock:
+            self._queues.discard(entry)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        """Safe from any thread; a page too slow to keep up loses old events, not new ones."""
+        with self._lock:
+            targets = list(self._queues)
+        for loop, queue in targets:
+            loop.call_soon_threadsafe(_offer, queue, event)
+
+
+def _offer(queue: asyncio.Queue[dict[str, Any]], event: dict[str, Any]) -> None:
+    if queue.full():
+        queue.get_nowait()
+    queue.put_nowait(event)
+
+
+@dataclass
+class Kiosk:
+    station: GateStation
+    thermometer: Thermometer
+    clear_after_s: float = 3.0
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    events: Broadcaster = field(default_factory=Broadcaster)
+    camera: Device = field(default_factory=Device)
+    sensor: Device = field(default_factory=Device)
+
+    def __post_init__(self) -> None:
+        self.watched = WatchedThermometer(self.thermometer, self.sensor)
+        self.desk = GuardDesk(self.station, self.watched)
+        self.guards = GuardBook(self.station.store)
+
+    def describe(self, outcome: Outcome) -> dict[str, Any]:
+        """What the page shows for a check, and which follow-up actions apply to it."""
+        decision = outcome.decision
+        actions = []
+        if decision.verdict == "remeasure" or decision.reason == "no_temperature":
+            actions.append("remeasure")
+        if decision.reason == "code_unverified":
+            actions.append("confirm")
+        if decision.verdict != "admit" and decision.reason not in ("fever", "override", "refused"):
+            actions.append("override")
+        return {
+            "seq": outcome.seq,
+            "verdict": decision.verdict,
+            "reason": decision.reason,
+            "text_zh": decision.text_zh,
+            "text_en": decision.text_en,
+            "temp_c": outcome.reading.celsius if outcome.reading else None,
+            "temp_source": outcome.reading.source if outcome.reading else "none",
+            "name": mask_name(outcome.display_name) if outcome.display_name else None,
+            "flags": list(decision.flags),
+            "guard_id": outcome.guard_id,
+            "refers_to": outcome.refers_to,
+            "recorded_ms": outcome.wall_ms,
+            "hold": decision.reason == "fever" and decision.verdict == "deny",
+            "actions": actions,
+        }
+
+    def announce(self, outcome: Outcome) -> dict[str, Any]:
+        shown = self.describe(outcome)
+        self.events.publish({"event": "verdict", "data": shown})
+        if shown["hold"]:
+            self.events.publish({"event": "holds", "data": self.holds()})
+        return shown
+
+    def holds(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return self.desk.fever_holds()
+
+    def present(self, frame: Frame) -> Outcome | None:
+        """One camera frame: a new code in it becomes a check, shown at once."""
+        self.camera.set("ok")
+        with self.lock:
+            code = self.station.first_code(frame.image, still=frame.still)
+            if code is None or self.station.is_repeat(code):
+                return None
+            try:
+                reading: Reading | None = self.watched.read()
+            except Exception:
+                reading = None  # recorded without a temperature: the page asks to measure
+            outcome = self.station.record(code, reading)
+        self.announce(outcome)
+        return outcome
+
+    def run_camera(self, frames: Iterable[Frame]) -> None:
+        """The camera loop (blocks; run it in a thread). A lost camera shows in the status
+        bar; the guard can still enter people by hand."""
+        try:
+            for frame in frames:
+                self.present(frame)
+            self.camera.set("stopped", "the video source ended")
+        except FrameError as exc:
+            self.camera.set("error", str(exc))
+
+    def start_camera(self, frames: Iterable[Frame]) -> threading.Thread:
+        thread = threading.Thread(target=self.run_camera, args=(frames,), name="camera", daemon=True)
+        thread.start()
+        return thread
+
+    def status(self) -> dict[str, Any]:
+        """The status bar: uplink, backlog, last sync, trust list, clock, camera, sensor."""
+        now = clock.now().wall_ms
+        with self.lock:
+            store = self.station.store
+            uplink = store.state("uplink_ok_ms")
+            backlog = store.backlog()
+            trust_age = self.station.trust_list.age_hours(clock.utc_now())
+            trust_stale = trust_age is not None and trust_age > self.station.policy.trust_max_age_hours
+        camera = self.camera
+        if camera.state == "ok" and now - camera.at_ms > CAMERA_STALE_MS:
+            camera_state = "stale"
+        else:
+            camera_state = camera.state
+        return {
+            "online": uplink is not None and now - uplink <= ONLINE_WITHIN_MS,
+            "backlog": backlog,
+            "last_sync_ms": uplink,
+            "trust_age_h": None if trust_age is None else round(trust_age, 1),
+            "trust_stale": trust_stale,
+            "clock_unset": now < RELEASED.timestamp() * 1000,
+            "camera": camera_state,
+            "camera_detail": camera.detail,
+            "sensor": self.sensor.state,
+            "sensor_detail": self.sensor.detail,
+            "now_ms": now,
+            "gate": self.station.bundle.gate,
+        }

@@ -1,0 +1,233 @@
+"""The guard's actions through the kiosk's HTTP API: who did what is stored with each
+check, and bad input is refused with a clear message and stores nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from edge.kiosk.app import create_kiosk_app
+from edge.kiosk.runtime import Kiosk
+from gatecheck.samples import render_frame
+from tests.kiosk_helpers import GUARD_ID, GUARD_PIN, FrameFeed, SettableSensor
+
+Gate = tuple[Kiosk, FrameFeed, SettableSensor]
+
+
+@pytest.fixture
+def api(kiosk: Gate) -> Iterator[TestClient]:
+    with TestClient(create_kiosk_app(kiosk[0])) as client:
+        yield client
+
+
+@pytest.fixture
+def guard(api: TestClient) -> TestClient:
+    response = api.post("/api/login", json={"guard_id": GUARD_ID, "pin": GUARD_PIN})
+    assert response.status_code == 200, response.text
+    return api
+
+
+def shown(gate: Kiosk, feed: FrameFeed, payload: str, after: int = 0) -> dict[str, Any]:
+    """Show a code to the camera; wait until the check is stored; return its row."""
+    feed.show(render_frame(payload))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with gate.lock:
+            rows = [r for r in gate.station.store.rows() if r["seq"] > after]
+        if rows:
+            return rows[-1]
+        time.sleep(0.01)
+    raise AssertionError("the camera loop stored no check")
+
+
+def table(gate: Kiosk, name: str) -> list[dict[str, Any]]:
+    with gate.lock:
+        return list(gate.station.store.db[name].rows)
+
+
+def test_actions_need_a_guard_logged_in(api: TestClient, kiosk: Gate) -> None:
+    for path, body in (
+        ("/api/refusals", {}),
+        ("/api/visitors", {"name": "李四", "phone": "13800138000", "host": "3-201", "purpose": "visit"}),
+        ("/api/manual", {"kind": "resident_id", "id_number": "11010519491231002X"}),
+        ("/api/checks/1/override", {"verdict": "admit", "reason": "known staff"}),
+    ):
+        response = api.post(path, json=body)
+        assert response.status_code == 401, response.text
+        assert "log in" in response.json()["error"]
+    assert table(kiosk[0], "checks") == [] and table(kiosk[0], "visitors") == []
+
+
+def test_wrong_pins_lock_the_guard_out(api: TestClient) -> None:
+    for _ in range(5):
+        response = api.post("/api/login", json={"guard_id": GUARD_ID, "pin": "0000"})
+        assert response.status_code == 401 and "wrong PIN" in response.json()["error"]
+    locked = api.post("/api/login", json={"guard_id": GUARD_ID, "pin": GUARD_PIN})
+    assert locked.status_code == 401 and "try again in" in locked.json()["error"]
+
+
+def test_override_is_stored_with_the_guard_and_reason(guard: TestClient, kiosk: Gate, signed: Any) -> None:
+    gate, feed, _ = kiosk
+    denied = shown(gate, feed, signed("p-yellow", "yellow"))
+    assert (denied["verdict"], denied["reason"], denied["guard_id"]) == ("deny", "code_yellow", None)
+    response = guard.post(
+        f"/api/checks/{denied['seq']}/override", json={"verdict": "admit", "reason": "resident, tested today"}
+    )
+    assert response.status_code == 200, response.text
+    row = table(gate, "checks")[-1]
+    assert (row["verdict"], row["reason"], row["guard_id"], row["refers_to"]) == (
+        "admit", "override", GUARD_ID, denied["seq"],
+    )  # fmt: skip
+    assert row["note"] == "resident, tested today" and "override" in row["flags"]
+    assert row["holder"] == denied["holder"]
+
+
+def test_a_confirmed_fever_holds_the_lane_until_acknowledged(
+    guard: TestClient, kiosk: Gate, signed: Any
+) -> None:
+    gate, feed, sensor = kiosk
+    sensor.celsius = 38.2
+    first = shown(gate, feed, signed("p-hot"))
+    assert (first["verdict"], first["reason"]) == ("remeasure", "temp_high")
+    again = guard.post(f"/api/checks/{first['seq']}/remeasure", json={})
+    assert again.json()["reason"] == "fever" and again.json()["hold"] is True
+    fever = again.json()["seq"]
+    assert [h["seq"] for h in guard.get("/api/state").json()["holds"]] == [fever]
+    assert (
+        guard.post(
+            f"/api/checks/{fever}/override", json={"verdict": "admit", "reason": "feels fine"}
+        ).status_code
+        == 409
+    )
+    bad = guard.post(f"/api/fevers/{fever}/ack", json={"action": "other"})
+    assert bad.status_code == 422 and "say what was done" in bad.json()["error"]
+    ok = guard.post(f"/api/fevers/{fever}/ack", json={"action": "observation_point"})
+    assert ok.status_code == 200 and ok.json() == []
+    assert table(gate, "fever_acks")[0]["guard_id"] == GUARD_ID
+    assert guard.post(f"/api/fevers/{fever}/ack", json={"action": "remeasured"}).status_code == 409
+
+
+def test_visitor_is_registered_with_the_check_and_closed_on_leaving(guard: TestClient, kiosk: Gate) -> None:
+    gate = kiosk[0]
+    body = {"name": "李 四", "phone": "138-0013-8000", "host": "3号楼 201", "purpose": "送货", "temp_c": 36.4}
+    response = guard.post("/api/visitors", json=body)
+    assert response.status_code == 200, response.text
+    assert (response.json()["verdict"], response.json()["reason"]) == ("admit", "visitor")
+    visitor = table(gate, "visitors")[0]
+    check = table(gate, "checks")[0]
+    assert visitor["check_seq"] == check["seq"] and visitor["guard_id"] == GUARD_ID
+    assert (check["guard_id"], check["temp_source"], check["temp_c"]) == (GUARD_ID, "manual", 36.4)
+    assert [v["id"] for v in guard.get("/api/visitors").json()] == [visitor["id"]]
+    left = guard.post(f"/api/visitors/{visitor['id']}/leave")
+    assert left.status_code == 200 and left.json()["left_ms"] is not None
+    assert guard.get("/api/visitors").json() == []
+    assert guard.post(f"/api/visitors/{visitor['id']}/leave").status_code == 409
+
+
+def test_a_feverish_visitor_gets_no_entry_opened(guard: TestClient, kiosk: Gate) -> None:
+    body = {"name": "赵六", "phone": "13900139000", "host": "A-1", "purpose": "visit", "temp_c": 38.0}
+    response = guard.post("/api/visitors", json=body)
+    assert response.json()["verdict"] == "remeasure" and response.json()["visitor_id"] is None
+    assert table(kiosk[0], "visitors") == []
+
+
+def test_manual_entry_stores_a_pseudonym_never_the_id(guard: TestClient, kiosk: Gate) -> None:
+    gate = kiosk[0]
+    response = guard.post("/api/manual", json={"kind": "resident_id", "id_number": "11010519491231002x"})
+    assert response.status_code == 200, response.text
+    row = table(gate, "checks")[0]
+    assert (row["verdict"], row["reason"], row["guard_id"]) == ("admit", "id_checked", GUARD_ID)
+    assert row["holder"] and len(row["holder"]) == 32
+    assert b"11010519491231002" not in gate.station.store.path.read_bytes()
+
+
+def test_refusal_is_an_urgent_denial(guard: TestClient, kiosk: Gate) -> None:
+    response = guard.post("/api/refusals", json={"note": "walked off"})
+    assert response.json()["reason"] == "refused"
+    row = table(kiosk[0], "checks")[0]
+    assert (row["verdict"], row["urgent"], row["guard_id"], row["note"]) == (
+        "deny",
+        1,
+        GUARD_ID,
+        "walked off",
+    )
+
+
+BAD_INPUT = [
+    ("/api/visitors", {"name": "", "phone": "13800138000", "host": "A", "purpose": "x"}, "name"),
+    ("/api/visitors", {"name": "李四", "phone": "call me", "host": "A", "purpose": "x"}, "phone"),
+    ("/api/visitors", {"name": "李四", "phone": "13800138000", "host": "", "purpose": "x"}, "host"),
+    ("/api/visitors", {"name": "李四", "phone": "13800138000", "host": "A", "purpose": ""}, "purpose"),
+    (
+        "/api/visitors",
+        {"name": "李四", "phone": "13800138000", "host": "A", "purpose": "x", "escort": "e" * 41},
+        "escort",
+    ),
+    (
+        "/api/visitors",
+        {"name": "李四", "phone": "13800138000", "host": "A", "purpose": "x", "temp_c": 3.66},
+        "temp_c",
+    ),
+    (
+        "/api/visitors",
+        {"name": "李四", "phone": "13800138000", "host": "A", "purpose": "x", "temp_c": "hot"},
+        "temp_c",
+    ),
+    (
+        "/api/visitors",
+        {"name": "李四", "phone": "13800138000", "host": "A", "purpose": "x", "extra": 1},
+        "extra",
+    ),
+    ("/api/manual", {"kind": "resident_id", "id_number": "110105194912310021"}, "check digit"),
+    ("/api/manual", {"kind": "passport", "id_number": "E1"}, "passport"),
+    ("/api/manual", {"kind": "name_phone", "name": "王五"}, "phone"),
+    ("/api/manual", {"kind": "code"}, "code"),
+    ("/api/manual", {"kind": "fingerprint"}, "kind"),
+    ("/api/refusals", {"note": "n" * 201}, "note"),
+    ("/api/checks/1/override", {"verdict": "admit", "reason": "ok"}, "reason"),
+    ("/api/checks/1/override", {"verdict": "maybe", "reason": "known staff"}, "verdict"),
+    ("/api/checks/1/confirm", {"colour": "blue"}, "colour"),
+    ("/api/checks/1/remeasure", {"temp_c": 99}, "temp_c"),
+    ("/api/checks/999/override", {"verdict": "admit", "reason": "known staff"}, "no longer on this screen"),
+    ("/api/login", {"guard_id": GUARD_ID, "pin": "12"}, "pin"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "named"), BAD_INPUT)
+def test_bad_input_is_refused_clearly_and_stores_nothing(
+    guard: TestClient, kiosk: Gate, path: str, body: dict[str, Any], named: str
+) -> None:
+    gate = kiosk[0]
+    before = {name: table(gate, name) for name in ("checks", "visitors", "fever_acks", "shifts")}
+    response = guard.post(path, json=body)
+    assert response.status_code in (409, 422), response.text
+    assert named in response.json()["error"]
+    assert {name: table(gate, name) for name in before} == before
+
+
+def test_handover_counts_the_shift(guard: TestClient, kiosk: Gate, signed: Any) -> None:
+    gate, feed, _ = kiosk
+    first = shown(gate, feed, signed("p-1"))
+    shown(gate, feed, signed("p-2", "red"), after=first["seq"])
+    guard.post("/api/visitors", json={"name": "李四", "phone": "13800138000", "host": "A", "purpose": "x"})
+    counts = guard.get("/api/shift").json()["counts"]
+    assert (counts["checks"], counts["admit"], counts["deny"], counts["visitors_in"]) == (3, 2, 1, 1)
+    ended = guard.post("/api/logout")
+    assert ended.status_code == 200 and ended.json()["counts"]["checks"] == 3
+    assert guard.post("/api/refusals", json={}).status_code == 401
+
+
+def test_a_failing_sensor_shows_and_the_check_asks_for_a_measurement(
+    api: TestClient, kiosk: Gate, signed: Any
+) -> None:
+    gate, feed, sensor = kiosk
+    sensor.celsius = None
+    row = shown(gate, feed, signed("p-3"))
+    assert (row["verdict"], row["reason"]) == ("manual", "no_temperature")
+    status = api.get("/api/state").json()["status"]
+    assert status["sensor"] == "error" and "not answering" in status["sensor_detail"]
+    assert status["online"] is False and status["backlog"] == 1
