@@ -29,20 +29,20 @@ class Form(BaseModel):
 
 def _temperature(value: float | None) -> float | None:
     if value is not None and not 25.0 <= value <= 45.0:
-        raise ValueError("a typed temperature must be between 25 and 45 °C (example: 36.6)")
+        raise ValueError("a typed temperature is between 25 and 45 °C (example: 36.6)")
     return value
 
 
 def _name(value: str) -> str:
     value = " ".join(unicodedata.normalize("NFKC", value).split())
     if not 1 <= len(value) <= 40:
-        raise ValueError("name: 1 to 40 characters")
+        raise ValueError("1 to 40 characters")
     return value
 
 
 def _phone(value: str) -> str:
     if not PHONE.fullmatch(value):
-        raise ValueError("phone: 7 to 20 digits (spaces, '-' and a leading '+' allowed)")
+        raise ValueError("7 to 20 digits (spaces, '-' and a leading '+' allowed)")
     return value
 
 
@@ -108,7 +108,14 @@ class Identity(Form):
                 raise ValueError("passport number: 5 to 20 letters and digits")
             self.id_number = number
         if self.kind == "name_phone":
-            self.name, self.phone = _name(self.name or ""), _phone(self.phone or "")
+            try:
+                self.name = _name(self.name or "")
+            except ValueError as exc:
+                raise ValueError(f"name: {exc}") from None
+            try:
+                self.phone = _phone(self.phone or "")
+            except ValueError as exc:
+                raise ValueError(f"phone: {exc}") from None
         return self
 
     def identifier(self) -> bytes:

@@ -134,6 +134,7 @@ class Kiosk:
         self.events.publish({"event": "verdict", "data": shown})
         if shown["hold"]:
             self.events.publish({"event": "holds", "data": self.holds()})
+        self.events.publish({"event": "status", "data": self.status()})  # the backlog grew
         return shown
 
     def holds(self) -> list[dict[str, Any]]:

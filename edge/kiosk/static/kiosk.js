@@ -20,6 +20,7 @@ const T = {
     host: "被访人 / 单位", purpose: "事由", escort: "陪同人", entered: "进入时间", left: "离开",
     note: "备注", fever_hold: "体温异常 — 请处置", ack_action: "处置措施", acknowledge: "确认处置",
     end_shift: "结束本班", checks: "检查", fevers: "发热", overrides: "人工判定", visitors_in: "在场访客",
+    act_remeasure: "复测", act_confirm: "确认颜色", act_override: "人工判定",
     need_login: "请先登录", saved: "已保存", lang: "English", by_hand: "手工", none_temp: "未测温",
     "": "",
   },
@@ -40,6 +41,7 @@ const T = {
     host: "Host / unit", purpose: "Purpose", escort: "Escort", entered: "Entered", left: "Left",
     note: "Note", fever_hold: "FEVER — action required", ack_action: "What was done", acknowledge: "Acknowledge",
     end_shift: "End my shift", checks: "Checks", fevers: "Fevers", overrides: "Overrides", visitors_in: "Visitors inside",
+    act_remeasure: "Re-measure", act_confirm: "Confirm colour", act_override: "Override",
     need_login: "Log in first", saved: "Saved", lang: "中文", by_hand: "typed", none_temp: "no temperature",
     "": "",
   },
@@ -132,7 +134,7 @@ function renderRecent() {
     li.append(document.createElement("br"));
     for (const action of check.actions) {
       const b = document.createElement("button");
-      b.type = "button"; b.textContent = t(action); b.dataset.action = action; b.dataset.seq = check.seq;
+      b.type = "button"; b.textContent = t(`act_${action}`); b.dataset.action = action; b.dataset.seq = check.seq;
       li.append(b);
     }
     list.append(li);
@@ -229,10 +231,9 @@ async function submitDialog(event) {
   const seq = form.dataset.seq;
   const url = form.dataset.post || `/api/checks/${seq}/${dialog.id.replace("-form", "")}`;
   try {
-    const result = await post(url, formBody(form, event.submitter));
+    await post(url, formBody(form, event.submitter));  // a new check arrives as an event
     dialog.close();
-    if (dialog.id === "login-form") { await refreshState(); return; }
-    if (result.verdict) { hideVerdict(); }
+    if (dialog.id === "login-form") await refreshState();
   } catch (e) {
     error.textContent = e.message;
   }
