@@ -231,3 +231,27 @@ def test_a_failing_sensor_shows_and_the_check_asks_for_a_measurement(
     status = api.get("/api/state").json()["status"]
     assert status["sensor"] == "error" and "not answering" in status["sensor_detail"]
     assert status["online"] is False and status["backlog"] == 1
+
+
+def test_guard_confirms_the_colour_of_a_code_the_gate_cannot_verify(guard: TestClient, kiosk: Gate) -> None:
+    gate, feed = kiosk[0], kiosk[1]
+    opaque = shown(gate, feed, "https://health.example.cn/qr/6f1c2a9e")
+    assert (opaque["verdict"], opaque["reason"]) == ("manual", "code_unverified")
+    red = guard.post(f"/api/checks/{opaque['seq']}/confirm", json={"colour": "red"})
+    assert (red.json()["verdict"], red.json()["reason"]) == ("deny", "code_red")
+    row = table(gate, "checks")[-1]
+    assert (row["urgent"], row["refers_to"], row["guard_id"]) == (1, opaque["seq"], GUARD_ID)
+    assert "colour_confirmed" in row["flags"]
+    green_again = guard.post(f"/api/checks/{row['seq']}/confirm", json={"colour": "green"})
+    assert green_again.status_code == 409
+
+
+def test_a_code_typed_from_paper_is_verified_like_a_scanned_one(
+    guard: TestClient, kiosk: Gate, signed: Any
+) -> None:
+    good = guard.post("/api/manual", json={"kind": "code", "code": signed("p-paper"), "temp_c": 36.6})
+    assert (good.json()["verdict"], good.json()["reason"]) == ("admit", "ok")
+    forged = guard.post("/api/manual", json={"kind": "code", "code": signed("p-paper")[:-4] + "AAAA"})
+    assert forged.json()["verdict"] == "deny"
+    rows = table(kiosk[0], "checks")
+    assert [r["engine"] for r in rows] == ["typed", "typed"] and rows[0]["guard_id"] == GUARD_ID
