@@ -177,13 +177,20 @@ def _roi(ctx: click.Context, param: click.Parameter, value: str | None) -> Roi |
         raise click.BadParameter(str(exc)) from exc
 
 
+def camera_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--source and --roi, the same for every command that watches the camera."""
+    command = click.option(
+        "--roi", callback=_roi, help="Only look at x,y,width,height (pixels) of each frame."
+    )(command)
+    return click.option(
+        "--source", default="0", show_default=True, help="Camera index, stream URL, video file or folder."
+    )(command)
+
+
 @edge.command()
 @device_option
 @db_option
-@click.option(
-    "--source", default="0", show_default=True, help="Camera index, stream URL, video file or folder."
-)
-@click.option("--roi", callback=_roi, help="Only look at x,y,width,height (pixels) of each frame.")
+@camera_options
 @click.option("--seed", default=0, show_default=True, help="Seed of the simulated sensor.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per check.")
 def run(device_path: Path, db_path: Path, source: str, roi: Roi | None, seed: int, as_json: bool) -> None:
@@ -220,10 +227,7 @@ def status(db_path: Path) -> None:
 @edge.command()
 @device_option
 @db_option
-@click.option(
-    "--source", default="0", show_default=True, help="Camera index, stream URL, video file or folder."
-)
-@click.option("--roi", callback=_roi, help="Only look at x,y,width,height (pixels) of each frame.")
+@camera_options
 @click.option(
     "--thermometer",
     type=click.Choice(["simulated", "none"]),

@@ -78,13 +78,6 @@ class GuardBook:
                 (guard_id, name.strip(), hash_password(pin)),
             )
 
-    def deactivate(self, guard_id: str) -> None:
-        with self.db.conn:
-            if self.db.execute("UPDATE guards SET active = 0 WHERE id = ?", (guard_id,)).rowcount == 0:
-                raise GuardError(f"no guard {guard_id!r}")
-            self.db.execute("UPDATE shifts SET ended_ms = ? WHERE guard_id = ? AND ended_ms IS NULL",
-                            (clock.now().wall_ms, guard_id))  # fmt: skip
-
     def names(self) -> dict[str, str]:
         """Active guards, id → name."""
         return dict(self.db.execute("SELECT id, name FROM guards WHERE active = 1 ORDER BY id").fetchall())

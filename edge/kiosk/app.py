@@ -25,7 +25,6 @@ from edge.guards import GuardError, Shift
 from edge.kiosk import forms
 from edge.kiosk.runtime import Kiosk
 from edge.policy import REASON_TEXTS
-from edge.station import Outcome
 
 HERE = Path(__file__).parent
 COOKIE = "gatecheck_shift"
@@ -77,9 +76,6 @@ def create_kiosk_app(kiosk: Kiosk) -> FastAPI:
     def act(action: Callable[[], T]) -> T:
         with kiosk.lock:
             return action()
-
-    def shown(outcome: Outcome) -> dict[str, Any]:
-        return kiosk.announce(outcome)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -149,28 +145,28 @@ def create_kiosk_app(kiosk: Kiosk) -> FastAPI:
 
     @app.post("/api/checks/{seq}/remeasure")
     def remeasure(seq: int, form: forms.Remeasure, guard: Guard) -> dict[str, Any]:
-        return shown(act(lambda: kiosk.desk.remeasure(guard, seq, form)))
+        return kiosk.announce(act(lambda: kiosk.desk.remeasure(guard, seq, form)))
 
     @app.post("/api/checks/{seq}/override")
     def override(seq: int, form: forms.Override, guard: Guard) -> dict[str, Any]:
-        return shown(act(lambda: kiosk.desk.override(guard, seq, form)))
+        return kiosk.announce(act(lambda: kiosk.desk.override(guard, seq, form)))
 
     @app.post("/api/checks/{seq}/confirm")
     def confirm(seq: int, form: forms.Confirm, guard: Guard) -> dict[str, Any]:
-        return shown(act(lambda: kiosk.desk.confirm_colour(guard, seq, form.colour)))
+        return kiosk.announce(act(lambda: kiosk.desk.confirm_colour(guard, seq, form.colour)))
 
     @app.post("/api/manual")
     def manual(form: forms.Identity, guard: Guard) -> dict[str, Any]:
-        return shown(act(lambda: kiosk.desk.manual_entry(guard, form)))
+        return kiosk.announce(act(lambda: kiosk.desk.manual_entry(guard, form)))
 
     @app.post("/api/refusals")
     def refusal(form: forms.Refusal, guard: Guard) -> dict[str, Any]:
-        return shown(act(lambda: kiosk.desk.refusal(guard, form)))
+        return kiosk.announce(act(lambda: kiosk.desk.refusal(guard, form)))
 
     @app.post("/api/visitors")
     def visitor(form: forms.Visitor, guard: Guard) -> dict[str, Any]:
         outcome, entry = act(lambda: kiosk.desk.register_visitor(guard, form))
-        return {**shown(outcome), "visitor_id": entry}
+        return {**kiosk.announce(outcome), "visitor_id": entry}
 
     @app.get("/api/visitors")
     def visitors(guard: Guard, inside: bool = True) -> list[dict[str, Any]]:
