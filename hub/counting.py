@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,19 +21,20 @@ from zoneinfo import ZoneInfo
 class LocalDays:
     """Local (date, hour) of instants in one site's timezone, for a whole batch. UTC
     offsets change only on whole minutes, so a local date and hour never change within a
-    UTC minute: one zone lookup per minute serves every check in it."""
+    UTC minute: one zone lookup per distinct minute serves every check in it."""
 
     def __init__(self, tz: ZoneInfo) -> None:
         self.tz = tz
-        self._minutes: dict[int, tuple[str, int]] = {}
 
-    def __call__(self, wall_ms: int) -> tuple[str, int]:
-        minute = wall_ms // 60_000
-        found = self._minutes.get(minute)
-        if found is None:
-            local = datetime.fromtimestamp(minute * 60, tz=UTC).astimezone(self.tz)
-            found = self._minutes[minute] = (local.date().isoformat(), local.hour)
-        return found
+    def of(self, instants_ms: list[int]) -> list[tuple[str, int]]:
+        """(local date, local hour) of each instant, in order."""
+        minutes = [ms // 60_000 for ms in instants_ms]
+        local = {minute: self._local(minute) for minute in set(minutes)}
+        return [local[minute] for minute in minutes]
+
+    def _local(self, minute: int) -> tuple[str, int]:
+        moment = datetime.fromtimestamp(minute * 60, tz=UTC).astimezone(self.tz)
+        return moment.date().isoformat(), moment.hour
 
 
 ALERT_REASONS = frozenset({"fever", "code_red"})
@@ -59,7 +61,7 @@ def tally(checks: Iterable[Mapping[str, Any]]) -> Counter[tuple[str, str]]:
     Checks are grouped first by what decides their metrics (a batch has few such kinds),
     so the metric rules run once per kind rather than once per check."""
     fields = ("local_date", "local_hour", "verdict", "reason", "gate", "flags", "temp_source")
-    kinds = Counter(tuple(check.get(f) for f in fields) for check in checks)
+    kinds = Counter(map(itemgetter(*fields), checks))
     counts: Counter[tuple[str, str]] = Counter()
     for kind, n in kinds.items():
         check: dict[str, Any] = dict(zip(fields, kind, strict=True))

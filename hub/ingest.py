@@ -124,6 +124,12 @@ def _known_boots(conn: Connection, device_id: str, boot_ids: set[str]) -> dict[s
     return {r.boot_id: clocks.BootClock(r.skew_ms, r.mono_offset_ms) for r in rows}
 
 
+_SITE_TIMEZONE = (
+    select(sites.c.timezone).where(sites.c.id == devices.c.site_id).scalar_subquery().label("timezone")
+)
+"""The device's site timezone, read in the same statement that locks the device row."""
+
+
 @dataclass(frozen=True)
 class IngestResult:
     ack: BatchAck
@@ -183,9 +189,8 @@ def ingest_batch(
             update(devices)
             .where(devices.c.id == device_id)
             .values(**changes)
-            .returning(devices.c.site_id, devices.c.acked_seq)
+            .returning(devices.c.site_id, devices.c.acked_seq, _SITE_TIMEZONE)
         ).one()
-        timezone = str(conn.scalar(select(sites.c.timezone).where(sites.c.id == device.site_id)))
         _record_boot(conn, device_id, batch.boot_id, clock, received_ms)
         held: set[int] = set()
         if seqs:
@@ -199,27 +204,21 @@ def ingest_batch(
         other_boots = {c["boot_id"] for c in items} - {batch.boot_id}
         boots = _known_boots(conn, device_id, other_boots) if other_boots else {}
         boots[batch.boot_id] = clock
-        local = LocalDays(ZoneInfo(timezone))
-        new_rows: list[dict[str, Any]] = []
-        for check in items:
-            if check["seq"] in held:
-                continue
-            boot = boots.get(check["boot_id"])
-            event_ms, source = clocks.place(check["wall_ms"], check["mono_ms"], boot, received_ms)
-            local_date, local_hour = local(event_ms)
-            new_rows.append(
-                {
-                    **check,
-                    "flags": ",".join(check["flags"]),
-                    "device_id": device_id,
-                    "site_id": device.site_id,
-                    "received_ms": received_ms,
-                    "event_ms": event_ms,
-                    "time_source": source,
-                    "local_date": local_date,
-                    "local_hour": local_hour,
-                }
-            )
+        new_rows = [check for check in items if check["seq"] not in held]
+        placed = [
+            clocks.place(c["wall_ms"], c["mono_ms"], boots.get(c["boot_id"]), received_ms) for c in new_rows
+        ]
+        local = LocalDays(ZoneInfo(device.timezone)).of([event_ms for event_ms, _ in placed])
+        # The rows from the batch are this call's own: complete them in place.
+        for row, (event_ms, source), (local_date, local_hour) in zip(new_rows, placed, local, strict=True):
+            row["flags"] = ",".join(row["flags"])
+            row["device_id"] = device_id
+            row["site_id"] = device.site_id
+            row["received_ms"] = received_ms
+            row["event_ms"] = event_ms
+            row["time_source"] = source
+            row["local_date"] = local_date
+            row["local_hour"] = local_hour
         raised: list[dict[str, Any]] = []
         if new_rows:
             _bulk_insert(conn, checks, new_rows)
