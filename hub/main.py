@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gatecheck import __version__
 from hub.api.deps import LoginRequired, UserDep
-from hub.api.routes import device, ingest, pages, reports
+from hub.api.routes import admin, device, ingest, pages, reports
 from hub.core.config import HubSettings
 from hub.core.db import create_schema, make_engine
 from hub.metrics import HubMetrics
@@ -66,6 +66,7 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
     app.include_router(device.router)
     app.include_router(reports.router)
     app.include_router(pages.router)
+    app.include_router(admin.router)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from pydantic import ValidationError
@@ -14,6 +16,8 @@ from edge.policy import Policy
 from hub.cli import database_option
 from hub.core.db import create_schema, make_engine
 from hub.trust import build_trust_list
+from provisioning.backends import AdminApiRegistry, DatabaseRegistry, Registry
+from provisioning.bundle import DeviceBundle
 from provisioning.errors import ProvisioningError
 from provisioning.issuers import (
     IssuerSecret,
@@ -23,7 +27,10 @@ from provisioning.issuers import (
     revoke_code,
     write_qr_png,
 )
-from provisioning.registry import DEFAULT_ORGANISATION, create_site, enrol_device, list_sites
+from provisioning.models import DeviceEnrol, SiteCreate
+from provisioning.registry import DEFAULT_ORGANISATION
+
+T = TypeVar("T")
 
 out_option = click.option(
     "--out",
@@ -44,13 +51,67 @@ def provision() -> None:
     """Create sites, enrol devices, manage issuer keys and the trust list."""
 
 
+def registry_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--database-url, or --hub with an admin account: where site and device changes go."""
+    options = [
+        database_option,
+        click.option(
+            "--hub",
+            "hub_url",
+            envvar="GATECHECK_ADMIN_HUB",
+            help="Use this hub's admin API instead of its database [env GATECHECK_ADMIN_HUB].",
+        ),
+        click.option(
+            "--admin-user",
+            envvar="GATECHECK_ADMIN_USER",
+            default="admin",
+            show_default=True,
+            help="With --hub.",
+        ),
+        click.option(
+            "--admin-password",
+            envvar="GATECHECK_ADMIN_PASSWORD",
+            help="With --hub [env GATECHECK_ADMIN_PASSWORD]; asked for when missing.",
+        ),
+        click.option(
+            "--hub-ca",
+            type=click.Path(exists=True, dir_okay=False),
+            help="With --hub: CA certificate (PEM) of the hub's TLS certificate.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def open_registry(
+    database_url: str, hub_url: str | None, admin_user: str, admin_password: str | None, hub_ca: str | None
+) -> Registry:
+    if hub_url is None:
+        return DatabaseRegistry(open_hub_db(database_url))
+    if admin_password is None:
+        admin_password = click.prompt(f"Password of {admin_user} at {hub_url}", hide_input=True)
+    return AdminApiRegistry(hub_url, admin_user, admin_password, hub_ca or True)
+
+
+def _registry_call(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except ProvisioningError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _time(ms: int | None) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M") if ms else "-"
+
+
 @provision.group()
 def site() -> None:
     """Sites: a compound, branch or school with its own timezone."""
 
 
 @site.command("create")
-@database_option
+@registry_options
 @click.option("--name", required=True, help="Site name as managers know it.")
 @click.option("--timezone", required=True, help="IANA timezone, e.g. Asia/Shanghai.")
 @click.option("--org", "organisation", default=DEFAULT_ORGANISATION, show_default=True, help="Organisation.")
@@ -62,7 +123,7 @@ def site() -> None:
     help="JSON file with the site's gate rules (see docs/policy.md); default rules otherwise.",
 )
 def site_create(
-    database_url: str, name: str, timezone: str, organisation: str, deadline: str, policy_path: Path | None
+    name: str, timezone: str, organisation: str, deadline: str, policy_path: Path | None, **where: Any
 ) -> None:
     """Create a site and print its id."""
     policy = None
@@ -72,44 +133,29 @@ def site_create(
         except ValidationError as exc:
             raise click.ClickException(f"invalid policy {policy_path}:\n{exc}") from exc
     try:
-        created = create_site(open_hub_db(database_url), name, timezone, policy, organisation, deadline)
-    except ProvisioningError as exc:
+        request = SiteCreate(
+            name=name, timezone=timezone, organisation=organisation, report_deadline=deadline, policy=policy
+        )
+    except ValidationError as exc:
         raise click.ClickException(str(exc)) from exc
+    created = _registry_call(lambda: open_registry(**where).create_site(request))
     click.echo(created.id)
 
 
 @site.command("list")
-@database_option
-def site_list(database_url: str) -> None:
+@registry_options
+def site_list(**where: Any) -> None:
     """List sites: id, timezone, name."""
-    for s in list_sites(open_hub_db(database_url)):
+    for s in _registry_call(lambda: open_registry(**where).list_sites()):
         click.echo(f"{s.id}\t{s.timezone}\t{s.name}")
 
 
 @provision.group()
 def device() -> None:
-    """Devices: one per gate."""
+    """Devices: one per gate. Enrol, rotate credentials, revoke, list."""
 
 
-@device.command("enrol")
-@database_option
-@click.option("--site", "site_id", required=True, help="Site id from 'site create'.")
-@click.option("--gate", required=True, help="Name of the entrance, e.g. 'North gate'.")
-@click.option("--hub-url", required=True, help="URL the device will sync to.")
-@click.option(
-    "--ca-cert",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The site CA (PEM) the hub's TLS certificate chains to.",
-)
-@out_option
-def device_enrol(
-    database_url: str, site_id: str, gate: str, hub_url: str, ca_cert: Path | None, out: Path
-) -> None:
-    """Enrol a device and write its bundle (credentials, policy, trust list, CA)."""
-    try:
-        bundle = enrol_device(open_hub_db(database_url), site_id, gate, hub_url)
-    except ProvisioningError as exc:
-        raise click.ClickException(str(exc)) from exc
+def _save_bundle(bundle: DeviceBundle, ca_cert: Path | None, out: Path) -> None:
     if ca_cert is not None:
         pem = ca_cert.read_text(encoding="utf-8")
         if "BEGIN CERTIFICATE" not in pem:
@@ -117,6 +163,70 @@ def device_enrol(
         bundle = bundle.model_copy(update={"ca_cert": pem})
     bundle.save(out)
     click.echo(f"{bundle.device_id}\t{out}")
+
+
+ca_cert_option = click.option(
+    "--ca-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The site CA (PEM) the hub's TLS certificate chains to, written into the bundle.",
+)
+
+
+@device.command("enrol")
+@registry_options
+@click.option("--site", "site_id", required=True, help="Site id from 'site create'.")
+@click.option("--gate", required=True, help="Name of the entrance, e.g. 'North gate'.")
+@click.option("--hub-url", "device_hub_url", required=True, help="URL the device will sync to.")
+@ca_cert_option
+@out_option
+def device_enrol(
+    site_id: str, gate: str, device_hub_url: str, ca_cert: Path | None, out: Path, **where: Any
+) -> None:
+    """Enrol a device and write its bundle (credentials, policy, trust list, CA)."""
+    try:
+        request = DeviceEnrol(site_id=site_id, gate=gate, hub_url=device_hub_url)
+    except ValidationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _save_bundle(_registry_call(lambda: open_registry(**where).enrol_device(request)), ca_cert, out)
+
+
+@device.command("rotate")
+@registry_options
+@click.argument("device_id")
+@click.option("--hub-url", "device_hub_url", help="A new URL for the device to sync to (default: unchanged).")
+@ca_cert_option
+@out_option
+def device_rotate(
+    device_id: str, device_hub_url: str | None, ca_cert: Path | None, out: Path, **where: Any
+) -> None:
+    """Give DEVICE_ID a new key pair and write its new bundle. The old key is refused at
+    once; load the new bundle on the device with 'gatecheck edge init --bundle FILE' (its
+    unsent checks wait on the device meanwhile)."""
+    bundle = _registry_call(lambda: open_registry(**where).rotate_device(device_id, device_hub_url))
+    _save_bundle(bundle, ca_cert, out)
+
+
+@device.command("revoke")
+@registry_options
+@click.argument("device_id")
+def device_revoke(device_id: str, **where: Any) -> None:
+    """Refuse DEVICE_ID from now on (stolen, broken or retired). Its checks stay."""
+    record = _registry_call(lambda: open_registry(**where).revoke_device(device_id))
+    click.echo(f"{record.id}\t{record.status}\trevoked {_time(record.revoked_ms)} UTC")
+
+
+@device.command("list")
+@registry_options
+@click.option("--site", "site_id", help="Only this site's devices.")
+def device_list(site_id: str | None, **where: Any) -> None:
+    """List devices: id, site, gate, status, last seen (UTC), acknowledged seq, backlog."""
+    rows = _registry_call(lambda: open_registry(**where).list_devices(site_id))
+    click.echo("device\tsite\tgate\tstatus\tlast seen (UTC)\tacked seq\tbacklog")
+    for d in rows:
+        backlog = "-" if d.backlog is None else str(d.backlog)
+        click.echo(
+            f"{d.id}\t{d.site_name}\t{d.gate}\t{d.status}\t{_time(d.last_seen_ms)}\t{d.acked_seq}\t{backlog}"
+        )
 
 
 @provision.group()

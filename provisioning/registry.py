@@ -10,24 +10,20 @@ import base64
 import re
 import secrets
 import time
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, and_, insert, select, update
 
 from edge.policy import Policy
 from hub.core.db import devices, organisations, sites
 from hub.trust import build_trust_list
 from provisioning.bundle import DeviceBundle
-from provisioning.errors import ProvisioningError
+from provisioning.errors import ProvisioningError, UnknownRecord
+from provisioning.models import DeviceRecord, SiteRecord
 from sync.protocol import public_key_for
 
-
-@dataclass(frozen=True)
-class Site:
-    id: str
-    name: str
-    timezone: str
+Site = SiteRecord
+"""A site as the registry returns it."""
 
 
 def _now_ms() -> int:
@@ -73,7 +69,7 @@ def create_site(
         raise ProvisioningError(
             f"unknown timezone {timezone!r}; use an IANA name such as Asia/Shanghai"
         ) from None
-    site = Site(f"site-{secrets.token_hex(5)}", name, timezone)
+    site = Site(id=f"site-{secrets.token_hex(5)}", name=name, timezone=timezone)
     org_id = ensure_organisation(engine, organisation)
     with engine.begin() as conn:
         conn.execute(
@@ -99,35 +95,111 @@ def enrol_device(engine: Engine, site_id: str, gate: str, hub_url: str) -> Devic
     signing_key = secrets.token_bytes(32)
     device_id = f"dev-{secrets.token_hex(5)}"
     with engine.begin() as conn:
-        site = conn.execute(select(sites).where(sites.c.id == site_id)).one_or_none()
-        if site is None:
-            raise ProvisioningError(f"no site {site_id!r}; list them with 'gatecheck provision site list'")
+        if conn.scalar(select(sites.c.id).where(sites.c.id == site_id)) is None:
+            raise UnknownRecord(f"no site {site_id!r}; list them with 'gatecheck provision site list'")
         conn.execute(
             insert(devices).values(
                 id=device_id,
                 site_id=site_id,
                 gate=gate,
+                hub_url=hub_url.rstrip("/"),
                 public_key=public_key_for(signing_key),
                 status="active",
                 acked_seq=0,
                 created_at_ms=_now_ms(),
             )
         )
+    return _bundle(engine, device_id, signing_key)
+
+
+def rotate_device(engine: Engine, device_id: str, hub_url: str | None = None) -> DeviceBundle:
+    """Give a device a new key pair and return its new bundle. The old key is refused from
+    this moment: until the new bundle is loaded (``gatecheck edge init``) the device keeps
+    its checks and retries, so nothing is lost — see docs/deploy.md."""
+    signing_key = secrets.token_bytes(32)
+    changes: dict[str, object] = {"public_key": public_key_for(signing_key), "key_rotated_ms": _now_ms()}
+    if hub_url:
+        changes["hub_url"] = hub_url.rstrip("/")
+    with engine.begin() as conn:
+        status = conn.scalar(select(devices.c.status).where(devices.c.id == device_id))
+        if status is None:
+            raise UnknownRecord(f"no device {device_id!r}; list them with 'gatecheck provision device list'")
+        if status != "active":
+            raise ProvisioningError(f"device {device_id} is {status}; enrol a new device instead")
+        conn.execute(update(devices).where(devices.c.id == device_id).values(**changes))
+    return _bundle(engine, device_id, signing_key)
+
+
+def revoke_device(engine: Engine, device_id: str) -> DeviceRecord:
+    """Refuse the device from now on (a stolen or retired board). Its checks already at the
+    hub stay; it no longer counts toward a site-day's completeness. Revoking twice is a
+    no-op."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(devices)
+            .where(and_(devices.c.id == device_id, devices.c.status != "revoked"))
+            .values(status="revoked", revoked_ms=_now_ms())
+        )
+    found = list_devices(engine, device_id=device_id)
+    if not found:
+        raise UnknownRecord(f"no device {device_id!r}; list them with 'gatecheck provision device list'")
+    return found[0]
+
+
+def _bundle(engine: Engine, device_id: str, signing_key: bytes) -> DeviceBundle:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(devices.c.gate, devices.c.hub_url, sites)
+            .join(sites, sites.c.id == devices.c.site_id)
+            .where(devices.c.id == device_id)
+        ).one()
+    if not row.hub_url:
+        raise ProvisioningError(f"device {device_id} has no hub URL on record; pass --hub-url")
     return DeviceBundle(
         device_id=device_id,
-        site_id=site_id,
-        site_name=site.name,
-        timezone=site.timezone,
-        gate=gate,
-        hub_url=hub_url.rstrip("/"),
+        site_id=row.id,
+        site_name=row.name,
+        timezone=row.timezone,
+        gate=row.gate,
+        hub_url=row.hub_url,
         signing_key=base64.b64encode(signing_key).decode(),
-        pseudonym_key=base64.b64encode(site.pseudonym_key).decode(),
-        policy=Policy.model_validate_json(site.policy),
+        pseudonym_key=base64.b64encode(row.pseudonym_key).decode(),
+        policy=Policy.model_validate_json(row.policy),
         trust=build_trust_list(engine),
     )
+
+
+def list_devices(
+    engine: Engine, site_id: str | None = None, device_id: str | None = None
+) -> list[DeviceRecord]:
+    """Devices with their state as the hub last saw it, by site and gate."""
+    query = (
+        select(
+            devices.c.id,
+            devices.c.site_id,
+            sites.c.name.label("site_name"),
+            devices.c.gate,
+            devices.c.status,
+            devices.c.created_at_ms,
+            devices.c.key_rotated_ms,
+            devices.c.revoked_ms,
+            devices.c.last_seen_ms,
+            devices.c.acked_seq,
+            devices.c.backlog,
+            devices.c.software,
+        )
+        .join(sites, sites.c.id == devices.c.site_id)
+        .order_by(sites.c.name, devices.c.gate, devices.c.id)
+    )
+    if site_id is not None:
+        query = query.where(devices.c.site_id == site_id)
+    if device_id is not None:
+        query = query.where(devices.c.id == device_id)
+    with engine.connect() as conn:
+        return [DeviceRecord.model_validate(dict(r._mapping)) for r in conn.execute(query)]
 
 
 def list_sites(engine: Engine) -> list[Site]:
     with engine.connect() as conn:
         rows = conn.execute(select(sites.c.id, sites.c.name, sites.c.timezone).order_by(sites.c.name))
-        return [Site(r.id, r.name, r.timezone) for r in rows]
+        return [Site(id=r.id, name=r.name, timezone=r.timezone) for r in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import time
 import zlib
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from hub import queries
-from hub.auth import User, load_user
+from hub.auth import User, authenticate, load_user
 from hub.core.config import HubSettings
 from hub.core.db import devices, nonces
 from hub.schemas import SitePublic
@@ -140,14 +141,40 @@ class LoginRequired(Exception):
 
 
 def require_user(request: Request, engine: EngineDep) -> User:
+    """The session's user (browsers) or, for scripts such as ``gatecheck provision --hub``,
+    HTTP Basic credentials checked on every request."""
     username = request.session.get("user")
-    user = load_user(engine, username) if isinstance(username, str) else None
+    if isinstance(username, str):
+        user = load_user(engine, username)
+    else:
+        credentials = _basic_credentials(request.headers.get("authorization", ""))
+        user = authenticate(engine, *credentials) if credentials else None
     if user is None:
         raise LoginRequired
     return user
 
 
+def _basic_credentials(header: str) -> tuple[str, str] | None:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        username, sep, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return (username, password) if sep else None
+
+
 UserDep = Annotated[User, Depends(require_user)]
+
+
+def require_admin(user: UserDep) -> User:
+    if user.role != "admin":
+        raise HTTPException(403, "only an admin may do this")
+    return user
+
+
+AdminDep = Annotated[User, Depends(require_admin)]
 
 
 def visible_site(site_id: str, user: UserDep, engine: EngineDep) -> SitePublic:

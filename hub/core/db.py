@@ -68,6 +68,9 @@ devices = Table(
     Column("trust_fetched_ms", BigInteger, comment="When the device received that trust list."),
     Column("software", String(32)),
     Column("created_at_ms", BigInteger, nullable=False),
+    Column("hub_url", String(255), comment="URL the device was told to sync to (for new bundles)."),
+    Column("key_rotated_ms", BigInteger, comment="When the device's key pair was last replaced."),
+    Column("revoked_ms", BigInteger, comment="When the device was revoked (status 'revoked')."),
 )
 
 checks = Table(

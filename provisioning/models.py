@@ -1,0 +1,57 @@
+"""What provisioning exchanges with the hub's admin API — one definition for the hub's
+routes and for ``gatecheck provision --hub``."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge.policy import Policy
+
+
+class SiteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128)
+    timezone: str = Field(description="IANA timezone, e.g. Asia/Shanghai.")
+    organisation: str = Field("Default organisation", min_length=1, max_length=128)
+    report_deadline: str = Field("12:00", description="Daily report due the next day at HH:MM.")
+    policy: Policy | None = None
+
+
+class SiteRecord(BaseModel):
+    id: str
+    name: str
+    timezone: str
+
+
+class DeviceEnrol(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    site_id: str
+    gate: str = Field(min_length=1, max_length=64)
+    hub_url: str = Field(min_length=1, max_length=255, description="URL the device will sync to.")
+
+
+class DeviceRotate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hub_url: str | None = Field(
+        None, max_length=255, description="A new hub URL for the bundle, if it moved."
+    )
+
+
+class DeviceRecord(BaseModel):
+    """A device as the hub knows it."""
+
+    id: str
+    site_id: str
+    site_name: str
+    gate: str
+    status: str = Field(description="active or revoked.")
+    created_at_ms: int
+    key_rotated_ms: int | None = None
+    revoked_ms: int | None = None
+    last_seen_ms: int | None = None
+    acked_seq: int = 0
+    backlog: int | None = None
+    software: str | None = None
