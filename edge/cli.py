@@ -11,44 +11,12 @@ from typing import Any
 import click
 
 from edge.camera import Roi, open_stream
+from edge.cli_options import camera_options, db_option, device_option, open_device, thermometer_options
 from edge.frames import FrameError, image_files, is_stream, read_image
+from edge.sensor_config import ThermometerConfig, open_thermometer
 from edge.station import GateStation, Outcome
 from edge.store import CheckStore, StoreError
-from edge.thermometer import (
-    ManualEntry,
-    NoThermometer,
-    ReadingError,
-    SimulatedThermometer,
-    Thermometer,
-    parse_celsius,
-)
-from provisioning.bundle import BundleError, DeviceBundle
-
-device_option = click.option(
-    "--device",
-    "device_path",
-    envvar="GATECHECK_DEVICE",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Device bundle from enrolment [env GATECHECK_DEVICE].",
-)
-db_option = click.option(
-    "--db",
-    "db_path",
-    envvar="GATECHECK_EDGE_DB",
-    default="gatecheck-edge.db",
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The device's local check database [env GATECHECK_EDGE_DB].",
-)
-
-
-def open_device(device_path: Path, db_path: Path) -> tuple[DeviceBundle, CheckStore]:
-    """Load the bundle and open the store, mapping failures to CLI errors."""
-    try:
-        return DeviceBundle.load(device_path), CheckStore(db_path)
-    except (BundleError, StoreError) as exc:
-        raise click.ClickException(str(exc)) from exc
+from edge.thermometer import ManualEntry, ReadingError, SimulatedThermometer, Thermometer, parse_celsius
 
 
 def _temperature(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -170,37 +138,28 @@ def _scan_source(
     return failures
 
 
-def _roi(ctx: click.Context, param: click.Parameter, value: str | None) -> Roi | None:
-    try:
-        return Roi.parse(value) if value else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
-
-
-def camera_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--source and --roi, the same for every command that watches the camera."""
-    command = click.option(
-        "--roi", callback=_roi, help="Only look at x,y,width,height (pixels) of each frame."
-    )(command)
-    return click.option(
-        "--source", default="0", show_default=True, help="Camera index, stream URL, video file or folder."
-    )(command)
-
-
 @edge.command()
 @device_option
 @db_option
 @camera_options
-@click.option("--seed", default=0, show_default=True, help="Seed of the simulated sensor.")
+@thermometer_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per check.")
-def run(device_path: Path, db_path: Path, source: str, roi: Roi | None, seed: int, as_json: bool) -> None:
-    """The gate's camera loop: every code shown to the camera becomes a check. Live
-    sources drop stale frames; the same code within the debounce time is one check."""
+def run(
+    device_path: Path,
+    db_path: Path,
+    source: str,
+    roi: Roi | None,
+    thermometer: ThermometerConfig,
+    as_json: bool,
+) -> None:
+    """The gate's camera loop without a screen: every code shown to the camera becomes a
+    check. Live sources drop stale frames; the same code within the debounce time is one
+    check."""
     bundle, store = open_device(device_path, db_path)
     station = GateStation(bundle, store)
     emit = _print_json if as_json else _print_line
     try:
-        for outcome in station.watch(open_stream(source, roi), SimulatedThermometer(seed)):
+        for outcome in station.watch(open_stream(source, roi), open_thermometer(thermometer)):
             emit(_describe(outcome, source))
     except FrameError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -228,13 +187,7 @@ def status(db_path: Path) -> None:
 @device_option
 @db_option
 @camera_options
-@click.option(
-    "--thermometer",
-    type=click.Choice(["simulated", "none"]),
-    default="simulated",
-    show_default=True,
-    help="Temperature source; with none the guard types every temperature.",
-)
+@thermometer_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the page is served on.")
 @click.option("--port", default=8080, show_default=True)
 @click.option("--clear-after", default=3.0, show_default=True, help="Seconds a verdict stays on screen.")
@@ -243,7 +196,7 @@ def kiosk(
     db_path: Path,
     source: str,
     roi: Roi | None,
-    thermometer: str,
+    thermometer: ThermometerConfig,
     host: str,
     port: int,
     clear_after: float,
@@ -257,8 +210,7 @@ def kiosk(
     from edge.kiosk.runtime import Kiosk
 
     bundle, store = open_device(device_path, db_path)
-    sensor: Thermometer = SimulatedThermometer() if thermometer == "simulated" else NoThermometer()
-    gate = Kiosk(GateStation(bundle, store), sensor, clear_after_s=clear_after)
+    gate = Kiosk(GateStation(bundle, store), open_thermometer(thermometer), clear_after_s=clear_after)
     try:
         gate.start_camera(open_stream(source, roi))
     except FrameError as exc:

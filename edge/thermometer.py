@@ -1,8 +1,9 @@
 """Temperature readings and where they came from.
 
 Sites have caught people reporting "normal" without measuring, so every reading says
-whether a sensor produced it or a guard typed it. Real drivers (I2C, serial) will sit
-behind the same ``Thermometer`` interface.
+whether a sensor produced it or a guard typed it. The hardware drivers (``edge.mlx90614``
+on I2C, ``edge.serial_thermometer`` on a serial/USB port) sit behind the same
+``Thermometer`` interface as the simulator; ``edge.sensor_config`` picks one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ Source = Literal["sensor", "manual"]
 
 class ReadingError(ValueError):
     """A temperature value that is not a usable number."""
+
+
+class SensorError(ReadingError):
+    """The sensor gave no usable reading (unplugged, no answer, corrupted bytes); the
+    message says what a technician should look at. The guard measures by hand meanwhile."""
 
 
 @dataclass(frozen=True)
@@ -71,3 +77,18 @@ class NoThermometer:
 
     def read(self) -> Reading:
         raise ReadingError("no thermometer connected: type the temperature by hand")
+
+
+@dataclass
+class Calibrated:
+    """A sensor with this device's calibration offset (from a reference thermometer at
+    installation) added to every reading it makes. Typed readings are never adjusted."""
+
+    inner: Thermometer
+    offset_c: float
+
+    def read(self) -> Reading:
+        reading = self.inner.read()
+        if reading.source != "sensor" or not self.offset_c:
+            return reading
+        return Reading(round(reading.celsius + self.offset_c, 2), reading.source)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from edge.cli import db_option, device_option, open_device
+from edge.cli_options import db_option, device_option, open_device
 from sync.agent import HubRejected, HubUnavailable, SyncAgent, SyncReport, SyncSettings
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,153 @@
+"""Options shared by the device's commands (``edge``, ``sync``, ``doctor``).
+
+Each reads an environment variable, and on a device those come from the env file that
+``gatecheck edge init`` writes (``$GATECHECK_HOME/gatecheck.env``, also systemd's
+``EnvironmentFile``): the services and a technician's shell see the same settings.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from edge.camera import Roi
+from edge.sensor_config import KINDS, ThermometerConfig
+from edge.store import CheckStore, StoreError
+from provisioning.bundle import BundleError, DeviceBundle
+
+device_option = click.option(
+    "--device",
+    "device_path",
+    envvar="GATECHECK_DEVICE",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Device bundle from enrolment [env GATECHECK_DEVICE].",
+)
+db_option = click.option(
+    "--db",
+    "db_path",
+    envvar="GATECHECK_EDGE_DB",
+    default="gatecheck-edge.db",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The device's local check database [env GATECHECK_EDGE_DB].",
+)
+
+
+def open_device(device_path: Path, db_path: Path) -> tuple[DeviceBundle, CheckStore]:
+    """Load the bundle and open the store, mapping failures to CLI errors."""
+    try:
+        return DeviceBundle.load(device_path), CheckStore(db_path)
+    except (BundleError, StoreError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _roi(ctx: click.Context, param: click.Parameter, value: str | None) -> Roi | None:
+    try:
+        return Roi.parse(value) if value else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def camera_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--source and --roi, the same for every command that watches the camera."""
+    command = click.option(
+        "--roi",
+        envvar="GATECHECK_ROI",
+        callback=_roi,
+        help="Only look at x,y,width,height (pixels) of each frame [env GATECHECK_ROI].",
+    )(command)
+    return click.option(
+        "--source",
+        envvar="GATECHECK_CAMERA",
+        default="0",
+        show_default=True,
+        help="Camera index, stream URL, video file or folder [env GATECHECK_CAMERA].",
+    )(command)
+
+
+def _address(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    try:
+        address = int(value, 0)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an I2C address such as 0x5a") from None
+    if not 0x03 <= address <= 0x77:
+        raise click.BadParameter(f"I2C address {value} lies outside 0x03–0x77")
+    return address
+
+
+THERMOMETER_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    # parameter: (env var, click.option keywords)
+    "thermometer": (
+        "GATECHECK_THERMOMETER",
+        {"type": click.Choice(KINDS), "default": "simulated", "help": "Temperature source (none: typed)."},
+    ),
+    "temp_offset": (
+        "GATECHECK_TEMP_OFFSET",
+        {"type": click.FloatRange(-5, 5), "default": 0.0, "help": "Calibration offset added, °C."},
+    ),
+    "i2c_bus": ("GATECHECK_I2C_BUS", {"type": click.IntRange(0), "default": 1, "help": "MLX90614: bus."}),
+    "i2c_address": (
+        "GATECHECK_I2C_ADDRESS",
+        {"default": "0x5a", "callback": _address, "help": "MLX90614: address."},
+    ),
+    "emissivity": (
+        "GATECHECK_EMISSIVITY",
+        {"type": click.FloatRange(0.1, 1.0), "help": "MLX90614: emissivity to store (skin ≈ 0.98)."},
+    ),
+    "serial_port": ("GATECHECK_SERIAL_PORT", {"default": "/dev/ttyUSB0", "help": "Serial: port."}),
+    "serial_baud": (
+        "GATECHECK_SERIAL_BAUD",
+        {"type": click.IntRange(300), "default": 9600, "help": "Serial: baud rate."},
+    ),
+    "serial_command": (
+        "GATECHECK_SERIAL_COMMAND",
+        {"default": "", "help": r"Serial: sent per reading, escapes allowed (MEAS\r\n); empty: streams."},
+    ),
+    "serial_pattern": (
+        "GATECHECK_SERIAL_PATTERN",
+        {"default": ThermometerConfig.serial_pattern, "help": "Serial: regex, group 1 is the number."},
+    ),
+    "serial_unit": ("GATECHECK_SERIAL_UNIT", {"type": click.Choice(["C", "F"]), "default": "C"}),
+}
+
+
+def thermometer_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The thermometer settings, handed to the command as one ``thermometer`` config."""
+
+    @functools.wraps(command)
+    def with_config(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in THERMOMETER_OPTIONS}
+        config = ThermometerConfig(
+            kind=values.pop("thermometer"), offset_c=values.pop("temp_offset"), **values
+        )
+        return command(*args, thermometer=config, **kwargs)
+
+    for name, (env, keywords) in reversed(THERMOMETER_OPTIONS.items()):
+        flag = "--" + name.replace("_", "-")
+        help_text = f"{keywords.get('help', '')} [env {env}]".strip()
+        with_config = click.option(
+            flag, name, envvar=env, show_default="default" in keywords, **{**keywords, "help": help_text}
+        )(with_config)
+    return with_config
+
+
+def thermometer_env(config: ThermometerConfig) -> dict[str, str]:
+    """The env-file lines that give ``config`` back through ``thermometer_options``."""
+    values: dict[str, Any] = {
+        "thermometer": config.kind,
+        "temp_offset": config.offset_c,
+        "i2c_bus": config.i2c_bus,
+        "i2c_address": f"0x{config.i2c_address:02x}",
+        "emissivity": config.emissivity,
+        "serial_port": config.serial_port,
+        "serial_baud": config.serial_baud,
+        "serial_command": config.serial_command,
+        "serial_pattern": config.serial_pattern,
+        "serial_unit": config.serial_unit,
+    }
+    return {THERMOMETER_OPTIONS[k][0]: str(v) for k, v in values.items() if v is not None}
