@@ -49,6 +49,9 @@ class Roi:
             raise ValueError(f"region {text!r} must have x, y >= 0 and a positive size")
         return cls(x, y, w, h)
 
+    def __str__(self) -> str:
+        return f"{self.x},{self.y},{self.width},{self.height}"
+
     def crop(self, image: np.ndarray) -> np.ndarray:
         return image[self.y : self.y + self.height, self.x : self.x + self.width]
 

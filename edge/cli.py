@@ -11,12 +11,21 @@ from typing import Any
 import click
 
 from edge.camera import Roi, open_stream
-from edge.cli_options import camera_options, db_option, device_option, open_device, thermometer_options
+from edge.cli_options import (
+    camera_options,
+    db_option,
+    device_option,
+    open_device,
+    thermometer_env,
+    thermometer_options,
+)
+from edge.device_home import DEFAULT_HOME
 from edge.frames import FrameError, image_files, is_stream, read_image
 from edge.sensor_config import ThermometerConfig, open_thermometer
 from edge.station import GateStation, Outcome
 from edge.store import CheckStore, StoreError
 from edge.thermometer import ManualEntry, ReadingError, SimulatedThermometer, Thermometer, parse_celsius
+from provisioning.bundle import BundleError, DeviceBundle
 
 
 def _temperature(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -189,7 +198,13 @@ def status(db_path: Path) -> None:
 @camera_options
 @thermometer_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the page is served on.")
-@click.option("--port", default=8080, show_default=True)
+@click.option(
+    "--port",
+    envvar="GATECHECK_KIOSK_PORT",
+    default=8080,
+    show_default=True,
+    help="[env GATECHECK_KIOSK_PORT]",
+)
 @click.option("--clear-after", default=3.0, show_default=True, help="Seconds a verdict stays on screen.")
 def kiosk(
     device_path: Path,
@@ -217,6 +232,75 @@ def kiosk(
         gate.camera.set("error", str(exc))
         click.echo(f"warning: {exc}", err=True)
     uvicorn.run(create_kiosk_app(gate), host=host, port=port, log_level="warning")
+
+
+@edge.command()
+@click.option(
+    "--bundle",
+    "bundle_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The device bundle from 'gatecheck provision device enrol' (or 'rotate').",
+)
+@click.option(
+    "--home",
+    envvar="GATECHECK_HOME",
+    default=str(DEFAULT_HOME),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the device keeps its bundle, log and settings [env GATECHECK_HOME].",
+)
+@camera_options
+@thermometer_options
+@click.option("--kiosk-port", envvar="GATECHECK_KIOSK_PORT", default=8080, show_default=True)
+@click.option(
+    "--retention-days",
+    envvar="GATECHECK_RETENTION_DAYS",
+    type=click.IntRange(1),
+    default=21,
+    show_default=True,
+    help="Synced checks and visitor records older than this are purged daily.",
+)
+@click.option("--replace", is_flag=True, help="Set aside another device's unsynced log instead of refusing.")
+def init(
+    bundle_path: Path,
+    home: Path,
+    source: str,
+    roi: Roi | None,
+    thermometer: ThermometerConfig,
+    kiosk_port: int,
+    retention_days: int,
+    replace: bool,
+) -> None:
+    """Set this board up as the device BUNDLE describes: its home, check log and settings
+    file (read by the services and by every gatecheck command here). Run it again with a
+    rotated bundle to change credentials; the log and its backlog stay."""
+    from edge.device_home import DeviceHome
+    from edge.install import InitError, init_device
+
+    try:
+        bundle = DeviceBundle.load(bundle_path)
+    except BundleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    settings = {
+        "GATECHECK_CAMERA": source,
+        **({"GATECHECK_ROI": str(roi)} if roi else {}),
+        **thermometer_env(thermometer),
+        "GATECHECK_KIOSK_PORT": str(kiosk_port),
+        "GATECHECK_RETENTION_DAYS": str(retention_days),
+    }
+    try:
+        result = init_device(DeviceHome(home), bundle, settings, replace)
+    except (InitError, StoreError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"device {bundle.device_id} ({bundle.gate}, {bundle.site_name}) is set up in {home}")
+    click.echo(f"  hub: {bundle.hub_url}   trust list version {bundle.trust.version}")
+    click.echo(f"  camera: {source}   thermometer: {thermometer.describe()}")
+    if result.previous_device == bundle.device_id:
+        click.echo(f"  new credentials installed; {result.backlog} checks wait for the hub and will upload")
+    elif result.archived is not None:
+        click.echo(f"  the log of device {result.previous_device or 'unknown'} is kept in {result.archived}")
+    click.echo("next: 'gatecheck doctor', then 'systemctl restart gatecheck-edge gatecheck-sync'")
 
 
 @edge.group()

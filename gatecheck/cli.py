@@ -10,6 +10,7 @@ import importlib
 
 import click
 
+from edge.device_home import load_device_env
 from gatecheck import __version__
 
 SUBCOMMANDS = {
@@ -19,6 +20,11 @@ SUBCOMMANDS = {
     "hub": ("hub.cli", "hub", "The central hub: device ingest, reports, dashboard."),
     "provision": ("provisioning.cli", "provision", "Sites, devices, issuer keys and trust lists."),
     "demo": ("gatecheck.demo", "demo", "Run the whole chain on sample data."),
+    "doctor": (
+        "edge.doctor_cli",
+        "doctor",
+        "Check this gate device: hardware, storage, clock, hub.",
+    ),
 }
 
 
@@ -42,3 +48,4 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="gatecheck")
 def main() -> None:
     """gatecheck — offline-first gate checks (health code + temperature) and site reports."""
+    load_device_env()

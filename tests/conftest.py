@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import zlib
 from collections.abc import Iterator
 from datetime import timedelta
@@ -29,6 +30,9 @@ from tests.kiosk_helpers import GUARD_ID, GUARD_NAME, GUARD_PIN, FrameFeed, Sett
 from tests.postgres import PostgresUnavailable, fresh_database, postgres_server
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+# Never pick up a real device's settings (/var/lib/gatecheck/gatecheck.env) in tests.
+os.environ["GATECHECK_HOME"] = tempfile.mkdtemp(prefix="gatecheck-test-home-")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
