@@ -15,6 +15,7 @@ if [[ "$for_tests" == "--test" ]]; then
     # The hub's tests run on a real PostgreSQL; the dashboard and kiosk tests in Chromium.
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
     command -v chromium >/dev/null || need_apt+=(chromium fonts-noto-cjk)
+    command -v faketime >/dev/null || need_apt+=(faketime)  # doctor's clock-in-1970 test
 fi
 
 if ((${#need_apt[@]})); then

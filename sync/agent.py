@@ -102,7 +102,7 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
-def _ssl_context(bundle: DeviceBundle) -> ssl.SSLContext | bool:
+def ssl_context(bundle: DeviceBundle) -> ssl.SSLContext | bool:
     """Trust the site's CA from the bundle (HTTPS with a private CA), else the system's."""
     if bundle.ca_cert:
         return ssl.create_default_context(cadata=bundle.ca_cert)
@@ -125,7 +125,7 @@ class SyncAgent:
         self.store = store
         self.settings = settings or SyncSettings()
         self.client = client or httpx.Client(
-            base_url=bundle.hub_url, timeout=self.settings.timeout_s, verify=_ssl_context(bundle)
+            base_url=bundle.hub_url, timeout=self.settings.timeout_s, verify=ssl_context(bundle)
         )
         self.sleep = sleep
         self.device_clock = device_clock

@@ -1,0 +1,236 @@
+"""A gate device's life through the real commands: enrol → init → checks → sync →
+rotate → revoke, against a hub on 127.0.0.1 — and what ``gatecheck doctor`` says."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import Engine, func, select
+
+from edge.device_home import read_env_file
+from edge.store import CheckStore
+from gatecheck.cli import main
+from hub.auth import create_user
+from hub.core.db import checks
+from hub.server import BackgroundHub
+from provisioning.bundle import DeviceBundle
+from provisioning.registry import Site, enrol_device
+from tests.conftest import ADMIN_PASSWORD
+
+
+@pytest.fixture
+def device_env(tmp_path: Path) -> Iterator[Path]:
+    """A device home; the environment is restored afterwards (commands load its settings)."""
+    saved = dict(os.environ)
+    home = tmp_path / "home"
+    os.environ["GATECHECK_HOME"] = str(home)
+    yield home
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def hub_checks(engine: Engine, device_id: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).where(checks.c.device_id == device_id)) or 0)
+
+
+def doctor_findings(*extra: str) -> tuple[int, dict[str, dict[str, str]]]:
+    code, output = run("doctor", "--json", *extra)
+    return code, {f["name"]: f for f in json.loads(output)}
+
+
+def test_enrol_init_check_sync_rotate_revoke(
+    device_env: Path,
+    tmp_path: Path,
+    hub_database_url: str,
+    hub_engine: Engine,
+    site: Site,
+    live_hub: BackgroundHub,
+    signed: Callable[..., str],
+    qr_png: Callable[..., Path],
+) -> None:
+    # Enrol from the hub's database; set the board up from the bundle alone.
+    code, out = run(
+        "provision", "device", "enrol", "--database-url", hub_database_url, "--site", site.id,
+        "--gate", "North gate", "--hub-url", live_hub.url, "--out", str(tmp_path / "bundle.json"),
+    )  # fmt: skip
+    assert code == 0, out
+    device_id = out.split()[0]
+    images = tmp_path / "images"
+    first = [qr_png(signed(f"11010519491231{i:04d}"), name=f"a{i}.png") for i in range(3)]
+    code, out = run("edge", "init", "--bundle", str(tmp_path / "bundle.json"), "--source", str(images))
+    assert code == 0, out
+    assert f"device {device_id} (North gate, Test Compound)" in out
+    settings = read_env_file(device_env / "gatecheck.env")
+    assert settings["GATECHECK_DEVICE"] == str(device_env / "device.json")
+    assert settings["GATECHECK_CAMERA"] == str(images)
+    assert (device_env / "device.json").stat().st_mode & 0o777 == 0o600
+
+    # Checks and a sync with no --device/--db: the settings file supplies them.
+    code, out = run("edge", "scan", *map(str, first))
+    assert code == 0, out
+    code, out = run("sync", "run", "--once")
+    assert code == 0, out
+    assert hub_checks(hub_engine, device_id) == 3
+    code, findings = doctor_findings()
+    assert findings["hub"]["status"] == "PASS", findings
+    assert findings["camera"]["status"] == "PASS"
+    assert findings["trust list"]["status"] == "PASS"  # refreshed by the sync
+    assert code == 0, findings
+
+    # Rotate through the admin API: the old key is refused, the checks wait on the device.
+    create_user(hub_engine, "admin", ADMIN_PASSWORD, "admin")
+    code, out = run(
+        "provision", "device", "rotate", device_id, "--hub", live_hub.url, "--admin-user", "admin",
+        "--admin-password", ADMIN_PASSWORD, "--out", str(tmp_path / "rotated.json"),
+    )  # fmt: skip
+    assert code == 0, out
+    second = [qr_png(signed(f"11010519491231{i:04d}"), name=f"b{i}.png") for i in range(10, 12)]
+    run("edge", "scan", *map(str, second))
+    code, out = run("sync", "run", "--once")
+    assert code != 0 and "bad signature" in out
+    code, findings = doctor_findings()
+    assert code == 1 and "edge init --bundle" in findings["hub"]["detail"]
+    assert CheckStore(device_env / "edge.db").backlog() == 2
+
+    code, out = run("edge", "init", "--bundle", str(tmp_path / "rotated.json"))
+    assert code == 0, out
+    assert "new credentials installed; 2 checks wait" in out
+    assert read_env_file(device_env / "gatecheck.env")["GATECHECK_CAMERA"] == str(images)  # kept
+    code, out = run("sync", "run", "--once")
+    assert code == 0, out
+    assert hub_checks(hub_engine, device_id) == 5
+
+    # Revoke: the hub refuses the device from then on; what it records stays on it.
+    code, out = run("provision", "device", "revoke", device_id, "--database-url", hub_database_url)
+    assert code == 0 and "revoked" in out
+    run("edge", "scan", str(second[0]))
+    code, out = run("sync", "run", "--once")
+    assert code != 0 and "403" in out and "revoked" in out
+    assert hub_checks(hub_engine, device_id) == 5
+    assert CheckStore(device_env / "edge.db").backlog() == 1
+    code, findings = doctor_findings()
+    assert code == 1 and "revoked" in findings["hub"]["detail"]
+    code, out = run("provision", "device", "list", "--database-url", hub_database_url)
+    assert code == 0
+    assert any(line.startswith(device_id) and "\trevoked\t" in line for line in out.splitlines())
+
+
+@pytest.fixture
+def initialised(device_env: Path, tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path]) -> Path:
+    """A device set up from a bundle whose hub is live; camera: a folder of frames."""
+    qr_png("HC1:not-a-real-code", name="frame.png")
+    code, out = run(
+        "edge", "init", "--bundle", str(tmp_path / "device.json"), "--source", str(tmp_path / "images")
+    )
+    assert code == 0, out
+    return device_env
+
+
+def test_doctor_names_an_unplugged_camera_and_a_missing_sensor(initialised: Path) -> None:
+    code, output = run("doctor", "--source", "7", "--thermometer", "mlx90614", "--i2c-bus", "97")
+    assert code == 1
+    lines = {
+        line.split()[1]: line
+        for line in output.splitlines()
+        if line.strip().startswith(("PASS", "WARN", "FAIL"))
+    }
+    assert lines["camera"].split()[0] == "FAIL" and "plugged in" in lines["camera"]
+    assert lines["thermometer"].split()[0] == "FAIL" and "/dev/i2c-97" in lines["thermometer"]
+    assert lines["hub"].split()[0] == "PASS"
+    assert output.rstrip().endswith("2 problems to fix: camera, thermometer")
+    code, findings = doctor_findings("--thermometer", "serial", "--serial-port", "/dev/ttyUSB97")
+    assert (
+        findings["thermometer"]["status"] == "FAIL" and "/dev/ttyUSB97" in findings["thermometer"]["detail"]
+    )
+
+
+@pytest.mark.skipif(
+    shutil.which("faketime") is None, reason="faketime not installed (scripts/bootstrap.sh --test)"
+)
+def test_doctor_reports_a_clock_in_1970(initialised: Path) -> None:
+    gatecheck = Path(sys.executable).with_name("gatecheck")
+    result = subprocess.run(
+        ["faketime", "1970-01-01 00:05:00", str(gatecheck), "doctor", "--json"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "GATECHECK_HOME": str(initialised)},
+    )  # fmt: skip
+    findings = {f["name"]: f for f in json.loads(result.stdout)}
+    assert result.returncode == 1
+    assert findings["clock"]["status"] == "FAIL"
+    assert (
+        "1970-01-01" in findings["clock"]["detail"] and "timedatectl set-ntp" in findings["clock"]["detail"]
+    )
+    assert findings["hub"]["status"] == "PASS"  # signed with the hub's time, as the sync agent does
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_doctor_reports_a_full_disk_and_keeps_what_is_stored(
+    device_env: Path, small_disk: Path, tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path]
+) -> None:
+    os.environ["GATECHECK_HOME"] = str(small_disk / "gatecheck")
+    code, out = run("edge", "init", "--bundle", str(tmp_path / "device.json"), "--thermometer", "none")
+    assert code == 0, out
+    frame = qr_png("HC1:not-a-real-code", name="frame.png")
+    assert run("edge", "scan", "--temp", "36.5", str(frame), str(frame))[0] == 0
+    filler = small_disk / "filler"
+    with open(filler, "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+        except OSError:
+            pass
+    code, findings = doctor_findings("--source", str(frame.parent), "--min-free-mb", "1")
+    assert code == 1
+    assert findings["storage"]["status"] == "FAIL" and "disk full" in findings["storage"]["detail"]
+    assert "its 2 checks are intact" in findings["check log"]["detail"]
+    filler.unlink()
+    code, findings = doctor_findings("--source", str(frame.parent), "--min-free-mb", "1")
+    assert findings["storage"]["status"] == "PASS"
+    assert findings["check log"]["status"] == "PASS" and "2 checks" in findings["check log"]["detail"]
+
+
+def test_init_with_another_device_keeps_unsynced_checks_aside(
+    initialised: Path, tmp_path: Path, hub_engine: Engine, site: Site, live_hub: BackgroundHub
+) -> None:
+    assert run("edge", "scan", "--temp", "36.4", str(tmp_path / "images" / "frame.png"))[0] == 0
+    assert run("edge", "guard", "add", "--id", "G7", "--name", "Li", "--pin", "1357")[0] == 0
+    other = enrol_device(hub_engine, site.id, "South gate", live_hub.url)
+    other.save(tmp_path / "other.json")
+
+    code, out = run("edge", "init", "--bundle", str(tmp_path / "other.json"))
+    assert code != 0 and "still holds 1 checks" in out and "--replace" in out
+    assert DeviceBundle.load(initialised / "device.json").device_id != other.device_id  # untouched
+
+    code, out = run("edge", "init", "--bundle", str(tmp_path / "other.json"), "--replace")
+    assert code == 0, out
+    archived = list(initialised.glob("edge-dev-*.db"))
+    assert len(archived) == 1 and str(archived[0]) in out
+    assert len(CheckStore(archived[0]).rows()) == 1  # the old identity's check, kept
+    fresh = CheckStore(initialised / "edge.db")
+    assert fresh.rows() == [] and fresh.acked_seq() == 0
+    assert run("edge", "guard", "list")[1].split() == ["G7", "Li"]  # guards carried over
