@@ -235,6 +235,42 @@ def kiosk(
 
 
 @edge.command()
+@db_option
+@click.option(
+    "--days",
+    envvar="GATECHECK_RETENTION_DAYS",
+    type=click.IntRange(1),
+    default=21,
+    show_default=True,
+    help="Keep this many days [env GATECHECK_RETENTION_DAYS].",
+)
+def purge(db_path: Path, days: int) -> None:
+    """Delete checks the hub has confirmed, and visitor records, older than DAYS. Checks
+    not yet at the hub are never deleted. Run daily (the gatecheck-purge timer does)."""
+    from edge import clock
+    from edge.store import RELEASED_MS
+
+    now_ms = clock.now().wall_ms
+    if now_ms < RELEASED_MS:
+        raise click.ClickException(
+            "the clock is not set (1970?): cannot tell how old checks are; nothing purged"
+        )
+    try:
+        store = CheckStore(db_path)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        purged = store.purge(now_ms - days * 86_400_000)
+        left, backlog = store.db["checks"].count, store.backlog()
+    finally:
+        store.close()
+    click.echo(
+        f"purged {purged.checks} checks and {purged.visitors} visitor records older than {days} days; "
+        f"{left} checks kept ({backlog} not yet at the hub)"
+    )
+
+
+@edge.command()
 @click.option(
     "--bundle",
     "bundle_path",

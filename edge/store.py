@@ -17,6 +17,11 @@ from typing import Any
 
 import sqlite_utils
 
+from gatecheck import RELEASED
+
+RELEASED_MS = int(RELEASED.timestamp() * 1000)
+"""Wall-clock times before the software existed come from a board without the time."""
+
 # Each entry moves the schema one version up; PRAGMA user_version records where a file is.
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -145,6 +150,15 @@ class NewCheck:
     """The earlier check this one acts on (re-measure, override, confirmed colour)."""
     note: str | None = None
     """The guard's stated reason (overrides, refusals)."""
+
+
+@dataclass
+class Purged:
+    """What a retention purge removed (``up_to_seq`` 0: nothing was old and synced)."""
+
+    up_to_seq: int
+    checks: int = 0
+    visitors: int = 0
 
 
 class CheckStore:
@@ -276,6 +290,43 @@ class CheckStore:
         return int(
             self.db.execute("SELECT count(*) FROM checks WHERE seq > ?", (self.acked_seq(),)).fetchone()[0]
         )
+
+    def purge(self, older_than_ms: int, chunk: int = 2000) -> Purged:
+        """Delete checks the hub has confirmed that are older than ``older_than_ms`` (wall
+        clock), with the visitor records, fever acknowledgements and closed shifts that
+        belong to them. Unsynced checks are never deleted.
+
+        Age is decided by sequence number, not by each row's timestamp: the newest
+        confirmed check whose clock was trustworthy and older than the limit sets a cutoff,
+        and everything recorded before it — including rows stamped 1970 by a board that
+        had not got the time yet — is older still. Deletes go in small transactions so the
+        gate never waits long and the WAL stays small."""
+        row = self.db.execute(
+            "SELECT max(seq) FROM checks WHERE wall_ms >= ? AND wall_ms < ? AND seq <= ?",
+            (RELEASED_MS, older_than_ms, self.acked_seq()),
+        ).fetchone()
+        cutoff = int(row[0] or 0)
+        purged = Purged(cutoff)
+        if not cutoff:
+            return purged
+        for table, column, counter in (
+            ("visitors", "check_seq", "visitors"),
+            ("fever_acks", "seq", None),
+            ("shifts", "last_seq", None),
+            ("checks", "seq", "checks"),
+        ):
+            while True:
+                with self.db.conn:
+                    deleted = self.db.execute(
+                        f"DELETE FROM {table} WHERE rowid IN "
+                        f"(SELECT rowid FROM {table} WHERE {column} <= ? LIMIT ?)",
+                        (cutoff, chunk),
+                    ).rowcount
+                if counter is not None:
+                    setattr(purged, counter, getattr(purged, counter) + deleted)
+                if deleted < chunk:
+                    break
+        return purged
 
     def rows(self) -> list[dict[str, Any]]:
         """Every stored check (for reports and tests; the device log is small)."""

@@ -100,3 +100,48 @@ def test_pending_high_reading_follows_the_person_and_the_window(store: CheckStor
     assert store.pending_high_reading(None, "boot-a", since_mono_ms=0)
     store.append(new_check(holder="p3", mono_ms=13_000))
     assert not store.pending_high_reading(None, "boot-a", since_mono_ms=0)
+
+
+def test_purge_removes_only_old_synced_records_and_1970_rows_before_them(store: CheckStore) -> None:
+    day = 86_400_000
+    now = 1_800_000_000_000
+    for wall in (0, 5_000, 9_000):  # recorded before the board had the time
+        store.append(new_check(wall_ms=wall))
+    for _ in range(3):
+        store.append(new_check(wall_ms=now - 30 * day))  # 4, 5, 6
+    store.append(new_check(wall_ms=now - 10 * day))  # 7
+    with store.db.conn:
+        store.db.execute(
+            "INSERT INTO visitors (check_seq, name, phone, host, purpose, guard_id, entered_ms) "
+            "VALUES (5, 'A', '13800000000', 'B', 'visit', 'G1', 0), "
+            "(7, 'C', '13900000000', 'D', 'visit', 'G1', 0)"
+        )
+        store.db.execute("INSERT INTO fever_acks VALUES (4, 'G1', 'sent_home', NULL, 0)")
+        store.db.execute("INSERT INTO guards (id, name, pin_hash) VALUES ('G1', 'Li', 'x')")
+        store.db.execute(
+            "INSERT INTO shifts (guard_id, token, first_seq, started_ms, ended_ms, last_seq) "
+            "VALUES ('G1', 't1', 1, 0, 1, 6), ('G1', 't2', 7, 0, NULL, NULL)"
+        )
+    store.set_acked_seq(5)
+
+    purged = store.purge(now - 21 * day)
+    assert (purged.up_to_seq, purged.checks, purged.visitors) == (5, 5, 1)
+    assert [r["seq"] for r in store.rows()] == [6, 7]  # 6 is old but not at the hub yet
+    assert store.db.execute("SELECT check_seq FROM visitors").fetchall() == [(7,)]
+    assert store.db.execute("SELECT count(*) FROM fever_acks").fetchone()[0] == 0
+    assert store.db.execute("SELECT count(*) FROM shifts").fetchone()[0] == 2
+
+    store.set_acked_seq(7)
+    assert store.purge(now - 21 * day).checks == 1
+    assert [r["seq"] for r in store.rows()] == [7]  # too young
+    assert store.db.execute("SELECT token FROM shifts").fetchall() == [("t2",)]  # open shift stays
+    assert store.purge(now - 21 * day).checks == 0
+    assert store.append(new_check(wall_ms=now)) == 8
+
+
+def test_purge_with_every_check_from_1970_removes_nothing(store: CheckStore) -> None:
+    for wall in (0, 1_000):
+        store.append(new_check(wall_ms=wall))
+    store.set_acked_seq(2)
+    assert store.purge(1_800_000_000_000).checks == 0
+    assert len(store.rows()) == 2
