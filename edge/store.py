@@ -105,7 +105,20 @@ MIGRATIONS: tuple[str, ...] = (
         acked_ms INTEGER NOT NULL
     );
     """,
+    # SD-card wear: every index a routine check touches is one more page written (and
+    # fsynced) per check. Index only the rows the lookups need: first high readings (the
+    # re-measure rule) and urgent checks not yet sent. See bench/wear.py.
+    """
+    DROP INDEX checks_urgent_unsent;
+    CREATE INDEX checks_urgent_unsent ON checks (seq) WHERE urgent = 1 AND urgent_sent = 0;
+    DROP INDEX checks_by_holder;
+    CREATE INDEX checks_pending_high ON checks (holder, seq) WHERE reason = 'temp_high';
+    """,
 )
+
+PAGE_SIZE = 1024
+"""Page size of new check logs. A check is ~250 bytes and every commit writes whole pages
+to the WAL, so 1 KiB pages write a quarter of what SQLite's default 4 KiB pages do."""
 
 WIRE_FIELDS = (
     "seq", "gate", "wall_ms", "mono_ms", "boot_id", "verdict", "reason",
@@ -171,6 +184,7 @@ class CheckStore:
             # requests); they take turns under the kiosk's lock.
             self.db = sqlite_utils.Database(sqlite3.connect(self.path, check_same_thread=False))
             self.db.execute("PRAGMA busy_timeout = 10000")
+            self.db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # takes effect on a new file only
             self.db.enable_wal()
             self.db.execute("PRAGMA synchronous = FULL")
             self._migrate()
@@ -268,17 +282,25 @@ class CheckStore:
         readable code) the person is whoever stood at the gate in the previous check.
         Monotonic time within one boot is used so a clock jump cannot fake the window.
         """
-        if holder is not None:
-            row = self.db.execute(
-                "SELECT reason, boot_id, mono_ms FROM checks WHERE holder = ? ORDER BY seq DESC LIMIT 1",
-                (holder,),
-            ).fetchone()
-        else:
+        if holder is None:
             row = self.db.execute(
                 "SELECT reason, boot_id, mono_ms FROM checks WHERE holder IS NULL "
                 "AND seq = (SELECT max(seq) FROM checks)"
             ).fetchone()
-        return bool(row) and row[0] == "temp_high" and row[1] == boot_id and row[2] >= since_mono_ms
+            return bool(row) and row[0] == "temp_high" and row[1] == boot_id and row[2] >= since_mono_ms
+        # Their latest first high reading (a partial index holds only those), provided
+        # nothing of theirs came after it (a short scan: the window is minutes long).
+        high = self.db.execute(
+            "SELECT seq, boot_id, mono_ms FROM checks WHERE holder = ? AND reason = 'temp_high' "
+            "ORDER BY seq DESC LIMIT 1",
+            (holder,),
+        ).fetchone()
+        if high is None or high[1] != boot_id or high[2] < since_mono_ms:
+            return False
+        later = self.db.execute(
+            "SELECT 1 FROM checks WHERE seq > ? AND holder = ? LIMIT 1", (high[0], holder)
+        )
+        return later.fetchone() is None
 
     def is_pending_high(self, seq: int, boot_id: str, since_mono_ms: int) -> bool:
         """Was check ``seq`` a first high reading, within the window (see above)?"""
