@@ -94,7 +94,8 @@ def main() -> None:
         runs["baseline"].append(per_check(baseline, args.dir, args.checks))
         runs["gatecheck"].append(per_check(ours, args.dir, args.checks))
     print(
-        f"Bytes written per check: {args.checks} checks, one fsynced transaction each, median of {args.repeat}"
+        f"Bytes written per check: {args.checks} checks, each its own fsynced transaction, "
+        f"median of {args.repeat}"
     )
     print(f"{'store':<44}{'SQLite bytes':>14}{'device bytes':>14}{'file bytes':>12}")
     labels = {
