@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -337,6 +340,58 @@ def init(
     elif result.archived is not None:
         click.echo(f"  the log of device {result.previous_device or 'unknown'} is kept in {result.archived}")
     click.echo("next: 'gatecheck doctor', then 'systemctl restart gatecheck-edge gatecheck-sync'")
+
+
+@edge.command()
+@click.option("--url", help="The gate page (default: http://127.0.0.1:$GATECHECK_KIOSK_PORT/).")
+@click.option("--chromium", default="/usr/bin/chromium", show_default=True)
+@click.option(
+    "--profile",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Chromium profile folder (default: $GATECHECK_HOME/chromium).",
+)
+@click.option("--chromium-arg", "extra", multiple=True, help="Extra Chromium flag (repeatable).")
+@click.option("--wait", default=120.0, show_default=True, help="Seconds to wait for the gate page.")
+def browser(
+    url: str | None, chromium: str, profile: Path | None, extra: tuple[str, ...], wait: float
+) -> None:
+    """Show the gate page full-screen in Chromium and keep it alive (the kiosk-browser
+    service runs this under a Wayland kiosk compositor)."""
+    from edge.browser import BrowserError, supervise, wait_for_page
+    from edge.device_home import DeviceHome
+
+    url = url or f"http://127.0.0.1:{os.environ.get('GATECHECK_KIOSK_PORT', '8080')}/"
+    try:
+        wait_for_page(url, wait)
+        status = supervise(url, chromium, profile or DeviceHome.from_env().path / "chromium", extra)
+    except BrowserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    raise SystemExit(status)
+
+
+@edge.command("install-units")
+@click.option(
+    "--dest",
+    default="/etc/systemd/system",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@click.option("--user", default="gatecheck", show_default=True, help="Service account the units run as.")
+@click.option("--home", envvar="GATECHECK_HOME", default=str(DEFAULT_HOME), show_default=True, type=Path)
+@click.option(
+    "--cage", default="/usr/bin/cage", show_default=True, type=Path, help="Wayland kiosk compositor."
+)
+def install_units(dest: Path, user: str, home: Path, cage: Path) -> None:
+    """Write the systemd units (gate, sync, kiosk browser, daily purge) for this install;
+    then: systemctl daemon-reload && systemctl enable --now ... (docs/deploy.md)."""
+    from edge.service_units import render_units, write_units
+
+    gatecheck = Path(sys.argv[0]).resolve() if Path(sys.argv[0]).name == "gatecheck" else None
+    found = gatecheck or shutil.which("gatecheck")
+    if found is None:
+        raise click.ClickException("cannot find the gatecheck executable; install the package first")
+    for path in write_units(render_units(Path(found), home, user, cage), dest):
+        click.echo(path)
 
 
 @edge.group()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import click
 
+from edge import systemd
 from edge.cli_options import db_option, device_option, open_device
+from edge.systemd import sleep_pinging
 from sync.agent import HubRejected, HubUnavailable, SyncAgent, SyncReport, SyncSettings
 
 logger = logging.getLogger(__name__)
@@ -60,8 +61,10 @@ def run(
         backoff_cap_s=max_backoff,
         retry_for_s=(0.0 if once else None) if retry_for is None else retry_for,
     )
-    agent = SyncAgent(bundle, store, settings)
+    agent = SyncAgent(bundle, store, settings, sleep=sleep_pinging)
+    systemd.notify("READY=1")
     while True:
+        systemd.notify("WATCHDOG=1")
         try:
             agent.pull_config()
             click.echo(_summary(agent.push()))
@@ -75,4 +78,4 @@ def run(
             raise click.ClickException(str(exc)) from exc
         if once:
             return
-        time.sleep(interval)
+        sleep_pinging(interval)

@@ -9,7 +9,9 @@ screen is attached to the device.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -20,6 +22,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from edge import systemd
 from edge.desk import FEVER_ACTIONS, ActionError
 from edge.guards import GuardError, Shift
 from edge.kiosk import forms
@@ -55,8 +58,26 @@ def on_duty(request: Request, gatecheck_shift: Annotated[str | None, Cookie()] =
 Guard = Annotated[Shift, Depends(on_duty)]
 
 
+async def _watchdog(kiosk: Kiosk, period_s: float) -> None:
+    """Ping systemd while the camera loop turns and this event loop answers."""
+    while True:
+        if kiosk.camera_alive():
+            systemd.notify("WATCHDOG=1")
+        await asyncio.sleep(period_s)
+
+
 def create_kiosk_app(kiosk: Kiosk) -> FastAPI:
-    app = FastAPI(title="gatecheck kiosk", docs_url=None, redoc_url=None, openapi_url=None)
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        period = systemd.watchdog_period_s()
+        task = asyncio.create_task(_watchdog(kiosk, period)) if period else None
+        systemd.notify("READY=1")
+        yield
+        systemd.notify("STOPPING=1")
+        if task is not None:
+            task.cancel()
+
+    app = FastAPI(title="gatecheck kiosk", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.kiosk = kiosk
     templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -112,6 +133,16 @@ def create_kiosk_app(kiosk: Kiosk) -> FastAPI:
                 yield ServerSentEvent(event=event["event"], data=event["data"])
         finally:
             kiosk.events.unsubscribe(entry)
+
+    @app.post("/api/heartbeat", status_code=204)
+    def heartbeat() -> None:
+        """The page's script beats every few seconds; the browser's watchdog listens."""
+        kiosk.page_seen = time.monotonic()
+
+    @app.get("/api/health")
+    def health() -> dict[str, bool]:
+        """For the kiosk-browser service (and monitoring): is each part still working?"""
+        return {"camera_alive": kiosk.camera_alive(), "page_alive": kiosk.page_alive()}
 
     @app.get("/api/state")
     def state(gatecheck_shift: Annotated[str | None, Cookie()] = None) -> dict[str, Any]:

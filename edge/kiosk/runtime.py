@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,8 @@ from edge.station import GateStation, Outcome
 from edge.thermometer import Reading, Thermometer
 from gatecheck import RELEASED
 
+CAMERA_SILENCE_S = 30.0
+PAGE_SILENCE_S = 45.0
 ONLINE_WITHIN_MS = 180_000
 """The uplink counts as online if an upload succeeded this recently (three sync rounds)."""
 CAMERA_STALE_MS = 5_000
@@ -96,6 +99,11 @@ class Kiosk:
     events: Broadcaster = field(default_factory=Broadcaster)
     camera: Device = field(default_factory=Device)
     sensor: Device = field(default_factory=Device)
+    camera_thread: threading.Thread | None = None
+    frame_seen: float = field(default_factory=time.monotonic)
+    """Monotonic time of the latest camera frame (wall time may jump when NTP arrives)."""
+    page_seen: float | None = None
+    """Monotonic time of the gate page's latest heartbeat."""
 
     def __post_init__(self) -> None:
         self.watched = WatchedThermometer(self.thermometer, self.sensor)
@@ -143,6 +151,7 @@ class Kiosk:
 
     def present(self, frame: Frame) -> Outcome | None:
         """One camera frame: a new code in it becomes a check, shown at once."""
+        self.frame_seen = time.monotonic()
         self.camera.set("ok")
         with self.lock:
             code = self.station.first_code(frame.image, still=frame.still)
@@ -168,8 +177,20 @@ class Kiosk:
 
     def start_camera(self, frames: Iterable[Frame]) -> threading.Thread:
         thread = threading.Thread(target=self.run_camera, args=(frames,), name="camera", daemon=True)
+        self.camera_thread, self.frame_seen = thread, time.monotonic()
         thread.start()
         return thread
+
+    def camera_alive(self, silence_s: float = CAMERA_SILENCE_S) -> bool:
+        """False only when the camera loop is running but stuck (no frame for a while):
+        the case a restart cures. A camera that failed or ended shows on the page
+        instead; restarting would not bring it back."""
+        thread = self.camera_thread
+        return thread is None or not thread.is_alive() or time.monotonic() - self.frame_seen < silence_s
+
+    def page_alive(self, silence_s: float = PAGE_SILENCE_S) -> bool:
+        """Has the gate page's script beaten recently (is the screen really showing)?"""
+        return self.page_seen is not None and time.monotonic() - self.page_seen < silence_s
 
     def status(self) -> dict[str, Any]:
         """The status bar: uplink, backlog, last sync, trust list, clock, camera, sensor."""

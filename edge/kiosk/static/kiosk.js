@@ -320,3 +320,8 @@ $("#ack-form").addEventListener("submit", async (event) => {
 applyLanguage();
 refreshState().catch(() => {});
 connect();
+
+// The kiosk-browser service restarts Chromium if these beats stop (a frozen page).
+const beat = () => fetch("/api/heartbeat", { method: "POST" }).catch(() => {});
+beat();
+setInterval(beat, 10000);
