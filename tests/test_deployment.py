@@ -142,3 +142,31 @@ def test_gate_and_browser_services_report_ready_and_feed_the_watchdog(
     finally:
         stop(gate)
     notify_socket.wait_for("STOPPING=1", timeout_s=5)
+
+
+INSTALL = Path(__file__).resolve().parents[1] / "scripts" / "install-device.sh"
+
+
+def test_install_script_sets_up_from_the_bundle_and_enables_every_service(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text("{}")
+    result = subprocess.run(
+        ["bash", str(INSTALL), "--dry-run", str(bundle), "--thermometer", "mlx90614"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    steps = result.stdout.splitlines()
+    init = next(i for i, s in enumerate(steps) if " edge init " in s)
+    assert f"--bundle {bundle}" in steps[init] and steps[init].endswith("--thermometer mlx90614")
+    enabled = " ".join(s for s in steps if "systemctl enable" in s)
+    for unit in ("gatecheck-edge.service", "gatecheck-sync.service", "gatecheck-kiosk-browser.service"):
+        assert unit in enabled
+    assert "gatecheck-purge.timer" in enabled
+    assert (
+        init
+        < next(i for i, s in enumerate(steps) if "install-units" in s)
+        < steps.index("+ systemctl daemon-reload")
+    )
+    missing = subprocess.run(
+        ["bash", str(INSTALL), str(tmp_path / "nope.json")], capture_output=True, text=True
+    )
+    assert missing.returncode == 2 and "cannot read bundle" in missing.stderr
