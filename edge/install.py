@@ -9,6 +9,7 @@ checks the hub has not confirmed, unless the operator says ``--replace``).
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import time
@@ -105,4 +106,16 @@ def init_device(
             "GATECHECK_EDGE_DB": str(home.database),
         },
     )
+    _match_owner(home, [home.bundle, home.env_file, *home.path.glob("edge*.db*")])
     return InitResult(bundle, previous.device_id if previous else None, archived, backlog)
+
+
+def _match_owner(home: DeviceHome, paths: list[Path]) -> None:
+    """Run as root (sudo) on an installed device, give what we wrote to the home's owner
+    (the service account), or the services could no longer read their own files."""
+    if os.geteuid() != 0:
+        return
+    owner = home.path.stat()
+    for path in paths:
+        if path.exists():
+            os.chown(path, owner.st_uid, owner.st_gid)

@@ -52,6 +52,7 @@ done
 run python3 -m venv "$prefix"
 run "$prefix/bin/pip" install --quiet --upgrade pip
 run "$prefix/bin/pip" install --quiet "$repo"
+run ln -sf "$prefix/bin/gatecheck" /usr/local/bin/gatecheck
 
 # 4. This device: bundle, check log, settings — then the services.
 run env GATECHECK_HOME="$home" "$prefix/bin/gatecheck" edge init --bundle "$bundle" --home "$home" "$@"
