@@ -92,6 +92,7 @@ def init_device(
     bundle.save(home.bundle)
     store = CheckStore(home.database)
     try:
+        store.raise_seq_floor(bundle.seq_floor)
         backlog = store.backlog()
     finally:
         store.close()

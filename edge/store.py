@@ -235,6 +235,21 @@ class CheckStore:
     def set_acked_seq(self, seq: int) -> None:
         self.set_state("acked_seq", seq)
 
+    def raise_seq_floor(self, floor: int) -> None:
+        """Number new checks above ``floor`` and count everything up to it as acknowledged:
+        the hub already holds seqs 1…floor from this device (its log was on a card that
+        was replaced), and a reused number would be taken for a duplicate there."""
+        if floor <= 0:
+            return
+        with self.db.conn:
+            updated = self.db.execute(
+                "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'checks'", (floor,)
+            ).rowcount
+            if not updated:
+                self.db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('checks', ?)", (floor,))
+        if self.acked_seq() < floor:
+            self.set_acked_seq(floor)
+
     def urgent_unsent(self, limit: int) -> list[dict[str, Any]]:
         """Urgent checks the hub has not had yet, oldest first, as wire fields."""
         cursor = self.db.execute(

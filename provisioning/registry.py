@@ -149,7 +149,7 @@ def revoke_device(engine: Engine, device_id: str) -> DeviceRecord:
 def _bundle(engine: Engine, device_id: str, signing_key: bytes) -> DeviceBundle:
     with engine.connect() as conn:
         row = conn.execute(
-            select(devices.c.gate, devices.c.hub_url, sites)
+            select(devices.c.gate, devices.c.hub_url, devices.c.acked_seq, sites)
             .join(sites, sites.c.id == devices.c.site_id)
             .where(devices.c.id == device_id)
         ).one()
@@ -166,6 +166,7 @@ def _bundle(engine: Engine, device_id: str, signing_key: bytes) -> DeviceBundle:
         pseudonym_key=base64.b64encode(row.pseudonym_key).decode(),
         policy=Policy.model_validate_json(row.policy),
         trust=build_trust_list(engine),
+        seq_floor=row.acked_seq,
     )
 
 

@@ -234,3 +234,24 @@ def test_init_with_another_device_keeps_unsynced_checks_aside(
     fresh = CheckStore(initialised / "edge.db")
     assert fresh.rows() == [] and fresh.acked_seq() == 0
     assert run("edge", "guard", "list")[1].split() == ["G7", "Li"]  # guards carried over
+
+
+def test_a_replaced_card_numbers_new_checks_above_what_the_hub_holds(
+    initialised: Path, tmp_path: Path, hub_engine: Engine, bundle: DeviceBundle
+) -> None:
+    frame = str(tmp_path / "images" / "frame.png")
+    assert run("edge", "scan", "--temp", "36.4", frame, frame, frame)[0] == 0
+    assert run("sync", "run", "--once")[0] == 0
+    assert hub_checks(hub_engine, bundle.device_id) == 3
+    for leftover in initialised.glob("edge.db*"):  # the card died: a fresh one, same board
+        leftover.unlink()
+    code, out = run("provision", "device", "rotate", bundle.device_id, "--database-url", hub_engine.url.render_as_string(hide_password=False),
+                    "--out", str(tmp_path / "again.json"))  # fmt: skip
+    assert code == 0, out
+    assert DeviceBundle.load(tmp_path / "again.json").seq_floor == 3
+    assert run("edge", "init", "--bundle", str(tmp_path / "again.json"))[0] == 0
+    assert run("edge", "scan", "--temp", "36.6", frame, frame)[0] == 0
+    assert [r["seq"] for r in CheckStore(initialised / "edge.db").rows()] == [4, 5]
+    code, out = run("sync", "run", "--once")
+    assert code == 0, out
+    assert hub_checks(hub_engine, bundle.device_id) == 5  # none taken for a duplicate
