@@ -245,8 +245,11 @@ def test_a_replaced_card_numbers_new_checks_above_what_the_hub_holds(
     assert hub_checks(hub_engine, bundle.device_id) == 3
     for leftover in initialised.glob("edge.db*"):  # the card died: a fresh one, same board
         leftover.unlink()
-    code, out = run("provision", "device", "rotate", bundle.device_id, "--database-url", hub_engine.url.render_as_string(hide_password=False),
-                    "--out", str(tmp_path / "again.json"))  # fmt: skip
+    url = hub_engine.url.render_as_string(hide_password=False)
+    out_file = str(tmp_path / "again.json")
+    code, out = run(
+        "provision", "device", "rotate", bundle.device_id, "--database-url", url, "--out", out_file
+    )
     assert code == 0, out
     assert DeviceBundle.load(tmp_path / "again.json").seq_floor == 3
     assert run("edge", "init", "--bundle", str(tmp_path / "again.json"))[0] == 0
