@@ -17,10 +17,12 @@ from sqlalchemy import Engine
 from provisioning import registry
 from provisioning.bundle import DeviceBundle
 from provisioning.errors import ProvisioningError, UnknownRecord
-from provisioning.models import DeviceEnrol, DeviceRecord, SiteCreate, SiteRecord
+from provisioning.models import DeviceEnrol, DeviceRecord, OrganisationRecord, SiteCreate, SiteRecord
 
 
 class Registry(Protocol):
+    def create_organisation(self, name: str) -> OrganisationRecord: ...
+    def list_organisations(self) -> list[OrganisationRecord]: ...
     def create_site(self, request: SiteCreate) -> SiteRecord: ...
     def list_sites(self) -> list[SiteRecord]: ...
     def enrol_device(self, request: DeviceEnrol) -> DeviceBundle: ...
@@ -34,6 +36,13 @@ class DatabaseRegistry:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def create_organisation(self, name: str) -> OrganisationRecord:
+        org_id = registry.ensure_organisation(self.engine, name)
+        return next(o for o in registry.list_organisations(self.engine) if o.id == org_id)
+
+    def list_organisations(self) -> list[OrganisationRecord]:
+        return registry.list_organisations(self.engine)
 
     def create_site(self, request: SiteCreate) -> SiteRecord:
         return registry.create_site(
@@ -61,6 +70,7 @@ class DatabaseRegistry:
         return registry.list_devices(self.engine, site_id=site_id)
 
 
+_ORGANISATIONS = TypeAdapter(list[OrganisationRecord])
 _SITES = TypeAdapter(list[SiteRecord])
 _DEVICES = TypeAdapter(list[DeviceRecord])
 
@@ -93,6 +103,12 @@ class AdminApiRegistry:
             error = UnknownRecord if response.status_code == 404 else ProvisioningError
             raise error(f"the hub answered {response.status_code}: {detail}")
         return response.json()
+
+    def create_organisation(self, name: str) -> OrganisationRecord:
+        return OrganisationRecord.model_validate(self._call("POST", "/organisations", {"name": name}))
+
+    def list_organisations(self) -> list[OrganisationRecord]:
+        return _ORGANISATIONS.validate_python(self._call("GET", "/organisations"))
 
     def create_site(self, request: SiteCreate) -> SiteRecord:
         return SiteRecord.model_validate(self._call("POST", "/sites", request.model_dump(mode="json")))

@@ -106,6 +106,27 @@ def _time(ms: int | None) -> str:
 
 
 @provision.group()
+def org() -> None:
+    """Organisations: a property company, school board or employer with several sites."""
+
+
+@org.command("create")
+@registry_options
+@click.option("--name", required=True, help="Organisation name (sites name it with --org).")
+def org_create(name: str, **where: Any) -> None:
+    """Create an organisation (or find it) and print its id."""
+    click.echo(_registry_call(lambda: open_registry(**where).create_organisation(name)).id)
+
+
+@org.command("list")
+@registry_options
+def org_list(**where: Any) -> None:
+    """List organisations: id, number of sites, name."""
+    for o in _registry_call(lambda: open_registry(**where).list_organisations()):
+        click.echo(f"{o.id}\t{o.sites}\t{o.name}")
+
+
+@provision.group()
 def site() -> None:
     """Sites: a compound, branch or school with its own timezone."""
 

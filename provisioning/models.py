@@ -8,6 +8,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from edge.policy import Policy
 
 
+class OrganisationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128)
+
+
+class OrganisationRecord(BaseModel):
+    id: str
+    name: str
+    sites: int = 0
+
+
 class SiteCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -12,14 +12,14 @@ import secrets
 import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy import Engine, and_, func, insert, select, update
 
 from edge.policy import Policy
 from hub.core.db import devices, organisations, sites
 from hub.trust import build_trust_list
 from provisioning.bundle import DeviceBundle
 from provisioning.errors import ProvisioningError, UnknownRecord
-from provisioning.models import DeviceRecord, SiteRecord
+from provisioning.models import DeviceRecord, OrganisationRecord, SiteRecord
 from sync.protocol import public_key_for
 
 Site = SiteRecord
@@ -46,6 +46,18 @@ def ensure_organisation(engine: Engine, name: str) -> str:
         org_id = f"org-{secrets.token_hex(5)}"
         conn.execute(insert(organisations).values(id=org_id, name=name, created_at_ms=_now_ms()))
         return org_id
+
+
+def list_organisations(engine: Engine) -> list[OrganisationRecord]:
+    """Organisations with how many sites each has."""
+    query = (
+        select(organisations.c.id, organisations.c.name, func.count(sites.c.id).label("sites"))
+        .outerjoin(sites, sites.c.org_id == organisations.c.id)
+        .group_by(organisations.c.id, organisations.c.name)
+        .order_by(organisations.c.name)
+    )
+    with engine.connect() as conn:
+        return [OrganisationRecord.model_validate(dict(r._mapping)) for r in conn.execute(query)]
 
 
 def create_site(

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from hub.auth import create_user
+from hub.server import BackgroundHub
 from provisioning.bundle import DeviceBundle
 from provisioning.registry import Site
 from sync.protocol import public_key_for
@@ -57,3 +58,30 @@ def test_admin_api_enrols_rotates_lists_and_revokes(hub_app: FastAPI, hub_engine
     assert again.status_code == 422 and "revoked" in again.json()["detail"]
     assert api.post("/devices/dev-none/revoke").status_code == 404
     assert public_key_for(rotated.signing_key_bytes) != public_key_for(bundle.signing_key_bytes)
+
+
+def test_organisations_through_the_cli_on_the_database_and_the_api(
+    hub_database_url: str, hub_engine: Engine, live_hub: BackgroundHub
+) -> None:
+    from click.testing import CliRunner
+
+    from gatecheck.cli import main
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(main, list(args))
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    org_id = run(
+        "provision", "org", "create", "--name", "阳光物业", "--database-url", hub_database_url
+    ).strip()
+    run("provision", "site", "create", "--name", "东区", "--timezone", "Asia/Shanghai", "--org", "阳光物业",
+        "--database-url", hub_database_url)  # fmt: skip
+    create_user(hub_engine, "root", ADMIN_PASSWORD, "admin")
+    via_api = ["--hub", live_hub.url, "--admin-user", "root", "--admin-password", ADMIN_PASSWORD]
+    assert (
+        run("provision", "org", "create", "--name", "阳光物业", *via_api).strip() == org_id
+    )  # found, not doubled
+    assert f"{org_id}\t1\t阳光物业" in run("provision", "org", "list", *via_api).splitlines()
+    blank = CliRunner().invoke(main, ["provision", "org", "create", "--name", "  ", *via_api])
+    assert blank.exit_code != 0 and "must not be empty" in blank.output

@@ -8,15 +8,37 @@ from fastapi import APIRouter, HTTPException
 
 from hub.api.deps import AdminDep, EngineDep
 from provisioning import registry
+from provisioning.backends import DatabaseRegistry
 from provisioning.bundle import DeviceBundle
 from provisioning.errors import ProvisioningError, UnknownRecord
-from provisioning.models import DeviceEnrol, DeviceRecord, DeviceRotate, SiteCreate, SiteRecord
+from provisioning.models import (
+    DeviceEnrol,
+    DeviceRecord,
+    DeviceRotate,
+    OrganisationCreate,
+    OrganisationRecord,
+    SiteCreate,
+    SiteRecord,
+)
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
 
 def _refused(exc: ProvisioningError) -> HTTPException:
     return HTTPException(404 if isinstance(exc, UnknownRecord) else 422, str(exc))
+
+
+@router.post("/organisations", response_model=OrganisationRecord, status_code=201)
+def create_organisation(body: OrganisationCreate, engine: EngineDep, admin: AdminDep) -> OrganisationRecord:
+    try:
+        return DatabaseRegistry(engine).create_organisation(body.name)
+    except ProvisioningError as exc:
+        raise _refused(exc) from exc
+
+
+@router.get("/organisations", response_model=list[OrganisationRecord])
+def list_organisations(engine: EngineDep, admin: AdminDep) -> list[OrganisationRecord]:
+    return registry.list_organisations(engine)
 
 
 @router.post("/sites", response_model=SiteRecord, status_code=201)
