@@ -33,7 +33,7 @@ from edge.trust import TrustList
 from gatecheck import RELEASED
 from provisioning.bundle import BundleError, DeviceBundle
 from sync.agent import ssl_context
-from sync.protocol import CONFIG_PATH, HEADER_SERVER_TIME, sign_request
+from sync.protocol import CONFIG_PATH, HEADER_SERVER_TIME, refused_for_clock, sign_request
 
 Status = Literal["PASS", "WARN", "FAIL"]
 
@@ -240,7 +240,7 @@ def check_hub(bundle: DeviceBundle, timeout_s: float) -> tuple[Finding, float | 
                 )
                 response = client.get(CONFIG_PATH, headers=headers)
                 server = response.headers.get(HEADER_SERVER_TIME, "")
-                if not (response.status_code == 401 and "clock:" in response.text and server.isdigit()):
+                if not (refused_for_clock(response.status_code, response.text) and server.isdigit()):
                     break
                 signing_time = int(server) / 1000  # our clock is off: sign with the hub's, as sync does
     except httpx.HTTPError as exc:

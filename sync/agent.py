@@ -34,6 +34,7 @@ from sync.protocol import (
     CheckColumns,
     CheckIn,
     DeviceConfig,
+    refused_for_clock,
     sign_request,
 )
 
@@ -175,7 +176,7 @@ class SyncAgent:
                 if response.status_code == 413:
                     raise _TooLarge(response.text)
                 detail = response.text
-                if response.status_code == 401 and "clock:" in detail and not clock_retried:
+                if refused_for_clock(response.status_code, detail) and not clock_retried:
                     clock_retried = True  # our clock was off; the answer told us the hub's
                     continue
                 if response.status_code >= 500 or response.status_code in (408, 429):

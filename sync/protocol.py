@@ -46,6 +46,14 @@ HEADER_NONCE = "X-Gatecheck-Nonce"
 HEADER_SIGNATURE = "X-Gatecheck-Signature"
 HEADER_SERVER_TIME = "X-Gatecheck-Server-Time"
 """On every answer to a device: the hub's clock (ms), so devices without an RTC can sign."""
+CLOCK_REFUSAL = "clock:"
+"""Starts the hub's 401 detail for a request signed too far from its clock: the device
+should sign again with the time in ``HEADER_SERVER_TIME`` (boards without an RTC)."""
+
+
+def refused_for_clock(status_code: int, detail: str) -> bool:
+    return status_code == 401 and CLOCK_REFUSAL in detail
+
 
 Verdict = Literal["admit", "deny", "remeasure", "manual"]
 TempSource = Literal["sensor", "manual", "none"]

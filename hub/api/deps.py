@@ -20,6 +20,7 @@ from hub.core.config import HubSettings
 from hub.core.db import devices, nonces
 from hub.schemas import SitePublic
 from sync.protocol import (
+    CLOCK_REFUSAL,
     CLOCK_TOLERANCE_S,
     HEADER_DEVICE,
     HEADER_NONCE,
@@ -126,7 +127,7 @@ async def signed_upload(request: Request, engine: EngineDep, settings: SettingsD
         raise HTTPException(401, "timestamp is not a number") from None
     if drift_s > CLOCK_TOLERANCE_S:
         # Every answer carries the hub's time (header), so a device without RTC can re-sign.
-        raise HTTPException(401, f"clock: request signed {drift_s:.0f} s away from hub time")
+        raise HTTPException(401, f"{CLOCK_REFUSAL} request signed {drift_s:.0f} s away from hub time")
     if nonce_used:
         raise HTTPException(401, "replayed request (nonce already used)")
     encoding = headers.get("content-encoding", "").strip().lower()
