@@ -85,6 +85,8 @@ def test_enrol_init_check_sync_rotate_revoke(
     code, out = run("sync", "run", "--once")
     assert code == 0, out
     assert hub_checks(hub_engine, device_id) == 3
+    code, out = run("edge", "purge")  # retention from the settings file: nothing is old yet
+    assert code == 0 and "purged 0 checks" in out and "3 checks kept (0 not yet at the hub)" in out
     code, findings = doctor_findings()
     assert findings["hub"]["status"] == "PASS", findings
     assert findings["camera"]["status"] == "PASS"
