@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,9 @@ from edge.cli_options import (
 from edge.device_home import DEFAULT_HOME
 from edge.frames import FrameError, image_files, is_stream, read_image
 from edge.sensor_config import ThermometerConfig, open_thermometer
-from edge.station import GateStation, Outcome
+from edge.station import GateStation, Outcome, measure
 from edge.store import CheckStore, StoreError
-from edge.thermometer import ManualEntry, ReadingError, SimulatedThermometer, Thermometer, parse_celsius
+from edge.thermometer import ManualEntry, ReadingError, Thermometer, parse_celsius
 from provisioning.bundle import BundleError, DeviceBundle
 
 
@@ -82,6 +83,7 @@ def edge() -> None:
     callback=_temperature,
     help="Temperature typed by the guard, °C (recorded as manual). Default: the sensor.",
 )
+@thermometer_options
 @click.option("--seed", default=0, show_default=True, help="Seed of the simulated sensor.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per check.")
 @click.argument("sources", nargs=-1, required=True)
@@ -89,6 +91,7 @@ def scan(
     device_path: Path,
     db_path: Path,
     temp: float | None,
+    thermometer: ThermometerConfig,
     seed: int,
     as_json: bool,
     sources: tuple[str, ...],
@@ -98,12 +101,12 @@ def scan(
     hand); in a video, frames with a code become checks and repeats are debounced."""
     bundle, store = open_device(device_path, db_path)
     station = GateStation(bundle, store)
-    thermometer: Thermometer = ManualEntry(temp) if temp is not None else SimulatedThermometer(seed)
+    sensor = ManualEntry(temp) if temp is not None else open_thermometer(replace(thermometer, seed=seed))
     emit = _print_json if as_json else _print_line
     failures = 0
     for source in sources:
         try:
-            failures += _scan_source(source, station, thermometer, emit)
+            failures += _scan_source(source, station, sensor, emit)
         except FrameError as exc:
             click.echo(f"error: {exc} — skipped, nothing recorded", err=True)
             failures += 1
@@ -139,7 +142,7 @@ def _scan_source(
             failures += 1
             continue
         code = station.first_code(image)
-        outcome = station.record(code, thermometer.read())
+        outcome = station.record(code, measure(thermometer))
         if code is None:
             click.echo(
                 f"warning: no QR code found in {image_path} — recorded as a manual check "

@@ -6,6 +6,7 @@ log — kept in one place so the CLI, the camera loop and the kiosk record check
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,13 +21,15 @@ from edge.frames import Frame
 from edge.policy import Decision, Policy, Presentation, decide
 from edge.pseudonym import pseudonym
 from edge.store import CheckStore, NewCheck
-from edge.thermometer import Reading, Thermometer
+from edge.thermometer import Reading, ReadingError, Thermometer
 from edge.trust import TrustList, TrustStore
 from gatecheck import RELEASED
 from provisioning.bundle import DeviceBundle
 
 RECENT_OUTCOMES = 256
 """Checks kept in memory for the guard to act on (re-measure, override, confirm)."""
+
+logger = logging.getLogger(__name__)
 
 
 def _at(wall_ms: int) -> datetime:
@@ -48,6 +51,16 @@ class Outcome:
     @property
     def display_name(self) -> str | None:
         return self.verification.display_name if self.verification else None
+
+
+def measure(thermometer: Thermometer) -> Reading | None:
+    """The sensor's reading, or None when it gives none (unplugged, no answer): the check
+    is still recorded and its verdict asks the guard to measure by hand."""
+    try:
+        return thermometer.read()
+    except ReadingError as exc:
+        logger.warning("no temperature: %s", exc)
+        return None
 
 
 @dataclass
@@ -178,7 +191,7 @@ class GateStation:
         for frame in frames:
             code = self.first_code(frame.image, still=frame.still)
             if code is not None and not self.is_repeat(code):
-                yield self.record(code, thermometer.read())
+                yield self.record(code, measure(thermometer))
 
     def first_code(self, image: np.ndarray, still: bool = True) -> Code | None:
         """The code a person presents; a stream frame gets the cheap decode (see decode)."""

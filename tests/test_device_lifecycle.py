@@ -260,3 +260,12 @@ def test_a_replaced_card_numbers_new_checks_above_what_the_hub_holds(
     code, out = run("sync", "run", "--once")
     assert code == 0, out
     assert hub_checks(hub_engine, bundle.device_id) == 5  # none taken for a duplicate
+
+
+def test_a_sensor_that_fails_still_records_the_check_for_the_guard(initialised: Path, tmp_path: Path) -> None:
+    frame = str(tmp_path / "images" / "frame.png")
+    code, out = run("edge", "scan", "--json", "--thermometer", "mlx90614", "--i2c-bus", "97", frame)
+    assert code == 0, out
+    check = json.loads(out.splitlines()[-1])
+    assert (check["temp_c"], check["temp_source"], check["reason"]) == (None, "none", "no_temperature")
+    assert len(CheckStore(initialised / "edge.db").rows()) == 1
