@@ -190,7 +190,7 @@ def check_camera(source: str, roi: Roi | None, timeout_s: float) -> Finding:
         return Finding(
             "camera",
             "FAIL",
-            f"{frame}. Check that the camera is plugged in (ls /dev/video*) and GATECHECK_CAMERA",
+            f"{frame} — check that the camera is plugged in (ls /dev/video*) and GATECHECK_CAMERA",
         )
     height, width = frame.image.shape[:2]
     return Finding("camera", "PASS", f"camera {source} gives {width}×{height} pictures")
@@ -286,7 +286,9 @@ def examine(settings: DoctorSettings, report: Callable[[Finding], None]) -> list
         )
     )
     hub_finding, offset = (
-        check_hub(bundle, settings.hub_timeout_s) if bundle else (Finding("hub", "FAIL", "no bundle"), None)
+        check_hub(bundle, settings.hub_timeout_s)
+        if bundle
+        else (Finding("hub", "FAIL", "not asked: no device bundle"), None)
     )
     note(check_clock(offset))
     note(check_camera(settings.camera, settings.roi, settings.camera_timeout_s))
