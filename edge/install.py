@@ -89,6 +89,9 @@ def init_device(
                 "to keep them aside in a separate file."
             )
         archived = _archive_log(home, label)
+    if previous is not None and previous.device_id == bundle.device_id and bundle.ca_cert is None:
+        # A rotated bundle comes from the hub, which does not keep the site CA: keep ours.
+        bundle = bundle.model_copy(update={"ca_cert": previous.ca_cert})
     bundle.save(home.bundle)
     store = CheckStore(home.database)
     try:

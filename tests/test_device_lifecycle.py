@@ -269,3 +269,23 @@ def test_a_sensor_that_fails_still_records_the_check_for_the_guard(initialised: 
     check = json.loads(out.splitlines()[-1])
     assert (check["temp_c"], check["temp_source"], check["reason"]) == (None, "none", "no_temperature")
     assert len(CheckStore(initialised / "edge.db").rows()) == 1
+
+
+def test_a_rotated_bundle_keeps_the_site_ca_it_was_installed_with(
+    tmp_path: Path, hub_engine: Engine, site: Site
+) -> None:
+    from edge.device_home import DeviceHome
+    from edge.install import init_device
+    from provisioning.registry import rotate_device
+
+    pem = "-----BEGIN CERTIFICATE-----\nTUlJQg==\n-----END CERTIFICATE-----\n"
+    first = enrol_device(hub_engine, site.id, "North", "https://hub.example:8443").model_copy(
+        update={"ca_cert": pem}
+    )
+    home = DeviceHome(tmp_path / "home")
+    init_device(home, first, {})
+    rotated = rotate_device(hub_engine, first.device_id)
+    assert rotated.ca_cert is None
+    init_device(home, rotated, {})
+    installed = DeviceBundle.load(home.bundle)
+    assert installed.ca_cert == pem and installed.signing_key == rotated.signing_key
