@@ -218,7 +218,10 @@ def check_trust(bundle: DeviceBundle, store: CheckStore | None) -> Finding:
         return Finding("trust list", "FAIL", "the trust list holds no issuer keys: no code can be verified")
     if age is None:
         return Finding(
-            "trust list", "WARN", f"version {trust.version} from enrolment ({keys} keys), never refreshed"
+            "trust list",
+            "WARN",
+            f"version {trust.version} from enrolment ({keys} signing key{'s' if keys != 1 else ''}), "
+            "never refreshed",
         )
     if age > policy.trust_max_age_hours:
         return Finding(
@@ -226,7 +229,11 @@ def check_trust(bundle: DeviceBundle, store: CheckStore | None) -> Finding:
             "FAIL",
             f"{age:.0f} h old (limit {policy.trust_max_age_hours:g} h): the device has not reached the hub",
         )
-    return Finding("trust list", "PASS", f"version {trust.version}, {keys} keys, {age:.1f} h old")
+    return Finding(
+        "trust list",
+        "PASS",
+        f"version {trust.version}, {keys} signing key{'s' if keys != 1 else ''}, {age:.1f} h old",
+    )
 
 
 def check_hub(bundle: DeviceBundle, timeout_s: float) -> tuple[Finding, float | None]:

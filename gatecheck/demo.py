@@ -2,8 +2,9 @@
 
 A hub on SQLite in a working folder, one site with two gates, sample camera images (codes
 on screens, spoiled codes, fevers, a temperature typed by a guard), checks through the
-real decoder into each device's SQLite log, sync over HTTP, and the hub's daily counts
-compared with what the gates were fed.
+real decoder into each device's SQLite log (each device set up from its bundle as
+``gatecheck edge init`` does), sync over HTTP, the hub's daily counts compared with what
+the gates were fed, and what ``gatecheck doctor`` says on the first gate.
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ import httpx
 
 from edge.codes import Colour
 from edge.codes.names import mask_name
+from edge.device_home import DeviceHome
+from edge.doctor import DoctorSettings, examine
 from edge.frames import read_image
+from edge.install import init_device
+from edge.sensor_config import ThermometerConfig
 from edge.station import GateStation
 from edge.store import CheckStore
 from edge.thermometer import Reading
@@ -145,6 +150,15 @@ COLUMNS = (
 )
 
 
+def _doctor(home: DeviceHome, camera: Path) -> None:
+    """What `gatecheck doctor` says on the first gate (its camera: the sample images)."""
+    click.echo(f"\ngatecheck doctor on {home.path.name}:")
+    settings = DoctorSettings(
+        home.bundle, home.database, str(camera), None, ThermometerConfig(), min_free_mb=50
+    )
+    examine(settings, lambda f: click.echo(f"  {f.status}  {f.name:<13} {f.detail}"))
+
+
 def _table(days: list[DayCounts]) -> str:
     """The hub's counts as a fixed-width table, one line per local day."""
     head = f"{'date':<12}" + "".join(f"{title:>{width}}" for title, _, width in COLUMNS)
@@ -189,8 +203,9 @@ def _run(root: Path, serve: bool, port: int, people: int) -> None:
         problems: list[str] = []
         for index, gate in enumerate(("北门 North gate", "南门 South gate")):
             bundle = enrol_device(engine, site.id, gate, server.url)
-            bundle.save(root / f"device-{index}.json")
-            store = CheckStore(root / f"edge-{index}.db")
+            home = DeviceHome(root / f"device-{index}")  # as `gatecheck edge init` sets a board up
+            init_device(home, bundle, {"GATECHECK_CAMERA": str(root / "images" / f"gate-{index}")})
+            store = CheckStore(home.database)
             visits = scenario(index, people, issuer)
             problems += run_gate(bundle, store, visits, root / "images" / f"gate-{index}")
             expected += expected_counts(visits)
@@ -200,6 +215,7 @@ def _run(root: Path, serve: bool, port: int, people: int) -> None:
                 f"{report.stored} synced, backlog {report.backlog}"
             )
             store.close()
+        _doctor(DeviceHome(root / "device-0"), root / "images" / "gate-0")
         password = secrets.token_urlsafe(12)
         create_user(engine, "admin", password, "admin")
         browser = httpx.Client(base_url=server.url, timeout=10)

@@ -125,4 +125,6 @@ def test_demo_runs_and_agrees_with_itself(tmp_path: Path) -> None:
     assert "OK: the hub's counts equal what the gates were fed" in result.stdout
     for reason in ("fever", "code_red", "code_yellow", "expired", "signature_invalid"):
         assert f"{reason}: 2" in result.stdout
-    assert (tmp_path / "hub.db").exists() and (tmp_path / "edge-0.db").exists()
+    assert (tmp_path / "hub.db").exists() and (tmp_path / "device-0" / "edge.db").exists()
+    doctor = result.stdout.split("gatecheck doctor on device-0:")[1]
+    assert "PASS  hub" in doctor and "PASS  camera" in doctor and "FAIL" not in doctor
