@@ -21,6 +21,7 @@ from hub.api.routes import admin, device, ingest, pages, reports
 from hub.core.config import HubSettings
 from hub.core.db import create_schema, make_engine
 from hub.metrics import HubMetrics
+from provisioning.errors import ProvisioningError, UnknownRecord
 from sync.protocol import HEADER_SERVER_TIME
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,11 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
     app.include_router(reports.router)
     app.include_router(pages.router)
     app.include_router(admin.router)
+
+    @app.exception_handler(ProvisioningError)
+    async def not_done(request: Request, exc: ProvisioningError) -> Response:
+        status = 404 if isinstance(exc, UnknownRecord) else 422
+        return JSONResponse({"detail": str(exc)}, status_code=status)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
