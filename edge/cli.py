@@ -20,6 +20,7 @@ from edge.cli_options import (
     db_option,
     device_option,
     open_device,
+    retention_option,
     thermometer_env,
     thermometer_options,
 )
@@ -242,15 +243,8 @@ def kiosk(
 
 @edge.command()
 @db_option
-@click.option(
-    "--days",
-    envvar="GATECHECK_RETENTION_DAYS",
-    type=click.IntRange(1),
-    default=21,
-    show_default=True,
-    help="Keep this many days [env GATECHECK_RETENTION_DAYS].",
-)
-def purge(db_path: Path, days: int) -> None:
+@retention_option("--days")
+def purge(db_path: Path, retention_days: int) -> None:
     """Delete checks the hub has confirmed, and visitor records, older than DAYS. Checks
     not yet at the hub are never deleted. Run daily (the gatecheck-purge timer does)."""
     from edge import clock
@@ -266,13 +260,13 @@ def purge(db_path: Path, days: int) -> None:
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        purged = store.purge(now_ms - days * 86_400_000)
+        purged = store.purge(now_ms - retention_days * 86_400_000)
         left, backlog = store.db["checks"].count, store.backlog()
     finally:
         store.close()
     click.echo(
-        f"purged {purged.checks} checks and {purged.visitors} visitor records older than {days} days; "
-        f"{left} checks kept ({backlog} not yet at the hub)"
+        f"purged {purged.checks} checks and {purged.visitors} visitor records older than "
+        f"{retention_days} days; {left} checks kept ({backlog} not yet at the hub)"
     )
 
 
@@ -295,14 +289,7 @@ def purge(db_path: Path, days: int) -> None:
 @camera_options
 @thermometer_options
 @click.option("--kiosk-port", envvar="GATECHECK_KIOSK_PORT", default=8080, show_default=True)
-@click.option(
-    "--retention-days",
-    envvar="GATECHECK_RETENTION_DAYS",
-    type=click.IntRange(1),
-    default=21,
-    show_default=True,
-    help="Synced checks and visitor records older than this are purged daily.",
-)
+@retention_option("--retention-days")
 @click.option("--replace", is_flag=True, help="Set aside another device's unsynced log instead of refusing.")
 def init(
     bundle_path: Path,

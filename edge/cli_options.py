@@ -38,6 +38,20 @@ db_option = click.option(
 )
 
 
+def retention_option(flag: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """How many days of confirmed checks the device keeps (purge and init share it)."""
+    return click.option(
+        flag,
+        "retention_days",
+        envvar="GATECHECK_RETENTION_DAYS",
+        type=click.IntRange(1),
+        default=21,
+        show_default=True,
+        help="Confirmed checks and visitor records older than this many days are purged "
+        "[env GATECHECK_RETENTION_DAYS].",
+    )
+
+
 def open_device(device_path: Path, db_path: Path) -> tuple[DeviceBundle, CheckStore]:
     """Load the bundle and open the store, mapping failures to CLI errors."""
     try:
