@@ -94,39 +94,58 @@ def _address(ctx: click.Context, param: click.Parameter, value: str) -> int:
     return address
 
 
-THERMOMETER_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
-    # parameter: (env var, click.option keywords)
-    "thermometer": (
+THERMOMETER_OPTIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    # ThermometerConfig field: (flag, env var, click.option keywords)
+    "kind": (
+        "--thermometer",
         "GATECHECK_THERMOMETER",
         {"type": click.Choice(KINDS), "default": "simulated", "help": "Temperature source (none: typed)."},
     ),
-    "temp_offset": (
+    "offset_c": (
+        "--temp-offset",
         "GATECHECK_TEMP_OFFSET",
         {"type": click.FloatRange(-5, 5), "default": 0.0, "help": "Calibration offset added, °C."},
     ),
-    "i2c_bus": ("GATECHECK_I2C_BUS", {"type": click.IntRange(0), "default": 1, "help": "MLX90614: bus."}),
+    "i2c_bus": (
+        "--i2c-bus",
+        "GATECHECK_I2C_BUS",
+        {"type": click.IntRange(0), "default": 1, "help": "MLX90614: bus."},
+    ),
     "i2c_address": (
+        "--i2c-address",
         "GATECHECK_I2C_ADDRESS",
         {"default": "0x5a", "callback": _address, "help": "MLX90614: address."},
     ),
     "emissivity": (
+        "--emissivity",
         "GATECHECK_EMISSIVITY",
         {"type": click.FloatRange(0.1, 1.0), "help": "MLX90614: emissivity to store (skin ≈ 0.98)."},
     ),
-    "serial_port": ("GATECHECK_SERIAL_PORT", {"default": "/dev/ttyUSB0", "help": "Serial: port."}),
+    "serial_port": (
+        "--serial-port",
+        "GATECHECK_SERIAL_PORT",
+        {"default": "/dev/ttyUSB0", "help": "Serial: port."},
+    ),
     "serial_baud": (
+        "--serial-baud",
         "GATECHECK_SERIAL_BAUD",
         {"type": click.IntRange(300), "default": 9600, "help": "Serial: baud rate."},
     ),
     "serial_command": (
+        "--serial-command",
         "GATECHECK_SERIAL_COMMAND",
         {"default": "", "help": r"Serial: sent per reading, escapes allowed (MEAS\r\n); empty: streams."},
     ),
     "serial_pattern": (
+        "--serial-pattern",
         "GATECHECK_SERIAL_PATTERN",
         {"default": ThermometerConfig.serial_pattern, "help": "Serial: regex, group 1 is the number."},
     ),
-    "serial_unit": ("GATECHECK_SERIAL_UNIT", {"type": click.Choice(["C", "F"]), "default": "C"}),
+    "serial_unit": (
+        "--serial-unit",
+        "GATECHECK_SERIAL_UNIT",
+        {"type": click.Choice(["C", "F"]), "default": "C"},
+    ),
 }
 
 
@@ -135,33 +154,22 @@ def thermometer_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def with_config(*args: Any, **kwargs: Any) -> Any:
-        values = {name: kwargs.pop(name) for name in THERMOMETER_OPTIONS}
-        config = ThermometerConfig(
-            kind=values.pop("thermometer"), offset_c=values.pop("temp_offset"), **values
-        )
+        config = ThermometerConfig(**{field: kwargs.pop(field) for field in THERMOMETER_OPTIONS})
         return command(*args, thermometer=config, **kwargs)
 
-    for name, (env, keywords) in reversed(THERMOMETER_OPTIONS.items()):
-        flag = "--" + name.replace("_", "-")
+    for field, (flag, env, keywords) in reversed(THERMOMETER_OPTIONS.items()):
         help_text = f"{keywords.get('help', '')} [env {env}]".strip()
         with_config = click.option(
-            flag, name, envvar=env, show_default="default" in keywords, **{**keywords, "help": help_text}
+            flag, field, envvar=env, show_default="default" in keywords, **{**keywords, "help": help_text}
         )(with_config)
     return with_config
 
 
 def thermometer_env(config: ThermometerConfig) -> dict[str, str]:
     """The env-file lines that give ``config`` back through ``thermometer_options``."""
-    values: dict[str, Any] = {
-        "thermometer": config.kind,
-        "temp_offset": config.offset_c,
-        "i2c_bus": config.i2c_bus,
-        "i2c_address": f"0x{config.i2c_address:02x}",
-        "emissivity": config.emissivity,
-        "serial_port": config.serial_port,
-        "serial_baud": config.serial_baud,
-        "serial_command": config.serial_command,
-        "serial_pattern": config.serial_pattern,
-        "serial_unit": config.serial_unit,
-    }
-    return {THERMOMETER_OPTIONS[k][0]: str(v) for k, v in values.items() if v is not None}
+    lines = {}
+    for field, (_, env, _) in THERMOMETER_OPTIONS.items():
+        value = getattr(config, field)
+        if value is not None:
+            lines[env] = f"0x{value:02x}" if field == "i2c_address" else str(value)
+    return lines
