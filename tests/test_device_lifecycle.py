@@ -289,3 +289,21 @@ def test_a_rotated_bundle_keeps_the_site_ca_it_was_installed_with(
     init_device(home, rotated, {})
     installed = DeviceBundle.load(home.bundle)
     assert installed.ca_cert == pem and installed.signing_key == rotated.signing_key
+
+
+def test_hardware_settings_round_trip_through_the_settings_file(
+    device_env: Path, tmp_path: Path, bundle: DeviceBundle
+) -> None:
+    code, out = run(
+        "edge", "init", "--bundle", str(tmp_path / "device.json"), "--thermometer", "serial",
+        "--serial-port", "/dev/ttyUSB96", "--serial-command", r"MEAS\r\n", "--serial-unit", "F",
+        "--i2c-address", "0x5b", "--temp-offset", "0.3", "--roi", "10,20,300,200",
+    )  # fmt: skip
+    assert code == 0, out
+    settings = read_env_file(device_env / "gatecheck.env")
+    assert settings["GATECHECK_SERIAL_COMMAND"] == r"MEAS\r\n"
+    assert (settings["GATECHECK_I2C_ADDRESS"], settings["GATECHECK_TEMP_OFFSET"]) == ("0x5b", "0.3")
+    assert settings["GATECHECK_ROI"] == "10,20,300,200"
+    # Every command on the device reads them back: the doctor tries that serial port.
+    _, findings = doctor_findings("--source", str(tmp_path))
+    assert "serial thermometer on /dev/ttyUSB96" in findings["thermometer"]["detail"]
