@@ -184,6 +184,10 @@ class SyncAgent:
                         f"hub answered {response.status_code}",
                         _retry_after(response.headers.get("retry-after")),
                     )
+                if response.status_code in (401, 403) and not refused_for_clock(response.status_code, detail):
+                    # Kept where the gate screen can say so (revoked, key not accepted).
+                    self.store.set_state("hub_refused_ms", int(time.time() * 1000))
+                    self.store.set_state("hub_refused_status", response.status_code)
                 raise HubRejected(f"hub refused the request ({response.status_code}): {detail}")
             except HubUnavailable as exc:
                 retry_for = self.settings.retry_for_s

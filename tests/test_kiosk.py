@@ -255,3 +255,18 @@ def test_a_code_typed_from_paper_is_verified_like_a_scanned_one(
     assert forged.json()["verdict"] == "deny"
     rows = table(kiosk[0], "checks")
     assert [r["engine"] for r in rows] == ["typed", "typed"] and rows[0]["guard_id"] == GUARD_ID
+
+
+def test_status_says_when_the_hub_refuses_this_device(api: TestClient, kiosk: Gate) -> None:
+    gate, _, _ = kiosk
+    store = gate.station.store
+    assert api.get("/api/state").json()["status"]["hub_refused"] is None
+    store.set_state("uplink_ok_ms", 1_000)
+    store.set_state("hub_refused_ms", 2_000)
+    store.set_state("hub_refused_status", 403)
+    assert api.get("/api/state").json()["status"]["hub_refused"] == 403
+    store.set_state("uplink_ok_ms", 3_000)  # a later upload went through: not refused any more
+    assert api.get("/api/state").json()["status"]["hub_refused"] is None
+    assert api.get("/api/health").json() == {"camera_alive": True, "page_alive": False}
+    assert api.post("/api/heartbeat").status_code == 204
+    assert api.get("/api/health").json()["page_alive"] is True

@@ -128,6 +128,7 @@ def test_permanent_errors_are_not_retried(
         agent_via(proxy, bundle, store).push()
     assert len(proxy.requests) == 1
     assert store.backlog() == 3
+    assert store.state("hub_refused_status") == 403  # the gate screen shows "revoked"
 
 
 def test_unreachable_hub_gives_up_only_when_told(bundle: DeviceBundle, store: CheckStore) -> None:

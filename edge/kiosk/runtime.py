@@ -198,6 +198,7 @@ class Kiosk:
         with self.lock:
             store = self.station.store
             uplink = store.state("uplink_ok_ms")
+            refused_ms, refused = store.state("hub_refused_ms"), store.state("hub_refused_status")
             backlog = store.backlog()
             trust_age = self.station.trust_list.age_hours(clock.utc_now())
             trust_stale = trust_age is not None and trust_age > self.station.policy.trust_max_age_hours
@@ -208,6 +209,8 @@ class Kiosk:
             camera_state = camera.state
         return {
             "online": uplink is not None and now - uplink <= ONLINE_WITHIN_MS,
+            # The hub refused this device more recently than it last took an upload.
+            "hub_refused": refused if refused_ms and refused_ms > (uplink or 0) else None,
             "backlog": backlog,
             "last_sync_ms": uplink,
             "trust_age_h": None if trust_age is None else round(trust_age, 1),

@@ -5,7 +5,7 @@ const CONFIG = JSON.parse(document.getElementById("config").textContent);
 const T = {
   "zh-CN": {
     admit: "通行", deny: "禁止通行", remeasure: "请复测", manual: "人工核验",
-    offline: "离线", online: "在线", backlog: "待上传", last_sync: "上次同步", never: "从未",
+    offline: "离线", online: "在线", refused_403: "设备已停用，请联系管理员", refused_401: "设备密钥无效，请重新导入设备文件", backlog: "待上传", last_sync: "上次同步", never: "从未",
     trust: "信任列表", clock_unset: "时钟未校准", camera: "摄像头", sensor: "测温仪",
     state_ok: "正常", state_waiting: "等待", state_error: "故障", state_stale: "无画面", state_stopped: "已停止",
     idle: "请出示健康码", idle_hint: "Please show your health code", recent: "最近记录",
@@ -26,7 +26,7 @@ const T = {
   },
   en: {
     admit: "Admit", deny: "No entry", remeasure: "Measure again", manual: "Check by hand",
-    offline: "Offline", online: "Online", backlog: "Unsent", last_sync: "Last sync", never: "never",
+    offline: "Offline", online: "Online", refused_403: "Device revoked: call the operator", refused_401: "Device key not accepted: load the new bundle", backlog: "Unsent", last_sync: "Last sync", never: "never",
     trust: "Trust list", clock_unset: "Clock not set", camera: "Camera", sensor: "Thermometer",
     state_ok: "OK", state_waiting: "waiting", state_error: "FAULT", state_stale: "no picture", state_stopped: "stopped",
     idle: "Please show your health code", idle_hint: "请出示健康码", recent: "Recent checks",
@@ -159,8 +159,8 @@ function renderHolds() {
 
 function renderStatus(s) {
   const online = $("#st-online");
-  online.textContent = s.online ? t("online") : t("offline");
-  online.className = s.online ? "good" : "bad";
+  online.textContent = s.hub_refused ? t(s.hub_refused === 403 ? "refused_403" : "refused_401") : s.online ? t("online") : t("offline");
+  online.className = s.online && !s.hub_refused ? "good" : "bad";
   $("#st-backlog").textContent = `${t("backlog")}: ${s.backlog}`;
   $("#st-backlog").className = s.backlog > 1000 ? "warn" : "";
   const ago = s.last_sync_ms ? `${Math.round((s.now_ms - s.last_sync_ms) / 60000)} min` : t("never");
