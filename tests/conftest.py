@@ -156,6 +156,17 @@ def copy_device(bundle: DeviceBundle, engine: Engine) -> None:
         )  # fmt: skip
 
 
+def cli(*args: str) -> tuple[int, str]:
+    """Run a ``gatecheck`` command in this process: (exit code, output). An unexpected
+    exception fails the test with its traceback rather than becoming exit code 1."""
+    from click.testing import CliRunner
+
+    from gatecheck.cli import main
+
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
 ADMIN_PASSWORD = "correct horse battery"
 
 

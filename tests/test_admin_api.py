@@ -13,7 +13,7 @@ from hub.server import BackgroundHub
 from provisioning.bundle import DeviceBundle
 from provisioning.registry import Site
 from sync.protocol import public_key_for
-from tests.conftest import ADMIN_PASSWORD
+from tests.conftest import ADMIN_PASSWORD, cli
 
 BOTH_DATABASES = True
 
@@ -63,14 +63,10 @@ def test_admin_api_enrols_rotates_lists_and_revokes(hub_app: FastAPI, hub_engine
 def test_organisations_through_the_cli_on_the_database_and_the_api(
     hub_database_url: str, hub_engine: Engine, live_hub: BackgroundHub
 ) -> None:
-    from click.testing import CliRunner
-
-    from gatecheck.cli import main
-
     def run(*args: str) -> str:
-        result = CliRunner().invoke(main, list(args))
-        assert result.exit_code == 0, result.output
-        return result.output
+        code, output = cli(*args)
+        assert code == 0, output
+        return output
 
     org_id = run(
         "provision", "org", "create", "--name", "阳光物业", "--database-url", hub_database_url
@@ -83,5 +79,5 @@ def test_organisations_through_the_cli_on_the_database_and_the_api(
         run("provision", "org", "create", "--name", "阳光物业", *via_api).strip() == org_id
     )  # found, not doubled
     assert f"{org_id}\t1\t阳光物业" in run("provision", "org", "list", *via_api).splitlines()
-    blank = CliRunner().invoke(main, ["provision", "org", "create", "--name", "  ", *via_api])
-    assert blank.exit_code != 0 and "must not be empty" in blank.output
+    code, output = cli("provision", "org", "create", "--name", "  ", *via_api)
+    assert code != 0 and "must not be empty" in output

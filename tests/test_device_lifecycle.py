@@ -12,18 +12,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import Engine, func, select
 
 from edge.device_home import read_env_file
 from edge.store import CheckStore
-from gatecheck.cli import main
 from hub.auth import create_user
 from hub.core.db import checks
 from hub.server import BackgroundHub
 from provisioning.bundle import DeviceBundle
 from provisioning.registry import Site, enrol_device
-from tests.conftest import ADMIN_PASSWORD
+from tests.conftest import ADMIN_PASSWORD, cli
 
 
 @pytest.fixture
@@ -37,18 +35,13 @@ def device_env(tmp_path: Path) -> Iterator[Path]:
     os.environ.update(saved)
 
 
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.output
-
-
 def hub_checks(engine: Engine, device_id: str) -> int:
     with engine.connect() as conn:
         return int(conn.scalar(select(func.count()).where(checks.c.device_id == device_id)) or 0)
 
 
 def doctor_findings(*extra: str) -> tuple[int, dict[str, dict[str, str]]]:
-    code, output = run("doctor", "--json", *extra)
+    code, output = cli("doctor", "--json", *extra)
     return code, {f["name"]: f for f in json.loads(output)}
 
 
@@ -63,7 +56,7 @@ def test_enrol_init_check_sync_rotate_revoke(
     qr_png: Callable[..., Path],
 ) -> None:
     # Enrol from the hub's database; set the board up from the bundle alone.
-    code, out = run(
+    code, out = cli(
         "provision", "device", "enrol", "--database-url", hub_database_url, "--site", site.id,
         "--gate", "North gate", "--hub-url", live_hub.url, "--out", str(tmp_path / "bundle.json"),
     )  # fmt: skip
@@ -71,7 +64,7 @@ def test_enrol_init_check_sync_rotate_revoke(
     device_id = out.split()[0]
     images = tmp_path / "images"
     first = [qr_png(signed(f"11010519491231{i:04d}"), name=f"a{i}.png") for i in range(3)]
-    code, out = run("edge", "init", "--bundle", str(tmp_path / "bundle.json"), "--source", str(images))
+    code, out = cli("edge", "init", "--bundle", str(tmp_path / "bundle.json"), "--source", str(images))
     assert code == 0, out
     assert f"device {device_id} (North gate, Test Compound)" in out
     settings = read_env_file(device_env / "gatecheck.env")
@@ -80,12 +73,12 @@ def test_enrol_init_check_sync_rotate_revoke(
     assert (device_env / "device.json").stat().st_mode & 0o777 == 0o600
 
     # Checks and a sync with no --device/--db: the settings file supplies them.
-    code, out = run("edge", "scan", *map(str, first))
+    code, out = cli("edge", "scan", *map(str, first))
     assert code == 0, out
-    code, out = run("sync", "run", "--once")
+    code, out = cli("sync", "run", "--once")
     assert code == 0, out
     assert hub_checks(hub_engine, device_id) == 3
-    code, out = run("edge", "purge")  # retention from the settings file: nothing is old yet
+    code, out = cli("edge", "purge")  # retention from the settings file: nothing is old yet
     assert code == 0 and "purged 0 checks" in out and "3 checks kept (0 not yet at the hub)" in out
     code, findings = doctor_findings()
     assert findings["hub"]["status"] == "PASS", findings
@@ -95,38 +88,38 @@ def test_enrol_init_check_sync_rotate_revoke(
 
     # Rotate through the admin API: the old key is refused, the checks wait on the device.
     create_user(hub_engine, "admin", ADMIN_PASSWORD, "admin")
-    code, out = run(
+    code, out = cli(
         "provision", "device", "rotate", device_id, "--hub", live_hub.url, "--admin-user", "admin",
         "--admin-password", ADMIN_PASSWORD, "--out", str(tmp_path / "rotated.json"),
     )  # fmt: skip
     assert code == 0, out
     second = [qr_png(signed(f"11010519491231{i:04d}"), name=f"b{i}.png") for i in range(10, 12)]
-    run("edge", "scan", *map(str, second))
-    code, out = run("sync", "run", "--once")
+    cli("edge", "scan", *map(str, second))
+    code, out = cli("sync", "run", "--once")
     assert code != 0 and "bad signature" in out
     code, findings = doctor_findings()
     assert code == 1 and "edge init --bundle" in findings["hub"]["detail"]
     assert CheckStore(device_env / "edge.db").backlog() == 2
 
-    code, out = run("edge", "init", "--bundle", str(tmp_path / "rotated.json"))
+    code, out = cli("edge", "init", "--bundle", str(tmp_path / "rotated.json"))
     assert code == 0, out
     assert "new credentials installed; 2 checks wait" in out
     assert read_env_file(device_env / "gatecheck.env")["GATECHECK_CAMERA"] == str(images)  # kept
-    code, out = run("sync", "run", "--once")
+    code, out = cli("sync", "run", "--once")
     assert code == 0, out
     assert hub_checks(hub_engine, device_id) == 5
 
     # Revoke: the hub refuses the device from then on; what it records stays on it.
-    code, out = run("provision", "device", "revoke", device_id, "--database-url", hub_database_url)
+    code, out = cli("provision", "device", "revoke", device_id, "--database-url", hub_database_url)
     assert code == 0 and "revoked" in out
-    run("edge", "scan", str(second[0]))
-    code, out = run("sync", "run", "--once")
+    cli("edge", "scan", str(second[0]))
+    code, out = cli("sync", "run", "--once")
     assert code != 0 and "403" in out and "revoked" in out
     assert hub_checks(hub_engine, device_id) == 5
     assert CheckStore(device_env / "edge.db").backlog() == 1
     code, findings = doctor_findings()
     assert code == 1 and "revoked" in findings["hub"]["detail"]
-    code, out = run("provision", "device", "list", "--database-url", hub_database_url)
+    code, out = cli("provision", "device", "list", "--database-url", hub_database_url)
     assert code == 0
     assert any(line.startswith(device_id) and "\trevoked\t" in line for line in out.splitlines())
 
@@ -135,7 +128,7 @@ def test_enrol_init_check_sync_rotate_revoke(
 def initialised(device_env: Path, tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path]) -> Path:
     """A device set up from a bundle whose hub is live; camera: a folder of frames."""
     qr_png("HC1:not-a-real-code", name="frame.png")
-    code, out = run(
+    code, out = cli(
         "edge", "init", "--bundle", str(tmp_path / "device.json"), "--source", str(tmp_path / "images")
     )
     assert code == 0, out
@@ -143,7 +136,7 @@ def initialised(device_env: Path, tmp_path: Path, bundle: DeviceBundle, qr_png: 
 
 
 def test_doctor_names_an_unplugged_camera_and_a_missing_sensor(initialised: Path) -> None:
-    code, output = run("doctor", "--source", "7", "--thermometer", "mlx90614", "--i2c-bus", "97")
+    code, output = cli("doctor", "--source", "7", "--thermometer", "mlx90614", "--i2c-bus", "97")
     assert code == 1
     lines = {
         line.split()[1]: line
@@ -195,10 +188,10 @@ def test_doctor_reports_a_full_disk_and_keeps_what_is_stored(
     device_env: Path, small_disk: Path, tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path]
 ) -> None:
     os.environ["GATECHECK_HOME"] = str(small_disk / "gatecheck")
-    code, out = run("edge", "init", "--bundle", str(tmp_path / "device.json"), "--thermometer", "none")
+    code, out = cli("edge", "init", "--bundle", str(tmp_path / "device.json"), "--thermometer", "none")
     assert code == 0, out
     frame = qr_png("HC1:not-a-real-code", name="frame.png")
-    assert run("edge", "scan", "--temp", "36.5", str(frame), str(frame))[0] == 0
+    assert cli("edge", "scan", "--temp", "36.5", str(frame), str(frame))[0] == 0
     filler = small_disk / "filler"
     with open(filler, "wb") as fh:
         try:
@@ -219,52 +212,52 @@ def test_doctor_reports_a_full_disk_and_keeps_what_is_stored(
 def test_init_with_another_device_keeps_unsynced_checks_aside(
     initialised: Path, tmp_path: Path, hub_engine: Engine, site: Site, live_hub: BackgroundHub
 ) -> None:
-    assert run("edge", "scan", "--temp", "36.4", str(tmp_path / "images" / "frame.png"))[0] == 0
-    assert run("edge", "guard", "add", "--id", "G7", "--name", "Li", "--pin", "1357")[0] == 0
+    assert cli("edge", "scan", "--temp", "36.4", str(tmp_path / "images" / "frame.png"))[0] == 0
+    assert cli("edge", "guard", "add", "--id", "G7", "--name", "Li", "--pin", "1357")[0] == 0
     other = enrol_device(hub_engine, site.id, "South gate", live_hub.url)
     other.save(tmp_path / "other.json")
 
-    code, out = run("edge", "init", "--bundle", str(tmp_path / "other.json"))
+    code, out = cli("edge", "init", "--bundle", str(tmp_path / "other.json"))
     assert code != 0 and "still holds 1 checks" in out and "--replace" in out
     assert DeviceBundle.load(initialised / "device.json").device_id != other.device_id  # untouched
 
-    code, out = run("edge", "init", "--bundle", str(tmp_path / "other.json"), "--replace")
+    code, out = cli("edge", "init", "--bundle", str(tmp_path / "other.json"), "--replace")
     assert code == 0, out
     archived = list(initialised.glob("edge-dev-*.db"))
     assert len(archived) == 1 and str(archived[0]) in out
     assert len(CheckStore(archived[0]).rows()) == 1  # the old identity's check, kept
     fresh = CheckStore(initialised / "edge.db")
     assert fresh.rows() == [] and fresh.acked_seq() == 0
-    assert run("edge", "guard", "list")[1].split() == ["G7", "Li"]  # guards carried over
+    assert cli("edge", "guard", "list")[1].split() == ["G7", "Li"]  # guards carried over
 
 
 def test_a_replaced_card_numbers_new_checks_above_what_the_hub_holds(
     initialised: Path, tmp_path: Path, hub_engine: Engine, bundle: DeviceBundle
 ) -> None:
     frame = str(tmp_path / "images" / "frame.png")
-    assert run("edge", "scan", "--temp", "36.4", frame, frame, frame)[0] == 0
-    assert run("sync", "run", "--once")[0] == 0
+    assert cli("edge", "scan", "--temp", "36.4", frame, frame, frame)[0] == 0
+    assert cli("sync", "run", "--once")[0] == 0
     assert hub_checks(hub_engine, bundle.device_id) == 3
     for leftover in initialised.glob("edge.db*"):  # the card died: a fresh one, same board
         leftover.unlink()
     url = hub_engine.url.render_as_string(hide_password=False)
     out_file = str(tmp_path / "again.json")
-    code, out = run(
+    code, out = cli(
         "provision", "device", "rotate", bundle.device_id, "--database-url", url, "--out", out_file
     )
     assert code == 0, out
     assert DeviceBundle.load(tmp_path / "again.json").seq_floor == 3
-    assert run("edge", "init", "--bundle", str(tmp_path / "again.json"))[0] == 0
-    assert run("edge", "scan", "--temp", "36.6", frame, frame)[0] == 0
+    assert cli("edge", "init", "--bundle", str(tmp_path / "again.json"))[0] == 0
+    assert cli("edge", "scan", "--temp", "36.6", frame, frame)[0] == 0
     assert [r["seq"] for r in CheckStore(initialised / "edge.db").rows()] == [4, 5]
-    code, out = run("sync", "run", "--once")
+    code, out = cli("sync", "run", "--once")
     assert code == 0, out
     assert hub_checks(hub_engine, bundle.device_id) == 5  # none taken for a duplicate
 
 
 def test_a_sensor_that_fails_still_records_the_check_for_the_guard(initialised: Path, tmp_path: Path) -> None:
     frame = str(tmp_path / "images" / "frame.png")
-    code, out = run("edge", "scan", "--json", "--thermometer", "mlx90614", "--i2c-bus", "97", frame)
+    code, out = cli("edge", "scan", "--json", "--thermometer", "mlx90614", "--i2c-bus", "97", frame)
     assert code == 0, out
     check = json.loads(out.splitlines()[-1])
     assert (check["temp_c"], check["temp_source"], check["reason"]) == (None, "none", "no_temperature")
@@ -294,7 +287,7 @@ def test_a_rotated_bundle_keeps_the_site_ca_it_was_installed_with(
 def test_hardware_settings_round_trip_through_the_settings_file(
     device_env: Path, tmp_path: Path, bundle: DeviceBundle
 ) -> None:
-    code, out = run(
+    code, out = cli(
         "edge", "init", "--bundle", str(tmp_path / "device.json"), "--thermometer", "serial",
         "--serial-port", "/dev/ttyUSB96", "--serial-command", r"MEAS\r\n", "--serial-unit", "F",
         "--i2c-address", "0x5b", "--temp-offset", "0.3", "--roi", "10,20,300,200",

@@ -12,22 +12,15 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from click.testing import CliRunner
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from edge.store import CheckStore
-from gatecheck.cli import main
 from gatecheck.samples import render_frame, spoil, write_png
 from hub.server import BackgroundHub
 from provisioning.bundle import DeviceBundle
 from provisioning.registry import Site, enrol_device
-from tests.conftest import admin_session, free_port
-
-
-def cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.output
+from tests.conftest import admin_session, cli, free_port
 
 
 def edge_counts(db: Path) -> Counter[str]:
