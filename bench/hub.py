@@ -84,7 +84,7 @@ def http_ingest(url: str, n: int, n_devices: int) -> float:
         for start in range(0, share, BATCH):
             chunk = items[start : start + BATCH]
             batch = BatchIn(
-                device_id=bundle.device_id, after_seq=start, boot_id="bench",
+                device_id=bundle.device_id, log_id=f"{n:032x}", after_seq=start, boot_id="bench",
                 sent_wall_ms=int(time.time() * 1000), sent_mono_ms=10**9 + share * 1000,
                 backlog=share - start - len(chunk), checks=CheckColumns.pack(chunk),
             )  # fmt: skip

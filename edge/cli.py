@@ -26,9 +26,10 @@ from edge.cli_options import (
 )
 from edge.device_home import DEFAULT_HOME
 from edge.frames import FrameError, image_files, is_stream, read_image
+from edge.log_identity import replaced_log
 from edge.sensor_config import ThermometerConfig, open_thermometer
 from edge.station import GateStation, Outcome, measure
-from edge.store import CheckStore, StoreError
+from edge.store import CheckStore, StorageFault, StoreError
 from edge.thermometer import ManualEntry, ReadingError, Thermometer, parse_celsius
 from provisioning.bundle import BundleError, DeviceBundle
 
@@ -57,6 +58,10 @@ def _describe(outcome: Outcome, name: str) -> dict[str, Any]:
         "flags": list(outcome.decision.flags),
         "engine": outcome.code.engine if outcome.code else None,
     }
+
+
+def _unstored(exc: StorageFault) -> str:
+    return f"{exc.text_zh} / {exc}. This check was not recorded; the ones before it are safe."
 
 
 def _print_json(check: dict[str, Any]) -> None:
@@ -105,13 +110,17 @@ def scan(
     sensor = ManualEntry(temp) if temp is not None else open_thermometer(replace(thermometer, seed=seed))
     emit = _print_json if as_json else _print_line
     failures = 0
-    for source in sources:
-        try:
-            failures += _scan_source(source, station, sensor, emit)
-        except FrameError as exc:
-            click.echo(f"error: {exc} — skipped, nothing recorded", err=True)
-            failures += 1
-    store.close()
+    try:
+        for source in sources:
+            try:
+                failures += _scan_source(source, station, sensor, emit)
+            except FrameError as exc:
+                click.echo(f"error: {exc} — skipped, nothing recorded", err=True)
+                failures += 1
+    except StorageFault as exc:
+        raise click.ClickException(_unstored(exc)) from exc
+    finally:
+        store.close()
     if failures:
         raise SystemExit(1)
 
@@ -179,6 +188,8 @@ def run(
             emit(_describe(outcome, source))
     except FrameError as exc:
         raise click.ClickException(str(exc)) from exc
+    except StorageFault as exc:
+        raise click.ClickException(_unstored(exc)) from exc
     finally:
         store.close()
 
@@ -233,6 +244,9 @@ def kiosk(
 
     bundle, store = open_device(device_path, db_path)
     gate = Kiosk(GateStation(bundle, store), open_thermometer(thermometer), clear_after_s=clear_after)
+    gate.log_replaced = replaced_log(device_path.parent, store, adopt=True)
+    if gate.log_replaced is not None:
+        click.echo(f"warning: {gate.log_replaced.describe()}", err=True)
     try:
         gate.start_camera(open_stream(source, roi))
     except FrameError as exc:

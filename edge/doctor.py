@@ -25,6 +25,7 @@ import httpx
 from edge import clock
 from edge.camera import Roi, open_stream
 from edge.frames import Frame, FrameError
+from edge.log_identity import replaced_log
 from edge.policy import Policy
 from edge.sensor_config import ThermometerConfig, open_thermometer
 from edge.store import CheckStore, StoreError
@@ -286,7 +287,8 @@ def examine(settings: DoctorSettings, report: Callable[[Finding], None]) -> list
     bundle_finding, bundle = check_bundle(settings.device_path)
     note(bundle_finding)
     db_finding, store = check_database(settings.db_path)
-    note(db_finding)
+    replaced = replaced_log(settings.device_path.parent, store) if store is not None else None
+    note(Finding("check log", "FAIL", replaced.describe()) if replaced else db_finding)
     note(
         check_disk(
             settings.db_path.parent if settings.db_path.parent.exists() else Path("."), settings.min_free_mb

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.device_home import DeviceHome, read_env_file, write_env_file
+from edge.log_identity import record_log
 from edge.store import CheckStore
 from provisioning.bundle import BundleError, DeviceBundle
 
@@ -95,7 +96,7 @@ def init_device(
     bundle.save(home.bundle)
     store = CheckStore(home.database)
     try:
-        store.raise_seq_floor(bundle.seq_floor)
+        record_log(home.path, store)
         backlog = store.backlog()
     finally:
         store.close()

@@ -198,6 +198,10 @@ class GateStation:
         codes = decode(image, still=still)
         return codes[0] if codes else None
 
+    def forget(self, code: Code) -> None:
+        """Take this code as new next time (its check could not be stored)."""
+        self._recent.pop(code.payload, None)
+
     def is_repeat(self, code: Code, now: float | None = None) -> bool:
         """True when the camera saw this exact code moments ago (debounce)."""
         now = time.monotonic() if now is None else now

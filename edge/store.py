@@ -114,6 +114,18 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX checks_by_holder;
     CREATE INDEX checks_pending_high ON checks (holder, seq) WHERE reason = 'temp_high';
     """,
+    # The log's identity: a random id made with the file, sent with every batch. A log
+    # that was lost and started again gets a new id, so the hub never mistakes its
+    # numbers for the old log's (docs/protocol.md, "Check log identity").
+    """
+    CREATE TABLE log_identity (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        log_id TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    INSERT INTO log_identity (id, log_id, created_ms)
+    VALUES (1, lower(hex(randomblob(16))), CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+    """,
 )
 
 PAGE_SIZE = 1024
@@ -135,6 +147,33 @@ def _wire_rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
 
 class StoreError(Exception):
     """The local database cannot be opened or is from a newer version."""
+
+
+class StorageFault(StoreError):
+    """The card refused a write (full, read-only, failing): nothing of it was stored.
+    Carries the words the guard sees; the gate retries with the next presentation."""
+
+    def __init__(self, exc: sqlite3.Error) -> None:
+        self.code = "storage_full" if _primary(exc) == sqlite3.SQLITE_FULL else "storage_fault"
+        self.text_zh, self.text_en = STORAGE_TEXTS[self.code]
+        super().__init__(f"{self.text_en} ({exc})")
+
+
+STORAGE_TEXTS = {
+    "storage_full": (
+        "存储已满 — 请联系管理员，人工登记",
+        "Storage full — call the administrator, log by hand",
+    ),
+    "storage_fault": (
+        "存储故障 — 请联系管理员，人工登记",
+        "Storage fault — call the administrator, log by hand",
+    ),
+}
+
+
+def _primary(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
 
 
 @dataclass(frozen=True)
@@ -188,6 +227,8 @@ class CheckStore:
             self.db.enable_wal()
             self.db.execute("PRAGMA synchronous = FULL")
             self._migrate()
+            self.log_id, self.log_created_ms = self._identity()
+            """This log's identity (32 hex digits) and when the file was made (device clock)."""
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open check database {self.path}: {exc}") from exc
 
@@ -203,16 +244,20 @@ class CheckStore:
 
     def append(self, check: NewCheck, also: Callable[[int], None] | None = None) -> int:
         """Store one check durably and return its sequence number. ``also(seq)`` runs in
-        the same transaction (a visitor's entry is stored with its check or not at all)."""
-        with self.db.conn:
-            cursor = self.db.execute(
-                f"INSERT INTO checks ({', '.join(asdict(check))}) "
-                f"VALUES ({', '.join('?' * len(asdict(check)))})",
-                tuple(asdict(check).values()),
-            )
-            assert cursor.lastrowid is not None
-            if also is not None:
-                also(cursor.lastrowid)
+        the same transaction (a visitor's entry is stored with its check or not at all).
+        A write the card refuses raises ``StorageFault`` and leaves nothing behind."""
+        try:
+            with self.db.conn:
+                cursor = self.db.execute(
+                    f"INSERT INTO checks ({', '.join(asdict(check))}) "
+                    f"VALUES ({', '.join('?' * len(asdict(check)))})",
+                    tuple(asdict(check).values()),
+                )
+                assert cursor.lastrowid is not None
+                if also is not None:
+                    also(cursor.lastrowid)
+        except sqlite3.OperationalError as exc:
+            raise StorageFault(exc) from exc
         return cursor.lastrowid
 
     def state(self, key: str) -> int | None:
@@ -235,20 +280,15 @@ class CheckStore:
     def set_acked_seq(self, seq: int) -> None:
         self.set_state("acked_seq", seq)
 
-    def raise_seq_floor(self, floor: int) -> None:
-        """Number new checks above ``floor`` and count everything up to it as acknowledged:
-        the hub already holds seqs 1…floor from this device (its log was on a card that
-        was replaced), and a reused number would be taken for a duplicate there."""
-        if floor <= 0:
-            return
-        with self.db.conn:
-            updated = self.db.execute(
-                "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'checks'", (floor,)
-            ).rowcount
-            if not updated:
-                self.db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('checks', ?)", (floor,))
-        if self.acked_seq() < floor:
-            self.set_acked_seq(floor)
+    def _identity(self) -> tuple[str, int]:
+        row = self.db.execute("SELECT log_id, created_ms FROM log_identity WHERE id = 1").fetchone()
+        return str(row[0]), int(row[1])
+
+    def highest_seq(self) -> int:
+        """The highest sequence number this log ever handed out (purged rows included):
+        no acknowledgement from the hub can be higher."""
+        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'checks'").fetchone()
+        return int(row[0]) if row else 0
 
     def urgent_unsent(self, limit: int) -> list[dict[str, Any]]:
         """Urgent checks the hub has not had yet, oldest first, as wire fields."""

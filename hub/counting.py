@@ -17,6 +17,8 @@ from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sync.protocol import GATE_MAX
+
 
 class LocalDays:
     """Local (date, hour) of instants in one site's timezone, for a whole batch. UTC
@@ -39,6 +41,12 @@ class LocalDays:
 
 ALERT_REASONS = frozenset({"fever", "code_red"})
 """Raised to the managers the moment they arrive."""
+LOG_REPLACED, LOG_CONFLICT = "log_replaced", "log_conflict"
+"""Alerts about a device's check log: it started again (checks lost), or sent a seq the hub
+holds with other content."""
+
+METRIC_MAX = len("gate:") + GATE_MAX
+"""The longest metric name (``gate:<gate>``): the width of the metric column."""
 
 
 def metrics_for(check: Mapping[str, Any]) -> list[str]:

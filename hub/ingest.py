@@ -8,6 +8,7 @@ its acknowledged seq. A batch sent twice — after a timeout, a retry, a duplica
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,22 +16,24 @@ from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, and_, case, select, update
+from sqlalchemy import Connection, Engine, and_, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub import clocks
 from hub.core.db import (
     alerts,
+    check_conflicts,
     checks,
     daily_counts,
     daily_devices,
     daily_holders,
     device_boots,
+    device_logs,
     devices,
     sites,
 )
-from hub.counting import ALERT_REASONS, LocalDays, tally
-from sync.protocol import BatchAck, BatchIn
+from hub.counting import ALERT_REASONS, LOG_CONFLICT, LOG_REPLACED, LocalDays, tally
+from sync.protocol import LOG_SEQ_BITS, BatchAck, BatchIn
 
 
 class IngestError(Exception):
@@ -129,12 +132,88 @@ _SITE_TIMEZONE = (
 )
 """The device's site timezone, read in the same statement that locks the device row."""
 
+CONTENT = ("gate", "wall_ms", "mono_ms", "boot_id", "verdict", "reason", "temp_c", "temp_source",
+           "scheme", "holder", "flags")  # fmt: skip
+"""What a check says; two uploads of one (device, log, seq) must agree on all of it."""
+
 
 @dataclass(frozen=True)
 class IngestResult:
     ack: BatchAck
     alerts: list[dict[str, Any]]
-    """Alerts raised by this batch (fevers, red codes), for the webhook."""
+    """Alerts raised by this batch (fevers, red codes, log events), for the webhook."""
+
+
+def _log_ack(
+    conn: Connection, device_id: str, log_id: str, after_seq: int | None, last_seq: int | None
+) -> Any:
+    """(log_no, acked_seq) of this device's log, the acknowledgement moved first when a
+    routine batch continues what the hub holds: it vouches for every check after
+    ``after_seq``, so if the hub held everything up to there it now holds everything up to
+    the batch's last seq. None when the hub has never heard of this log."""
+    where = and_(device_logs.c.device_id == device_id, device_logs.c.log_id == log_id)
+    if after_seq is None or last_seq is None:
+        return conn.execute(select(device_logs.c.log_no, device_logs.c.acked_seq).where(where)).one_or_none()
+    acked = device_logs.c.acked_seq
+    moved = case((and_(acked >= after_seq, acked < last_seq), last_seq), else_=acked)
+    return conn.execute(
+        update(device_logs)
+        .where(where)
+        .values(acked_seq=moved)
+        .returning(device_logs.c.log_no, device_logs.c.acked_seq)
+    ).one_or_none()
+
+
+def _open_log(conn: Connection, device_id: str, log_id: str, received_ms: int) -> int:
+    """Take a log the hub has not seen: the device's first (or its log from before logs had
+    ids) becomes log 0; any later one — the old log was lost — gets the next number."""
+    claimed = conn.scalar(
+        update(device_logs)
+        .where(and_(device_logs.c.device_id == device_id, device_logs.c.log_id.is_(None)))
+        .values(log_id=log_id)
+        .returning(device_logs.c.log_no)
+    )
+    if claimed is not None:
+        return int(claimed)
+    last = conn.scalar(select(func.max(device_logs.c.log_no)).where(device_logs.c.device_id == device_id))
+    log_no = 0 if last is None else last + 1
+    conn.execute(
+        device_logs.insert().values(
+            device_id=device_id, log_no=log_no, log_id=log_id, acked_seq=0, first_seen_ms=received_ms
+        )
+    )
+    return log_no
+
+
+def _alert_once(conn: Connection, alert: dict[str, Any]) -> bool:
+    stmt = _insert(conn)(alerts).values(**alert).on_conflict_do_nothing()
+    return bool(conn.execute(stmt).rowcount)
+
+
+def _keep_conflicts(
+    conn: Connection, site_id: str, device_id: str, conflicting: list[dict[str, Any]], received_ms: int
+) -> list[dict[str, Any]]:
+    """Store each conflicting version once (an agent retrying sends it again)."""
+    kept = {
+        (r.seq, r.content)
+        for r in conn.execute(
+            select(check_conflicts.c.seq, check_conflicts.c.content).where(
+                and_(
+                    check_conflicts.c.device_id == device_id,
+                    check_conflicts.c.seq.in_([c["seq"] for c in conflicting]),
+                )
+            )
+        )
+    }
+    rows = [
+        {"site_id": site_id, "device_id": device_id, "seq": c["seq"], "received_ms": received_ms,
+         "content": json.dumps({k: c[k] for k in CONTENT}, ensure_ascii=False, sort_keys=True)}
+        for c in conflicting
+    ]  # fmt: skip
+    new = [r for r in rows if (r["seq"], r["content"]) not in kept]
+    if new:
+        conn.execute(check_conflicts.insert(), new)
+    return new
 
 
 def ingest_batch(
@@ -158,53 +237,69 @@ def ingest_batch(
     if seqs != sorted(set(seqs)) or (seqs and seqs[0] <= floor):
         raise IngestError("checks must have increasing seq numbers above after_seq")
     clock = clocks.measure(batch.sent_wall_ms, batch.sent_mono_ms, received_ms)
+    last_seq = seqs[-1] if seqs else None
 
     with engine.begin() as conn:
         if before is not None:
             before(conn)
         # Updating the device row first takes its lock (a row lock on PostgreSQL, the write
-        # lock on SQLite), so two uploads from one device never interleave. The same
-        # statement moves the acknowledgement: a routine batch vouches for every check after
-        # after_seq, so if the hub already held everything up to after_seq it now holds
-        # everything up to the batch's last seq; urgent batches (after_seq None) vouch for
-        # nothing. With nothing left on the device, all it recorded until now is here.
-        changes: dict[str, Any] = {
-            "last_seen_ms": received_ms,
-            "last_boot_id": batch.boot_id,
-            "clock_skew_ms": clock.skew_ms,
-            "backlog": batch.backlog,
-            "software": batch.software or None,
-            "trust_version": batch.trust_version,
-            "trust_fetched_ms": batch.trust_fetched_ms,
-        }
-        if batch.after_seq is not None:
-            continuous = devices.c.acked_seq >= batch.after_seq
-            if seqs:
-                changes["acked_seq"] = case(
-                    (and_(continuous, devices.c.acked_seq < seqs[-1]), seqs[-1]), else_=devices.c.acked_seq
-                )
-            if batch.backlog == 0:
-                changes["synced_until_ms"] = case((continuous, received_ms), else_=devices.c.synced_until_ms)
+        # lock on SQLite), so two uploads from one device never interleave.
         device = conn.execute(
             update(devices)
             .where(devices.c.id == device_id)
-            .values(**changes)
-            .returning(devices.c.site_id, devices.c.acked_seq, _SITE_TIMEZONE)
+            .values(
+                last_seen_ms=received_ms,
+                last_boot_id=batch.boot_id,
+                clock_skew_ms=clock.skew_ms,
+                backlog=batch.backlog,
+                software=batch.software or None,
+                trust_version=batch.trust_version,
+                trust_fetched_ms=batch.trust_fetched_ms,
+            )
+            .returning(devices.c.site_id, devices.c.gate, _SITE_TIMEZONE)
         ).one()
+        raised: list[dict[str, Any]] = []
+        log = _log_ack(conn, device_id, batch.log_id, batch.after_seq, last_seq)
+        if log is None:
+            log_no = _open_log(conn, device_id, batch.log_id, received_ms)
+            if log_no > 0:
+                raised.append(
+                    {"site_id": device.site_id, "device_id": device_id, "seq": log_no << LOG_SEQ_BITS,
+                     "gate": device.gate, "reason": LOG_REPLACED, "temp_c": None,
+                     "event_ms": received_ms, "received_ms": received_ms}
+                )  # fmt: skip
+                _alert_once(conn, raised[-1])
+            log = _log_ack(conn, device_id, batch.log_id, batch.after_seq, last_seq)
+        base = log.log_no << LOG_SEQ_BITS
+        if batch.after_seq is not None and batch.backlog == 0 and log.acked_seq >= (last_seq or floor):
+            # Nothing left on the device and the hub holds all of it: complete until now.
+            conn.execute(update(devices).where(devices.c.id == device_id).values(synced_until_ms=received_ms))
         _record_boot(conn, device_id, batch.boot_id, clock, received_ms)
-        held: set[int] = set()
+        held: dict[int, tuple[Any, ...]] = {}
         if seqs:
-            held = set(
-                conn.scalars(
-                    select(checks.c.seq).where(
-                        and_(checks.c.device_id == device_id, checks.c.seq.between(seqs[0], seqs[-1]))
+            held = {
+                r[0]: tuple(r[1:])
+                for r in conn.execute(
+                    select(checks.c.seq, *(checks.c[k] for k in CONTENT)).where(
+                        and_(
+                            checks.c.device_id == device_id,
+                            checks.c.seq.between(base + seqs[0], base + seqs[-1]),
+                        )
                     )
                 )
-            )
+            }
         other_boots = {c["boot_id"] for c in items} - {batch.boot_id}
         boots = _known_boots(conn, device_id, other_boots) if other_boots else {}
         boots[batch.boot_id] = clock
-        new_rows = [check for check in items if check["seq"] not in held]
+        new_rows: list[dict[str, Any]] = []
+        conflicting: list[dict[str, Any]] = []
+        for check in items:
+            check["seq"] += base
+            stored = held.get(check["seq"])
+            if stored is None:
+                new_rows.append(check)
+            elif stored != tuple(",".join(check[k]) if k == "flags" else check[k] for k in CONTENT):
+                conflicting.append(check)
         placed = [
             clocks.place(c["wall_ms"], c["mono_ms"], boots.get(c["boot_id"]), received_ms) for c in new_rows
         ]
@@ -219,7 +314,6 @@ def ingest_batch(
             row["time_source"] = source
             row["local_date"] = local_date
             row["local_hour"] = local_hour
-        raised: list[dict[str, Any]] = []
         if new_rows:
             _bulk_insert(conn, checks, new_rows)
             counts = tally(new_rows)
@@ -228,7 +322,19 @@ def ingest_batch(
             for day, n in _first_seen(conn, daily_devices, new_rows, "device_id").items():
                 counts[(day, "devices")] += n
             _upsert_counts(conn, device.site_id, dict(counts))
-            raised = _raise_alerts(conn, new_rows)
+            raised += _raise_alerts(conn, new_rows)
+        if conflicting and _keep_conflicts(conn, device.site_id, device_id, conflicting, received_ms):
+            first = conflicting[0]
+            alert = {"site_id": device.site_id, "device_id": device_id, "seq": first["seq"],
+                     "gate": first["gate"], "reason": LOG_CONFLICT, "temp_c": first["temp_c"],
+                     "event_ms": received_ms, "received_ms": received_ms}  # fmt: skip
+            if _alert_once(conn, alert):
+                raised.append(alert)
 
-    ack = BatchAck(acked_seq=device.acked_seq, stored=len(new_rows), duplicates=len(seqs) - len(new_rows))
+    ack = BatchAck(
+        acked_seq=log.acked_seq,
+        stored=len(new_rows),
+        duplicates=len(seqs) - len(new_rows) - len(conflicting),
+        conflicts=len(conflicting),
+    )
     return IngestResult(ack, raised)

@@ -53,12 +53,6 @@ class DeviceBundle(BaseModel):
         description="Site-wide HMAC key: holders get the same pseudonym at every gate."
     )
     ca_cert: str | None = Field(None, description="PEM of the site CA the hub's TLS certificate chains to.")
-    seq_floor: int = Field(
-        0,
-        ge=0,
-        description="Checks up to this seq are already at the hub: a new check log numbers above it "
-        "(a re-issued bundle for a board whose card was replaced).",
-    )
     policy: Policy = Field(default_factory=Policy, description="The site's gate rules.")
     trust: TrustList = Field(default_factory=TrustList, description="Keys that may sign codes.")
 

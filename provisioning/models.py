@@ -65,5 +65,6 @@ class DeviceRecord(BaseModel):
     revoked_ms: int | None = None
     last_seen_ms: int | None = None
     acked_seq: int = 0
+    """How far the hub holds the device's newest check log."""
     backlog: int | None = None
     software: str | None = None

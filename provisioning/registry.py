@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Engine, and_, func, insert, select, update
 
 from edge.policy import Policy
-from hub.core.db import devices, organisations, sites
+from hub.core.db import device_logs, devices, organisations, sites
 from hub.trust import build_trust_list
 from provisioning.bundle import DeviceBundle
 from provisioning.errors import ProvisioningError, UnknownRecord
@@ -117,7 +117,6 @@ def enrol_device(engine: Engine, site_id: str, gate: str, hub_url: str) -> Devic
                 hub_url=hub_url.rstrip("/"),
                 public_key=public_key_for(signing_key),
                 status="active",
-                acked_seq=0,
                 created_at_ms=_now_ms(),
             )
         )
@@ -161,7 +160,7 @@ def revoke_device(engine: Engine, device_id: str) -> DeviceRecord:
 def _bundle(engine: Engine, device_id: str, signing_key: bytes) -> DeviceBundle:
     with engine.connect() as conn:
         row = conn.execute(
-            select(devices.c.gate, devices.c.hub_url, devices.c.acked_seq, sites)
+            select(devices.c.gate, devices.c.hub_url, sites)
             .join(sites, sites.c.id == devices.c.site_id)
             .where(devices.c.id == device_id)
         ).one()
@@ -178,8 +177,18 @@ def _bundle(engine: Engine, device_id: str, signing_key: bytes) -> DeviceBundle:
         pseudonym_key=base64.b64encode(row.pseudonym_key).decode(),
         policy=Policy.model_validate_json(row.policy),
         trust=build_trust_list(engine),
-        seq_floor=row.acked_seq,
     )
+
+
+_LATEST_ACK = func.coalesce(
+    select(device_logs.c.acked_seq)
+    .where(device_logs.c.device_id == devices.c.id)
+    .order_by(device_logs.c.log_no.desc())
+    .limit(1)
+    .scalar_subquery(),
+    0,
+).label("acked_seq")
+"""How far the hub holds the device's newest check log."""
 
 
 def list_devices(
@@ -197,7 +206,7 @@ def list_devices(
             devices.c.key_rotated_ms,
             devices.c.revoked_ms,
             devices.c.last_seen_ms,
-            devices.c.acked_seq,
+            _LATEST_ACK,
             devices.c.backlog,
             devices.c.software,
         )

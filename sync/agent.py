@@ -34,6 +34,7 @@ from sync.protocol import (
     CheckColumns,
     CheckIn,
     DeviceConfig,
+    refused_as_replay,
     refused_for_clock,
     sign_request,
 )
@@ -179,12 +180,17 @@ class SyncAgent:
                 if refused_for_clock(response.status_code, detail) and not clock_retried:
                     clock_retried = True  # our clock was off; the answer told us the hub's
                     continue
+                if refused_as_replay(response.status_code, detail):
+                    # The network delivered this request twice and the hub committed the
+                    # other copy; this answer is the copy's. Sending again (a new nonce)
+                    # gets the real answer — the checks count once.
+                    raise HubUnavailable("the network duplicated the request; sending it again")
                 if response.status_code >= 500 or response.status_code in (408, 429):
                     raise HubUnavailable(
                         f"hub answered {response.status_code}",
                         _retry_after(response.headers.get("retry-after")),
                     )
-                if response.status_code in (401, 403) and not refused_for_clock(response.status_code, detail):
+                if response.status_code in (401, 403):
                     # Kept where the gate screen can say so (revoked, key not accepted).
                     self.store.set_state("hub_refused_ms", int(time.time() * 1000))
                     self.store.set_state("hub_refused_status", response.status_code)
@@ -213,6 +219,7 @@ class SyncAgent:
         trust = self._trust()
         batch = BatchIn(
             device_id=self.bundle.device_id,
+            log_id=self.store.log_id,
             after_seq=after_seq,
             boot_id=now.boot_id,
             sent_wall_ms=now.wall_ms,
@@ -229,9 +236,22 @@ class SyncAgent:
         headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
         response = self._call("POST", INGEST_PATH, body, headers)
         try:
-            return BatchAck.model_validate_json(response.content)
+            ack = BatchAck.model_validate_json(response.content)
         except ValidationError as exc:
             raise HubUnavailable(f"hub sent an unreadable answer: {exc}") from exc
+        if ack.acked_seq > self.store.highest_seq():
+            # Never believe the hub holds checks this log never made: moving the mark there
+            # would skip every check recorded up to that number.
+            raise HubRejected(
+                f"hub says it holds this device's checks up to #{ack.acked_seq}, but this check log "
+                f"ends at #{self.store.highest_seq()}; keeping every check queued"
+            )
+        if ack.conflicts:
+            logger.error(
+                "hub holds %d of these seq numbers with other content (kept aside there and alerted)",
+                ack.conflicts,
+            )
+        return ack
 
     def _drain(
         self,

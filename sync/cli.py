@@ -11,6 +11,7 @@ from edge import systemd
 from edge.cli_options import db_option, device_option, open_device
 from edge.systemd import sleep_pinging
 from sync.agent import HubRejected, HubUnavailable, SyncAgent, SyncReport, SyncSettings
+from sync.protocol import MAX_BATCH_CHECKS
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +32,39 @@ def _summary(report: SyncReport) -> str:
 @device_option
 @db_option
 @click.option("--once", is_flag=True, help="One round (config, urgent, backlog), then exit.")
-@click.option("--interval", default=30.0, show_default=True, help="Seconds between rounds.")
-@click.option("--batch-size", default=500, show_default=True, help="Most checks per batch.")
-@click.option("--max-batch-kb", default=256, show_default=True, help="Most compressed KiB per batch.")
+@click.option(
+    "--interval",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 86400),
+    help="Seconds between rounds.",
+)
+@click.option(
+    "--batch-size",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, MAX_BATCH_CHECKS),
+    help="Most checks per batch.",
+)
+@click.option(
+    "--max-batch-kb",
+    default=256,
+    show_default=True,
+    type=click.IntRange(1, 64 * 1024),
+    help="Most compressed KiB per batch.",
+)
 @click.option(
     "--retry-for",
-    type=float,
+    type=click.FloatRange(0),
     help="Seconds to keep retrying an unreachable hub (default: forever; with --once: 0).",
 )
-@click.option("--max-backoff", default=300.0, show_default=True, help="Longest wait between retries, s.")
+@click.option(
+    "--max-backoff",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 86400),
+    help="Longest wait between retries, s.",
+)
 def run(
     device_path: Path,
     db_path: Path,
@@ -52,7 +77,9 @@ def run(
 ) -> None:
     """Send urgent checks, then the backlog, and apply new configuration from the hub.
     Transient failures are retried with full-jitter exponential backoff (honouring
-    Retry-After); with --once an unreachable hub exits 1 and the checks stay queued."""
+    Retry-After); with --once an unreachable hub exits 1 and the checks stay queued. A
+    refusal (revoked, key not accepted) is reported and tried again every round with the
+    bundle read afresh, so loading a rotated bundle needs no restart."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     bundle, store = open_device(device_path, db_path)
     settings = SyncSettings(
@@ -75,7 +102,13 @@ def run(
                 ) from exc
             logger.warning("round failed: %s", exc)
         except HubRejected as exc:
-            raise click.ClickException(str(exc)) from exc
+            if once:
+                raise click.ClickException(str(exc)) from exc
+            logger.error("hub refused: %s; trying again in %.0f s", exc, max_backoff)
+            sleep_pinging(max_backoff)
+            bundle, store = open_device(device_path, db_path)  # a new bundle may be in place
+            agent = SyncAgent(bundle, store, settings, sleep=sleep_pinging)
+            continue
         if once:
             return
         sleep_pinging(interval)

@@ -27,12 +27,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from edge.policy import Policy
 from edge.trust import TrustList
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 INGEST_PATH = "/api/v1/ingest"
 CONFIG_PATH = "/api/v1/device/config"
 CLOCK_TOLERANCE_S = 300
@@ -51,12 +51,54 @@ CLOCK_REFUSAL = "clock:"
 should sign again with the time in ``HEADER_SERVER_TIME`` (boards without an RTC)."""
 
 
+# Limits of every value a device may send, defined once: the hub's columns are sized from
+# them (hub/core/db.py), so whatever passes validation fits both databases.
+MAX_SEQ = 2**40 - 1
+"""Highest sequence number a log may use (a trillion checks). The hub keeps each log of a
+device in its own range of 2^40 numbers (see ``LOG_SEQ_BITS``)."""
+LOG_SEQ_BITS = 40
+MAX_MS = 2**47
+"""Clock values (ms) above this — the year 6429 — are not clocks."""
+MAX_COUNT = 2**31 - 1
+GATE_MAX = 64
+REASON_MAX = 40
+FLAGS_MAX = 8
+FLAGS_TEXT_MAX = 200
+"""Flags travel and are stored comma-joined: at most this many characters in all."""
+ID_MAX = 64
+LOG_ID_PATTERN = r"^[0-9a-f]{32}$"
+
+
+REPLAY_REFUSAL = "replayed:"
+"""Starts the hub's 401 detail for a nonce it has seen: the request already reached it (a
+network that duplicates packets delivers it twice) — never a sign of a bad key."""
+REPLAY_DETAIL = f"{REPLAY_REFUSAL} this request already reached the hub (nonce used)"
+
+
 def refused_for_clock(status_code: int, detail: str) -> bool:
     return status_code == 401 and CLOCK_REFUSAL in detail
 
 
+def refused_as_replay(status_code: int, detail: str) -> bool:
+    return status_code == 401 and REPLAY_REFUSAL in detail
+
+
 Verdict = Literal["admit", "deny", "remeasure", "manual"]
 TempSource = Literal["sensor", "manual", "none"]
+Clock = Annotated[int, Field(ge=0, le=MAX_MS)]
+
+
+def _fits_flags_column(flags: list[str]) -> list[str]:
+    if len(",".join(flags)) > FLAGS_TEXT_MAX:
+        raise ValueError(f"flags take at most {FLAGS_TEXT_MAX} characters in all")
+    return flags
+
+
+Flags = Annotated[
+    list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]],
+    Field(max_length=FLAGS_MAX),
+    AfterValidator(_fits_flags_column),
+]
 
 
 class CheckIn(BaseModel):
@@ -64,20 +106,18 @@ class CheckIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    seq: int = Field(ge=1, description="Per-device sequence number, never reused.")
-    gate: str = Field(min_length=1, max_length=64)
-    wall_ms: int = Field(description="Device wall clock, ms since the Unix epoch (UTC).")
-    mono_ms: int = Field(ge=0, description="Device monotonic clock (since boot), ms.")
-    boot_id: str = Field(min_length=1, max_length=64, description="Kernel boot id.")
+    seq: int = Field(ge=1, le=MAX_SEQ, description="Sequence number in its log, never reused.")
+    gate: str = Field(min_length=1, max_length=GATE_MAX)
+    wall_ms: Clock = Field(description="Device wall clock, ms since the Unix epoch (UTC).")
+    mono_ms: Clock = Field(description="Device monotonic clock (since boot), ms.")
+    boot_id: str = Field(min_length=1, max_length=ID_MAX, description="Kernel boot id.")
     verdict: Verdict
-    reason: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="Stable reason code.")
-    temp_c: float | None = Field(None, ge=-50.0, le=150.0)
+    reason: str = Field(pattern=rf"^[a-z][a-z0-9_]{{0,{REASON_MAX - 1}}}$", description="Stable reason code.")
+    temp_c: float | None = Field(None, ge=-50.0, le=150.0, allow_inf_nan=False)
     temp_source: TempSource = Field(description="'manual' when a guard typed the reading.")
     scheme: str | None = Field(None, max_length=16, description="Health-code scheme.")
-    holder: str | None = Field(None, max_length=64, description="Keyed pseudonym, never an id.")
-    flags: list[str] = Field(
-        default_factory=list, max_length=8, description="Conditions such as clock_unset, trust_stale."
-    )
+    holder: str | None = Field(None, max_length=ID_MAX, description="Keyed pseudonym, never an id.")
+    flags: Flags = Field(default_factory=list, description="Conditions such as clock_unset, trust_stale.")
 
 
 def _delta(values: list[int]) -> list[int]:
@@ -167,15 +207,16 @@ class CheckColumns(BaseModel):
         on every number, its rules on every distinct string (a batch repeats a handful).
         Raises ``ValueError`` naming the first bad value."""
         seqs, walls, monos = _undelta(self.seq), _undelta(self.wall_ms), _undelta(self.mono_ms)
-        if seqs and min(seqs) < 1:
-            raise ValueError("seq must be >= 1")
-        if monos and min(monos) < 0:
-            raise ValueError("mono_ms must be >= 0")
-        temps = [t for t in self.temp_c if t is not None]
-        if temps and not (min(temps) >= -50.0 and max(temps) <= 150.0):
+        if seqs and not (min(seqs) >= 1 and max(seqs) <= MAX_SEQ):
+            raise ValueError(f"seq must lie between 1 and {MAX_SEQ}")
+        for name, clocks in (("wall_ms", walls), ("mono_ms", monos)):
+            if clocks and not (min(clocks) >= 0 and max(clocks) <= MAX_MS):
+                raise ValueError(f"{name} must lie between 0 and {MAX_MS}")
+        # Written out so NaN, which every comparison refuses, fails wherever it stands.
+        if not all(-50.0 <= t <= 150.0 for t in self.temp_c if t is not None):
             raise ValueError("temp_c must lie between -50 and 150")
-        if any(h is not None and len(h) > 64 for h in self.holder):
-            raise ValueError("holder pseudonyms are at most 64 characters")
+        if any(h is not None and len(h) > ID_MAX for h in self.holder):
+            raise ValueError(f"holder pseudonyms are at most {ID_MAX} characters")
         columns: dict[str, list[Any]] = {}
         for name in _CODED:
             texts = self._texts(name)
@@ -211,18 +252,24 @@ class BatchIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    protocol: int = Field(PROTOCOL_VERSION)
-    device_id: str
-    after_seq: int | None = Field(ge=0, description="None: urgent batch, no continuity claim.")
-    boot_id: str = Field(description="Boot id of the device when it sent the batch.")
-    sent_wall_ms: int = Field(description="Device wall clock at send time.")
-    sent_mono_ms: int = Field(ge=0, description="Device monotonic clock at send time.")
+    protocol: Literal[3] = Field(3, description="PROTOCOL_VERSION; other versions are refused.")
+    device_id: str = Field(max_length=ID_MAX)
+    log_id: str = Field(
+        pattern=LOG_ID_PATTERN,
+        description="Identity of the check log the seqs belong to (made with the log).",
+    )
+    after_seq: int | None = Field(ge=0, le=MAX_SEQ, description="None: urgent batch, no continuity claim.")
+    boot_id: str = Field(max_length=ID_MAX, description="Boot id of the device when it sent the batch.")
+    sent_wall_ms: Clock = Field(description="Device wall clock at send time.")
+    sent_mono_ms: Clock = Field(description="Device monotonic clock at send time.")
     software: str = Field("", max_length=32, description="Device software version.")
     backlog: int = Field(
-        0, ge=0, description="Checks the device holds unacknowledged besides this batch (0: all sent)."
+        0, ge=0, le=MAX_COUNT, description="Checks the device holds unacknowledged besides this batch."
     )
-    trust_version: int | None = Field(None, description="Version of the trust list the device applied.")
-    trust_fetched_ms: int | None = Field(None, description="When the device received it (device clock).")
+    trust_version: int | None = Field(
+        None, ge=0, le=MAX_MS, description="Version of the trust list the device applied."
+    )
+    trust_fetched_ms: Clock | None = Field(None, description="When the device received it (device clock).")
     checks: CheckColumns
 
 
@@ -231,7 +278,10 @@ class BatchAck(BaseModel):
 
     acked_seq: int = Field(description="Highest seq up to which the hub holds every check.")
     stored: int = Field(description="Checks newly stored from this batch.")
-    duplicates: int = Field(description="Checks in this batch the hub already had.")
+    duplicates: int = Field(description="Checks in this batch the hub already had, identical.")
+    conflicts: int = Field(
+        0, description="Checks whose seq the hub holds with other content: kept aside and alerted."
+    )
 
 
 class DeviceConfig(BaseModel):

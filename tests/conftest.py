@@ -151,7 +151,7 @@ def copy_device(bundle: DeviceBundle, engine: Engine) -> None:
         conn.execute(
             insert(devices).values(
                 id=bundle.device_id, site_id=bundle.site_id, gate=bundle.gate, public_key=public_key,
-                status="active", acked_seq=0, created_at_ms=0,
+                status="active", created_at_ms=0,
             )
         )  # fmt: skip
 

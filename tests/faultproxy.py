@@ -3,8 +3,11 @@
 It sits between the sync agent and a real hub and, per request, by a seeded draw:
 drops it (closes the connection, nothing forwarded), delays it, forwards it and then
 resets the connection before the answer (the hub committed, the device never hears),
-forwards it and truncates the answer, or forwards it twice. Everything else passes
-through; ``latency_s`` adds a fixed delay to every request.
+forwards it and truncates the answer, forwards it twice (``duplicate``: the client gets
+the first answer), or forwards it twice and answers with the second copy's answer
+(``echo``: what a network that duplicates packets does to a signed request — the hub
+refuses the copy's nonce). Everything else passes through; ``latency_s`` adds a fixed
+delay to every request.
 """
 
 from __future__ import annotations
@@ -26,12 +29,13 @@ class Faults:
     reset: float = 0.0
     truncate: float = 0.0
     duplicate: float = 0.0
+    echo: float = 0.0
     latency_s: float = 0.0
     seed: int = 0
 
     def draw(self, rng: random.Random) -> str:
         roll = rng.random()
-        for name in ("drop", "delay", "reset", "truncate", "duplicate"):
+        for name in ("drop", "delay", "reset", "truncate", "duplicate", "echo"):
             chance: float = getattr(self, name)
             if roll < chance:
                 return name
@@ -99,6 +103,8 @@ class FaultProxy:
                     response = await self._forward(request)
                     if fault == "duplicate":
                         await self._forward(request)
+                    elif fault == "echo":
+                        response = await self._forward(request)
                 except OSError:
                     break  # hub down: the client sees the connection close
                 if fault == "reset":

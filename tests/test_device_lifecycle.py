@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from edge.device_home import read_env_file
 from edge.store import CheckStore
 from hub.auth import create_user
-from hub.core.db import checks
+from hub.core.db import alerts, checks
 from hub.server import BackgroundHub
 from provisioning.bundle import DeviceBundle
 from provisioning.registry import Site, enrol_device
@@ -231,28 +231,48 @@ def test_init_with_another_device_keeps_unsynced_checks_aside(
     assert cli("edge", "guard", "list")[1].split() == ["G7", "Li"]  # guards carried over
 
 
-def test_a_replaced_card_numbers_new_checks_above_what_the_hub_holds(
-    initialised: Path, tmp_path: Path, hub_engine: Engine, bundle: DeviceBundle
+def test_a_lost_check_log_is_a_new_log_the_fever_after_it_reaches_the_hub(
+    initialised: Path,
+    tmp_path: Path,
+    hub_engine: Engine,
+    bundle: DeviceBundle,
+    signed: Callable[..., str],
+    qr_png: Callable[..., Path],
 ) -> None:
-    frame = str(tmp_path / "images" / "frame.png")
-    assert cli("edge", "scan", "--temp", "36.4", frame, frame, frame)[0] == 0
+    person = str(qr_png(signed("110105194912310021"), name="person.png"))
+    assert cli("edge", "scan", "--temp", "36.4", person, person, person, person, person)[0] == 0
     assert cli("sync", "run", "--once")[0] == 0
-    assert hub_checks(hub_engine, bundle.device_id) == 3
-    for leftover in initialised.glob("edge.db*"):  # the card died: a fresh one, same board
+    assert hub_checks(hub_engine, bundle.device_id) == 5
+    # The card fails: the log comes back as an empty file (re-flashed; its WAL gone too).
+    for leftover in initialised.glob("edge.db*"):
         leftover.unlink()
-    url = hub_engine.url.render_as_string(hide_password=False)
-    out_file = str(tmp_path / "again.json")
-    code, out = cli(
-        "provision", "device", "rotate", bundle.device_id, "--database-url", url, "--out", out_file
-    )
+    (initialised / "edge.db").write_bytes(b"")
+
+    # The gate goes on: a first high reading, then the confirmed fever — numbered from 1
+    # again, in a log with a new identity.
+    code, out = cli("edge", "scan", "--json", "--temp", "38.6", person, person)
     assert code == 0, out
-    assert DeviceBundle.load(tmp_path / "again.json").seq_floor == 3
-    assert cli("edge", "init", "--bundle", str(tmp_path / "again.json"))[0] == 0
-    assert cli("edge", "scan", "--temp", "36.6", frame, frame)[0] == 0
-    assert [r["seq"] for r in CheckStore(initialised / "edge.db").rows()] == [4, 5]
+    scanned = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert [(c["seq"], c["reason"]) for c in scanned] == [(1, "temp_high"), (2, "fever")]
+    code, findings = doctor_findings("--source", str(tmp_path / "images"))
+    assert code == 1 and findings["check log"]["status"] == "FAIL"
+    assert "was lost" in findings["check log"]["detail"] and "edge init" in findings["check log"]["detail"]
+
     code, out = cli("sync", "run", "--once")
     assert code == 0, out
-    assert hub_checks(hub_engine, bundle.device_id) == 5  # none taken for a duplicate
+    assert "synced: 2 new (1 urgent first)" in out  # the fever first, then the log in order
+    with hub_engine.connect() as conn:
+        held = conn.execute(
+            select(checks.c.seq, checks.c.reason).where(checks.c.device_id == bundle.device_id)
+        ).all()
+        raised = conn.execute(select(alerts.c.reason).where(alerts.c.device_id == bundle.device_id)).all()
+    assert len(held) == 7 and sum(1 for r in held if r.reason == "fever") == 1  # nothing taken for old
+    assert {r.reason for r in raised} == {"fever", "log_replaced"}  # the managers hear of the loss
+
+    # The technician confirms the log in use: the doctor is satisfied again.
+    assert cli("edge", "init", "--bundle", str(initialised / "device.json"))[0] == 0
+    _, findings = doctor_findings("--source", str(tmp_path / "images"))
+    assert findings["check log"]["status"] == "PASS"
 
 
 def test_a_sensor_that_fails_still_records_the_check_for_the_guard(initialised: Path, tmp_path: Path) -> None:

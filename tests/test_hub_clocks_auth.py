@@ -94,11 +94,11 @@ def test_unknown_boot_with_an_impossible_clock_lands_on_arrival(
 def test_urgent_batch_is_counted_but_does_not_move_the_ack(
     client: TestClient, device: DeviceBundle, hub_engine: Engine
 ) -> None:
-    fever = make_check(7, verdict="deny", reason="fever")
-    answer = post(client, device, make_batch(device, None, [fever])).json()
-    assert answer == {"acked_seq": 0, "stored": 1, "duplicates": 0}
-    routine = post(client, device, make_batch(device, 0, [make_check(i) for i in range(1, 8)])).json()
-    assert routine == {"acked_seq": 7, "stored": 6, "duplicates": 1}
+    log = [make_check(i) for i in range(1, 7)] + [make_check(7, verdict="deny", reason="fever")]
+    answer = post(client, device, make_batch(device, None, log[6:])).json()
+    assert answer == {"acked_seq": 0, "stored": 1, "duplicates": 0, "conflicts": 0}
+    routine = post(client, device, make_batch(device, 0, log)).json()
+    assert routine == {"acked_seq": 7, "stored": 6, "duplicates": 1, "conflicts": 0}
 
 
 def test_stale_timestamp_is_refused_and_nothing_stored(

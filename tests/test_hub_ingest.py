@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
 
-from hub.core.db import checks, devices
+from hub.core.db import alerts, check_conflicts, checks, daily_counts, devices
 from provisioning.bundle import DeviceBundle
 from provisioning.registry import Site, create_site, enrol_device
-from sync.protocol import INGEST_PATH, BatchIn, CheckColumns, CheckIn, sign_request
+from sync.protocol import (
+    FLAGS_TEXT_MAX,
+    GATE_MAX,
+    INGEST_PATH,
+    LOG_SEQ_BITS,
+    MAX_BATCH_CHECKS,
+    MAX_COUNT,
+    MAX_MS,
+    MAX_SEQ,
+    BatchIn,
+    CheckColumns,
+    CheckIn,
+    sign_request,
+)
 
 BOTH_DATABASES = True
 """Every test here runs on SQLite and on PostgreSQL."""
@@ -43,15 +58,22 @@ def make_check(seq: int, wall_ms: int = NOON_SHANGHAI, clock_error_ms: int = 0, 
     return CheckIn(**fields)
 
 
+LOG_SPAN = 1 << LOG_SEQ_BITS
+"""Where the hub puts a device's second log (its first at 0)."""
+LOG = "0123456789abcdef" * 2
+"""The check log the test device sends from (unless a test says another)."""
+
+
 def make_batch(
     device: DeviceBundle,
     after: int | None,
     items: list[CheckIn],
     clock_error_ms: int = 0,
     boot_id: str = "b1",
+    log_id: str = LOG,
 ) -> BatchIn:
     return BatchIn(
-        device_id=device.device_id, after_seq=after, boot_id=boot_id,
+        device_id=device.device_id, log_id=log_id, after_seq=after, boot_id=boot_id,
         sent_wall_ms=now_ms() + clock_error_ms, sent_mono_ms=SENT_MONO, checks=CheckColumns.pack(items),
     )  # fmt: skip
 
@@ -80,9 +102,9 @@ def test_batch_sent_twice_counts_once(client: TestClient, device: DeviceBundle, 
     batch = make_batch(device, 0, [make_check(1), make_check(2, verdict="deny", reason="fever", temp_c=38.4)])
     first = post(client, device, batch)
     assert first.status_code == 200
-    assert first.json() == {"acked_seq": 2, "stored": 2, "duplicates": 0}
+    assert first.json() == {"acked_seq": 2, "stored": 2, "duplicates": 0, "conflicts": 0}
     again = post(client, device, batch)
-    assert again.json() == {"acked_seq": 2, "stored": 0, "duplicates": 2}
+    assert again.json() == {"acked_seq": 2, "stored": 0, "duplicates": 2, "conflicts": 0}
     (day,) = daily(client, site.id)
     assert (day["date"], day["checks"], day["admitted"], day["denied"], day["fevers"]) == (
         "2026-11-20", 2, 1, 1, 1,
@@ -93,19 +115,21 @@ def test_batch_sent_twice_counts_once(client: TestClient, device: DeviceBundle, 
 def test_overlapping_batch_stores_only_the_new_checks(
     client: TestClient, device: DeviceBundle, site: Site
 ) -> None:
-    post(client, device, make_batch(device, 0, [make_check(1), make_check(2)]))
+    one, two, three = make_check(1), make_check(2), make_check(3)
+    post(client, device, make_batch(device, 0, [one, two]))
     # The device never got the ack for seq 2 and resends it with seq 3.
-    response = post(client, device, make_batch(device, 1, [make_check(2), make_check(3)]))
-    assert response.json() == {"acked_seq": 3, "stored": 1, "duplicates": 1}
+    response = post(client, device, make_batch(device, 1, [two, three]))
+    assert response.json() == {"acked_seq": 3, "stored": 1, "duplicates": 1, "conflicts": 0}
     assert daily(client, site.id)[0]["checks"] == 3
 
 
 def test_gap_is_not_acknowledged_until_filled(client: TestClient, device: DeviceBundle) -> None:
     # The device believes the hub holds up to 5 (say the hub was restored from a backup).
-    response = post(client, device, make_batch(device, 5, [make_check(6), make_check(7)]))
+    log = [make_check(i) for i in range(1, 8)]
+    response = post(client, device, make_batch(device, 5, log[5:]))
     assert response.json()["acked_seq"] == 0
-    refill = post(client, device, make_batch(device, 0, [make_check(i) for i in range(1, 8)]))
-    assert refill.json() == {"acked_seq": 7, "stored": 5, "duplicates": 2}
+    refill = post(client, device, make_batch(device, 0, log))
+    assert refill.json() == {"acked_seq": 7, "stored": 5, "duplicates": 2, "conflicts": 0}
 
 
 def test_checks_land_on_the_sites_local_day(client: TestClient, hub_engine: Engine) -> None:
@@ -207,3 +231,123 @@ def test_dashboard_columns_line_up_across_timezones(client: TestClient, hub_engi
         assert re.findall(r'data-date="([^"]+)"', row) == header
     west = next(row for row in rows if "Pago_Pago" in row)
     assert "Not begun" in west.split("</td>")[1]
+
+
+def test_a_new_log_of_a_device_is_numbered_apart_and_alerted(
+    client: TestClient, device: DeviceBundle, hub_engine: Engine, site: Site
+) -> None:
+    old = [make_check(i) for i in range(1, 6)]
+    assert post(client, device, make_batch(device, 0, old)).json()["acked_seq"] == 5
+    # The card was re-flashed: a new log numbers from 1 again; nothing is a duplicate.
+    new_log = "f" * 32
+    fever = make_check(2, verdict="deny", reason="fever", temp_c=38.6)
+    answer = post(client, device, make_batch(device, 0, [make_check(1), fever], log_id=new_log)).json()
+    assert answer == {"acked_seq": 2, "stored": 2, "duplicates": 0, "conflicts": 0}
+    with hub_engine.connect() as conn:
+        seqs = list(conn.scalars(select(checks.c.seq).order_by(checks.c.seq)))
+        raised = {(a.reason, a.seq) for a in conn.execute(select(alerts))}
+    assert seqs == [1, 2, 3, 4, 5, LOG_SPAN + 1, LOG_SPAN + 2]
+    assert raised == {("log_replaced", LOG_SPAN), ("fever", LOG_SPAN + 2)}
+    assert daily(client, site.id)[0]["checks"] == 7
+    # The old log (say its card came back) still continues where it was.
+    more = post(client, device, make_batch(device, 5, [make_check(6)])).json()
+    assert more == {"acked_seq": 6, "stored": 1, "duplicates": 0, "conflicts": 0}
+
+
+def test_same_seq_with_other_content_is_kept_counted_and_alerted(
+    client: TestClient, device: DeviceBundle, hub_engine: Engine
+) -> None:
+    first = [make_check(1), make_check(2)]
+    post(client, device, make_batch(device, 0, first))
+    # A log restored from an old copy reuses #2 for someone else — a fever.
+    other = make_check(2, verdict="deny", reason="fever", temp_c=38.9, holder="e" * 32)
+    batch = make_batch(device, 1, [other, make_check(3)])
+    answer = post(client, device, batch).json()
+    assert answer == {"acked_seq": 3, "stored": 1, "duplicates": 0, "conflicts": 1}
+    assert post(client, device, batch).json()["conflicts"] == 1  # sent again: kept once
+    with hub_engine.connect() as conn:
+        (kept,) = conn.execute(select(check_conflicts)).all()
+        raised = [(a.reason, a.seq) for a in conn.execute(select(alerts))]
+        held = conn.execute(select(checks.c.reason).where(checks.c.seq == 2)).scalar_one()
+    assert kept.seq == 2 and json.loads(kept.content)["reason"] == "fever"
+    assert json.loads(kept.content)["temp_c"] == 38.9
+    assert raised == [("log_conflict", 2)] and held == "ok"  # the first version stays
+
+
+def test_the_largest_values_the_protocol_allows_fit_every_column(
+    client: TestClient, device: DeviceBundle, hub_engine: Engine, site: Site
+) -> None:
+    flags = ["f" * 40] * 4 + ["g" * 36]  # 4·40 + 36 + 4 commas = FLAGS_TEXT_MAX
+    assert len(",".join(flags)) == FLAGS_TEXT_MAX
+    gate = "东" * GATE_MAX
+    widest = make_check(
+        MAX_SEQ, gate=gate, wall_ms=MAX_MS - MAX_SEQ, mono_ms=MAX_MS, boot_id="b" * 64, verdict="remeasure",
+        reason="r" * 40, temp_c=150.0, scheme="s" * 16, holder="h" * 64, flags=flags,
+    )  # fmt: skip
+    batch = make_batch(device, MAX_SEQ - 1, [widest]).model_copy(
+        update={
+            "backlog": MAX_COUNT,
+            "trust_version": MAX_MS,
+            "trust_fetched_ms": MAX_MS,
+            "software": "v" * 32,
+            "sent_mono_ms": MAX_MS,
+        }
+    )
+    response = post(client, device, batch)
+    assert response.status_code == 200, response.text
+    with hub_engine.connect() as conn:
+        row = conn.execute(select(checks).where(checks.c.device_id == device.device_id)).one()
+        metrics = set(conn.scalars(select(daily_counts.c.metric)))
+    assert (row.seq, row.gate, row.flags, row.reason) == (MAX_SEQ, gate, ",".join(flags), "r" * 40)
+    assert f"gate:{gate}" in metrics
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"protocol": 99}, "protocol"),
+        ({"after_seq": MAX_SEQ + 1}, "after_seq"),
+        ({"backlog": 3 * 10**9}, "backlog"),
+        ({"sent_wall_ms": 10**20}, "sent_wall_ms"),
+        ({"trust_version": 2**63}, "trust_version"),
+        ({"log_id": "not-a-log"}, "log_id"),
+    ],
+)
+def test_values_that_would_not_fit_are_refused_with_422(
+    client: TestClient, device: DeviceBundle, hub_engine: Engine, change: dict[str, Any], why: str
+) -> None:
+    raw = json.loads(make_batch(device, 0, [make_check(1)]).model_dump_json())
+    response = post_raw(client, device, json.dumps(raw | change).encode())
+    assert response.status_code == 422 and why in response.text
+    assert stored_count(hub_engine) == 0
+
+
+def _too_many(packed: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if k == "strings" else v * (MAX_BATCH_CHECKS + 1) for k, v in packed.items()}
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda p: p | {"seq": [2**63, 1]},
+        lambda p: p | {"wall_ms": [10**20, 1]},
+        lambda p: p | {"temp_c": [36.5, "NaN"]},  # NaN after the first value
+        _too_many,
+    ],
+    ids=["seq-2^63", "wall-1e20", "nan-second", "5001-checks"],
+)
+def test_bad_check_columns_are_refused_not_a_500(
+    client: TestClient, device: DeviceBundle, hub_engine: Engine, spoil: Any
+) -> None:
+    packed = json.loads(CheckColumns.pack([make_check(1), make_check(2)]).model_dump_json())
+    raw = json.loads(make_batch(device, 0, []).model_dump_json()) | {"checks": spoil(packed)}
+    body = json.dumps(raw).replace('"NaN"', "NaN").encode()
+    response = post_raw(client, device, body)
+    assert response.status_code in (409, 422), response.text
+    assert stored_count(hub_engine) == 0
+
+
+def post_raw(client: TestClient, device: DeviceBundle, body_json: bytes) -> Any:
+    body = gzip.compress(body_json)
+    headers = sign_request(device.signing_key_bytes, device.device_id, "POST", INGEST_PATH, body)
+    return client.post(INGEST_PATH, content=body, headers={**headers, "Content-Encoding": "gzip"})

@@ -25,7 +25,7 @@ from edge.station import GateStation
 from edge.store import CheckStore
 from edge.thermometer import Reading
 from hub.core.config import HubSettings
-from hub.core.db import devices, sites
+from hub.core.db import device_logs, devices, sites
 from hub.main import create_app
 from hub.server import BackgroundHub
 from provisioning.bundle import DeviceBundle
@@ -239,3 +239,18 @@ def test_https_with_a_site_ca(
         trusting = untrusting.model_copy(update={"ca_cert": ca_pem})
         assert SyncAgent(trusting, store).push().stored == 3
     assert json.loads(trusting.model_dump_json())["ca_cert"].startswith("-----BEGIN CERTIFICATE")
+
+
+def test_an_acknowledgement_above_the_log_is_never_believed(
+    proxy: FaultProxy, bundle: DeviceBundle, store: CheckStore, hub_engine: Engine
+) -> None:
+    fill(store, bundle.device_id, 4)
+    agent_via(proxy, bundle, store).push()
+    with hub_engine.begin() as conn:  # a hub that (wrongly) claims to hold up to #300
+        conn.execute(update(device_logs).values(acked_seq=300))
+    fill(store, bundle.device_id, 1, urgent_every=1)  # a fever recorded after that
+    with pytest.raises(HubRejected, match=r"#300.*ends at #5"):
+        agent_via(proxy, bundle, store).push()
+    assert store.acked_seq() == 4 and store.backlog() == 1  # the fever stays queued
+    _, seqs = hub_totals(hub_engine, bundle.device_id)
+    assert seqs == [1, 2, 3, 4, 5]  # it still went first, by the urgent lane

@@ -70,6 +70,32 @@ def test_proxy_storm_loses_and_duplicates_nothing(
     assert_hub_equals_edge(hub_engine, store, bundle.device_id)
 
 
+def test_requests_the_network_duplicates_reach_the_hub_once_and_the_agent_carries_on(
+    tmp_path: Path, hub_process: tuple[int, Path], bundle: DeviceBundle, store: CheckStore
+) -> None:
+    port, hub_db = hub_process
+    hub = start_hub(port, hub_db)
+    try:
+        # Every fourth request arrives twice and the device hears the copy's answer.
+        with FaultProxy(port, Faults(echo=0.25, seed=11)) as proxy:
+            device = enrol_in(hub_db, bundle.model_copy(update={"hub_url": proxy.url}), proxy.port, tmp_path)
+            fill(store, bundle.device_id, 1200, urgent_every=53)
+            agent = gatecheck("sync", "run", "--device", str(device), "--db", str(store.path),
+                              "--batch-size", "40", "--interval", "0.2", "--max-backoff", "0.2")  # fmt: skip
+            try:
+                wait_for(lambda: store.backlog() == 0)
+                assert agent.poll() is None  # never exited
+            finally:
+                agent.send_signal(signal.SIGKILL)
+                agent.wait()
+        assert proxy.seen["echo"] > 5
+    finally:
+        hub.send_signal(signal.SIGKILL)
+        hub.wait()
+    assert store.state("hub_refused_ms") is None  # the gate screen never said "key not accepted"
+    assert_hub_equals_edge(make_engine(f"sqlite:///{hub_db}"), store, bundle.device_id)
+
+
 WRITER = """
 import sys
 from edge.store import CheckStore

@@ -9,6 +9,7 @@ screen is attached to the device.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from edge.guards import GuardError, Shift
 from edge.kiosk import forms
 from edge.kiosk.runtime import Kiosk
 from edge.policy import REASON_TEXTS
+from edge.store import StorageFault
 
 HERE = Path(__file__).parent
 COOKIE = "gatecheck_shift"
@@ -93,6 +95,15 @@ def create_kiosk_app(kiosk: Kiosk) -> FastAPI:
     @app.exception_handler(GuardError)
     async def denied(request: Request, exc: GuardError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=401)
+
+    @app.exception_handler(StorageFault)
+    async def unstored(request: Request, exc: StorageFault) -> JSONResponse:
+        kiosk.storage_failed(exc)
+        return JSONResponse({"error": f"{exc.text_zh} / {exc.text_en}", "code": exc.code}, status_code=503)
+
+    @app.exception_handler(sqlite3.OperationalError)
+    async def card_refused(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
+        return await unstored(request, StorageFault(exc))  # guards, shifts, visitors: same card
 
     def act(action: Callable[[], T]) -> T:
         with kiosk.lock:

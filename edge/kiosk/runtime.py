@@ -9,6 +9,7 @@ Server-Sent Events; each open page has its own queue, filled from any thread.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -20,9 +21,13 @@ from edge.codes.names import mask_name
 from edge.desk import GuardDesk
 from edge.frames import Frame, FrameError
 from edge.guards import GuardBook
+from edge.log_identity import LogReplaced
 from edge.station import GateStation, Outcome
+from edge.store import StorageFault
 from edge.thermometer import Reading, Thermometer
 from gatecheck import RELEASED
+
+logger = logging.getLogger(__name__)
 
 CAMERA_SILENCE_S = 30.0
 PAGE_SILENCE_S = 45.0
@@ -104,6 +109,12 @@ class Kiosk:
     """Monotonic time of the latest camera frame (wall time may jump when NTP arrives)."""
     page_seen: float | None = None
     """Monotonic time of the gate page's latest heartbeat."""
+    storage: Device = field(default_factory=Device)
+    """The last write to the check log: ok, storage_full or storage_fault."""
+    failing_since: float | None = None
+    """Monotonic time since which frames have failed to be recorded (None: they are not)."""
+    log_replaced: LogReplaced | None = None
+    """Set at start when the check log is not the one the device was set up with."""
 
     def __post_init__(self) -> None:
         self.watched = WatchedThermometer(self.thermometer, self.sensor)
@@ -150,7 +161,9 @@ class Kiosk:
             return self.desk.fever_holds()
 
     def present(self, frame: Frame) -> Outcome | None:
-        """One camera frame: a new code in it becomes a check, shown at once."""
+        """One camera frame: a new code in it becomes a check, shown at once. When the
+        card refuses the write, the page says so and the same code is taken again as soon
+        as it is shown again (nothing was stored)."""
         self.frame_seen = time.monotonic()
         self.camera.set("ok")
         with self.lock:
@@ -161,18 +174,50 @@ class Kiosk:
                 reading: Reading | None = self.watched.read()
             except Exception:
                 reading = None  # recorded without a temperature: the page asks to measure
-            outcome = self.station.record(code, reading)
+            try:
+                outcome = self.station.record(code, reading)
+            except StorageFault as exc:
+                self.station.forget(code)
+                self.storage_failed(exc)
+                return None
+        self.storage_ok()
         self.announce(outcome)
         return outcome
 
+    def storage_failed(self, exc: StorageFault) -> None:
+        """A write was refused: shown on the page at once, in the guard's words."""
+        logger.error("check not stored: %s", exc)
+        if self.failing_since is None:
+            self.failing_since = time.monotonic()
+        self.storage.set(exc.code, str(exc))
+        self.events.publish(
+            {"event": "fault", "data": {"code": exc.code, "zh": exc.text_zh, "en": exc.text_en}}
+        )
+        self.events.publish({"event": "status", "data": self.status()})
+
+    def storage_ok(self) -> None:
+        if self.failing_since is not None:
+            logger.info("storage writes again")
+            self.failing_since = None
+        self.storage.set("ok")
+
     def run_camera(self, frames: Iterable[Frame]) -> None:
-        """The camera loop (blocks; run it in a thread). A lost camera shows in the status
-        bar; the guard can still enter people by hand."""
+        """The camera loop (blocks; run it in a thread). No error in one frame ends it:
+        the error is logged and shown, and the next frame is tried. A lost camera shows in
+        the status bar; the guard can still enter people by hand."""
         try:
             for frame in frames:
-                self.present(frame)
+                try:
+                    self.present(frame)
+                except Exception:
+                    logger.exception("a camera frame could not be processed")
+                    if self.failing_since is None:
+                        self.failing_since = time.monotonic()
             self.camera.set("stopped", "the video source ended")
         except FrameError as exc:
+            self.camera.set("error", str(exc))
+        except Exception as exc:  # a source that fails in an unforeseen way is a camera fault
+            logger.exception("the video source failed")
             self.camera.set("error", str(exc))
 
     def start_camera(self, frames: Iterable[Frame]) -> threading.Thread:
@@ -182,11 +227,15 @@ class Kiosk:
         return thread
 
     def camera_alive(self, silence_s: float = CAMERA_SILENCE_S) -> bool:
-        """False only when the camera loop is running but stuck (no frame for a while):
-        the case a restart cures. A camera that failed or ended shows on the page
-        instead; restarting would not bring it back."""
+        """False when the camera loop is running but stuck (no frame for a while) or has
+        been failing to record for that long: the cases a restart may cure. A camera that
+        failed or ended shows on the page instead; restarting would not bring it back."""
         thread = self.camera_thread
-        return thread is None or not thread.is_alive() or time.monotonic() - self.frame_seen < silence_s
+        if thread is None or not thread.is_alive():
+            return True
+        now = time.monotonic()
+        failing = self.failing_since is not None and now - self.failing_since >= silence_s
+        return now - self.frame_seen < silence_s and not failing
 
     def page_alive(self, silence_s: float = PAGE_SILENCE_S) -> bool:
         """Has the gate page's script beaten recently (is the screen really showing)?"""
@@ -220,6 +269,8 @@ class Kiosk:
             "camera_detail": camera.detail,
             "sensor": self.sensor.state,
             "sensor_detail": self.sensor.detail,
+            "storage": self.storage.state,
+            "log_replaced": self.log_replaced is not None,
             "now_ms": now,
             "gate": self.station.bundle.gate,
         }

@@ -7,6 +7,7 @@ import gzip
 import time
 import zlib
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -26,6 +27,7 @@ from sync.protocol import (
     HEADER_NONCE,
     HEADER_SIGNATURE,
     HEADER_TIMESTAMP,
+    REPLAY_DETAIL,
     verify_request,
 )
 
@@ -90,8 +92,6 @@ def record_nonce(conn: Connection, device_id: str, nonce: str, now_ms: int) -> N
 def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
     if encoding in ("", "identity"):
         return body
-    if encoding != "gzip":
-        raise HTTPException(415, f"unsupported Content-Encoding {encoding!r}; use gzip")
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
         data = inflater.decompress(body, limit + 1)
@@ -102,8 +102,25 @@ def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
     return data
 
 
+async def _read_capped(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is longer than ``limit`` — declared or
+    actually sent — so no request makes the hub hold more than that."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body exceeds {limit} bytes; send smaller batches")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"body exceeds {limit} bytes; send smaller batches")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def signed_upload(request: Request, engine: EngineDep, settings: SettingsDep) -> SignedUpload:
-    """Authenticate a device request; anything short of a valid signature is refused."""
+    """Authenticate a device request; anything short of a valid signature is refused.
+    Who is asking and whether the body may be this large are settled before the body is
+    read or inflated: an unknown device or an oversized body costs the hub nothing."""
     headers = request.headers
     device_id = headers.get(HEADER_DEVICE)
     timestamp = headers.get(HEADER_TIMESTAMP)
@@ -111,10 +128,13 @@ async def signed_upload(request: Request, engine: EngineDep, settings: SettingsD
     signature = headers.get(HEADER_SIGNATURE)
     if not (device_id and timestamp and nonce and signature):
         raise HTTPException(401, "missing device signature headers")
-    body = await request.body()
     found = await run_in_threadpool(_device_key, engine, device_id, nonce)
     if found is None:
         raise HTTPException(401, "unknown device")
+    encoding = headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity", "gzip"):
+        raise HTTPException(415, f"unsupported Content-Encoding {encoding!r}; use gzip")
+    body = await _read_capped(request, settings.max_body_bytes)
     public_key, status, nonce_used = found
     if not verify_request(public_key, request.method, request.url.path, timestamp, nonce, signature, body):
         raise HTTPException(401, "bad signature")
@@ -129,8 +149,7 @@ async def signed_upload(request: Request, engine: EngineDep, settings: SettingsD
         # Every answer carries the hub's time (header), so a device without RTC can re-sign.
         raise HTTPException(401, f"{CLOCK_REFUSAL} request signed {drift_s:.0f} s away from hub time")
     if nonce_used:
-        raise HTTPException(401, "replayed request (nonce already used)")
-    encoding = headers.get("content-encoding", "").strip().lower()
+        raise HTTPException(401, REPLAY_DETAIL)
     return SignedUpload(device_id, _decompress(body, encoding, settings.max_body_bytes), nonce, now_ms)
 
 
@@ -188,6 +207,28 @@ def visible_site(site_id: str, user: UserDep, engine: EngineDep) -> SitePublic:
 
 
 SiteDep = Annotated[SitePublic, Depends(visible_site)]
+
+
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+"""Report dates outside these are refused (422), not computed (Python's dates end in 9999)."""
+
+
+def report_day(day: date) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise HTTPException(422, f"dates must lie between {FIRST_DAY} and {LAST_DAY}")
+    return day
+
+
+def report_range(site: SitePublic, start: date | None, end: date | None) -> tuple[date, date]:
+    """A report's first and last local day: by default the 30 days up to today at the site;
+    at most two years at a time."""
+    end = report_day(end) if end else queries.site_today(site)
+    start = report_day(start) if start else end - timedelta(days=29)
+    if start > end:
+        raise HTTPException(422, "start is after end")
+    if (end - start).days > 731:
+        raise HTTPException(422, "at most two years at a time")
+    return start, end
 
 
 def language(request: Request) -> str:

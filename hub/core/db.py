@@ -27,6 +27,9 @@ from sqlalchemy import (
     event,
 )
 
+from hub.counting import METRIC_MAX
+from sync.protocol import FLAGS_TEXT_MAX, GATE_MAX, ID_MAX, REASON_MAX
+
 metadata = MetaData()
 
 organisations = Table(
@@ -55,10 +58,9 @@ devices = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("site_id", String(32), ForeignKey("sites.id"), nullable=False, index=True),
-    Column("gate", String(64), nullable=False),
+    Column("gate", String(GATE_MAX), nullable=False),
     Column("public_key", LargeBinary(32), nullable=False),
     Column("status", String(16), nullable=False, default="active"),
-    Column("acked_seq", BigInteger, nullable=False, default=0),
     Column("last_seen_ms", BigInteger),
     Column("last_boot_id", String(64)),
     Column("clock_skew_ms", BigInteger),
@@ -73,13 +75,28 @@ devices = Table(
     Column("revoked_ms", BigInteger, comment="When the device was revoked (status 'revoked')."),
 )
 
+# Each check log a device has used. A log is numbered from 0 in the order the hub first
+# heard of it; the hub keeps log n's checks at seqs n·2^40 + seq (sync.protocol.LOG_SEQ_BITS),
+# so a log started again after a loss never collides with the old one's numbers.
+device_logs = Table(
+    "device_logs",
+    metadata,
+    Column("device_id", String(32), ForeignKey("devices.id"), nullable=False),
+    Column("log_no", Integer, nullable=False),
+    Column("log_id", String(32), comment="NULL: the first log, from before logs had ids."),
+    Column("acked_seq", BigInteger, nullable=False, default=0, comment="In the log's own numbers."),
+    Column("first_seen_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("device_id", "log_no"),
+    UniqueConstraint("device_id", "log_id"),
+)
+
 checks = Table(
     "checks",
     metadata,
     Column("device_id", String(32), ForeignKey("devices.id"), nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("site_id", String(32), nullable=False),
-    Column("gate", String(64), nullable=False),
+    Column("gate", String(GATE_MAX), nullable=False),
     Column("wall_ms", BigInteger, nullable=False),
     Column("mono_ms", BigInteger, nullable=False),
     Column("boot_id", String(64), nullable=False),
@@ -89,14 +106,28 @@ checks = Table(
     Column("local_date", String(10), nullable=False),
     Column("local_hour", SmallInteger, nullable=False),
     Column("verdict", String(16), nullable=False),
-    Column("reason", String(40), nullable=False),
+    Column("reason", String(REASON_MAX), nullable=False),
     Column("temp_c", Float),
     Column("temp_source", String(8), nullable=False),
     Column("scheme", String(16)),
-    Column("holder", String(64)),
-    Column("flags", String(200), nullable=False, default=""),
+    Column("holder", String(ID_MAX)),
+    Column("flags", String(FLAGS_TEXT_MAX), nullable=False, default=""),
     PrimaryKeyConstraint("device_id", "seq"),
     Index("checks_by_site_day", "site_id", "local_date"),
+)
+
+# A check that arrived under a (device, seq) the hub already holds with other content —
+# a log restored from an old copy, a device that reused numbers. The first version stays
+# in ``checks``; every other version is kept here and alerted, never dropped.
+check_conflicts = Table(
+    "check_conflicts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", String(32), nullable=False, index=True),
+    Column("device_id", String(32), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("received_ms", BigInteger, nullable=False),
+    Column("content", Text, nullable=False, comment="The check as this upload sent it (JSON)."),
 )
 
 # Who was seen and which devices reported, per site-day: unique people and "devices
@@ -119,7 +150,8 @@ daily_devices = Table(
     PrimaryKeyConstraint("site_id", "local_date", "device_id"),
 )
 
-# Fevers and red codes, raised at ingest for the managers (and the optional webhook).
+# Fevers and red codes, raised at ingest for the managers (and the optional webhook), and
+# what a device's logs tell of lost checks (a log started again, conflicting content).
 alerts = Table(
     "alerts",
     metadata,
@@ -127,14 +159,14 @@ alerts = Table(
     Column("site_id", String(32), nullable=False, index=True),
     Column("device_id", String(32), nullable=False),
     Column("seq", BigInteger, nullable=False),
-    Column("gate", String(64), nullable=False),
-    Column("reason", String(40), nullable=False),
+    Column("gate", String(GATE_MAX), nullable=False),
+    Column("reason", String(REASON_MAX), nullable=False),
     Column("temp_c", Float),
     Column("event_ms", BigInteger, nullable=False),
     Column("received_ms", BigInteger, nullable=False),
     Column("acked_by", String(64)),
     Column("acked_at_ms", BigInteger),
-    UniqueConstraint("device_id", "seq"),
+    UniqueConstraint("device_id", "seq", "reason", name="alerts_once"),
 )
 
 users = Table(
@@ -208,7 +240,7 @@ daily_counts = Table(
     metadata,
     Column("site_id", String(32), nullable=False),
     Column("local_date", String(10), nullable=False),
-    Column("metric", String(64), nullable=False),
+    Column("metric", String(METRIC_MAX), nullable=False),
     Column("n", Integer, nullable=False),
     PrimaryKeyConstraint("site_id", "local_date", "metric"),
     # The all-sites overview reads a few metrics of a few days across every site.

@@ -11,7 +11,7 @@ from edge.policy import Policy
 from hub.api.deps import EngineDep, Replayed, SignedUploadDep, record_nonce
 from hub.core.db import devices, sites
 from hub.trust import build_trust_list
-from sync.protocol import CONFIG_PATH, DeviceConfig
+from sync.protocol import CONFIG_PATH, REPLAY_DETAIL, DeviceConfig
 
 router = APIRouter(tags=["devices"])
 
@@ -51,7 +51,7 @@ def get_config(upload: SignedUploadDep, engine: EngineDep, request: Request, res
         with engine.begin() as conn:
             record_nonce(conn, upload.device_id, upload.nonce, upload.received_ms)
     except Replayed as exc:
-        raise HTTPException(401, "replayed request (nonce already used)") from exc
+        raise HTTPException(401, REPLAY_DETAIL) from exc
     config = device_config(engine, upload.device_id)
     etag = etag_of(config)
     if request.headers.get("if-none-match") == etag:

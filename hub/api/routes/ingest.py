@@ -11,7 +11,7 @@ from hub.alerts import post_alerts
 from hub.api.deps import EngineDep, Replayed, SettingsDep, SignedUploadDep, record_nonce
 from hub.ingest import IngestError, ingest_batch
 from hub.metrics import HubMetrics
-from sync.protocol import INGEST_PATH, BatchAck, BatchIn
+from sync.protocol import INGEST_PATH, REPLAY_DETAIL, BatchAck, BatchIn
 
 router = APIRouter(tags=["devices"])
 
@@ -29,7 +29,9 @@ def ingest(
     try:
         batch = BatchIn.model_validate_json(upload.body)
     except ValidationError as exc:
-        raise HTTPException(422, exc.errors(include_url=False, include_input=False)) from exc
+        raise HTTPException(
+            422, exc.errors(include_url=False, include_input=False, include_context=False)
+        ) from exc
     try:
         with metrics.ingest_seconds.time():
             result = ingest_batch(
@@ -41,7 +43,7 @@ def ingest(
             )
     except Replayed as exc:
         metrics.refused.labels("401").inc()
-        raise HTTPException(401, "replayed request (nonce already used)") from exc
+        raise HTTPException(401, REPLAY_DETAIL) from exc
     except IngestError as exc:
         metrics.refused.labels("409").inc()
         raise HTTPException(409, str(exc)) from exc

@@ -16,7 +16,7 @@ from sqlalchemy import and_, update
 
 from edge.policy import REASON_TEXTS
 from hub import queries
-from hub.api.deps import EngineDep, LangDep, SettingsDep, SiteDep, UserDep
+from hub.api.deps import EngineDep, LangDep, SettingsDep, SiteDep, UserDep, report_range
 from hub.auth import authenticate
 from hub.charts import daily_bars
 from hub.core.db import alerts
@@ -158,6 +158,12 @@ CSV_FIELDS = (
 )  # fmt: skip
 
 
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet will not run: a leading = + - @ (or tab, CR) makes Excel
+    and LibreOffice read a formula, so such a cell starts with an apostrophe instead."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 @router.get("/sites/{site_id}/report.csv")
 def export_csv(
     site: SiteDep,
@@ -166,10 +172,7 @@ def export_csv(
     end: Annotated[date | None, Query()] = None,
 ) -> Response:
     """The daily report as CSV, one row per local day, missing days included as such."""
-    end = end or queries.site_today(site)
-    start = start or end - timedelta(days=29)
-    if start > end or (end - start).days > 731:
-        raise HTTPException(422, "start must be before end, at most two years apart")
+    start, end = report_range(site, start, end)
     counts = {c.date: c for c in queries.daily(engine, [site.id], start, end)}
     out = io.StringIO()
     writer = csv.writer(out)
@@ -181,7 +184,7 @@ def export_csv(
         numbers = [getattr(found, f) for f in CSV_FIELDS] if found else [""] * len(CSV_FIELDS)
         reasons = ";".join(f"{k}={v}" for k, v in sorted(found.denied_by_reason.items())) if found else ""
         share = f"{found.typed_share:.3f}" if found else ""
-        writer.writerow([site.name, day.isoformat(), status.state, *numbers, share, reasons])
+        writer.writerow([_cell(site.name), day.isoformat(), status.state, *numbers, share, reasons])
     filename = f"gatecheck-{site.id}-{start}-{end}.csv"
     return Response(
         "\ufeff" + out.getvalue(),  # BOM: spreadsheet programs then read the Chinese names right

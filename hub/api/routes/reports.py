@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
 from hub import queries
-from hub.api.deps import EngineDep, SiteDep, UserDep
+from hub.api.deps import EngineDep, SiteDep, UserDep, report_day, report_range
 from hub.schemas import Alert, DayCounts, DayStatus, DeviceHealth, SitePublic
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
@@ -18,16 +18,6 @@ router = APIRouter(prefix="/api/v1", tags=["reports"])
 @router.get("/sites", response_model=list[SitePublic])
 def list_sites(engine: EngineDep, user: UserDep) -> list[SitePublic]:
     return queries.list_sites(engine, user.sites)
-
-
-def _range(site: SitePublic, start: date | None, end: date | None) -> tuple[date, date]:
-    end = end or queries.site_today(site)
-    start = start or end - timedelta(days=29)
-    if start > end:
-        raise HTTPException(422, "start is after end")
-    if (end - start).days > 731:
-        raise HTTPException(422, "at most two years at a time")
-    return start, end
 
 
 @router.get("/sites/{site_id}/daily", response_model=list[DayCounts])
@@ -39,7 +29,7 @@ def site_daily(
 ) -> list[DayCounts]:
     """Daily counts in the site's own timezone. Days without data are absent: missing,
     not zero (see /status for whether a day is complete)."""
-    first, last = _range(site, start, end)
+    first, last = report_range(site, start, end)
     return queries.daily(engine, [site.id], first, last)
 
 
@@ -48,7 +38,7 @@ def site_status(
     site: SiteDep, engine: EngineDep, day: Annotated[date | None, Query(alias="date")] = None
 ) -> DayStatus:
     """Is the day's report complete (zero report), waiting for devices (named), or late?"""
-    day = day or queries.site_today(site) - timedelta(days=1)
+    day = report_day(day) if day else queries.site_today(site) - timedelta(days=1)
     counts = queries.daily(engine, [site.id], day, day)
     return queries.day_status(engine, site, day, counts[0] if counts else None)
 
