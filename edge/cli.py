@@ -61,7 +61,7 @@ def _describe(outcome: Outcome, name: str) -> dict[str, Any]:
 
 
 def _unstored(exc: StorageFault) -> str:
-    return f"{exc.text_zh} / {exc}. This check was not recorded; the ones before it are safe."
+    return f"{exc}. This check was not recorded; the ones before it are safe."
 
 
 def _print_json(check: dict[str, Any]) -> None:

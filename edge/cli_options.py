@@ -16,7 +16,7 @@ import click
 
 from edge.camera import Roi
 from edge.sensor_config import KINDS, ThermometerConfig
-from edge.store import CheckStore, StoreError
+from edge.store import CheckStore, StorageFault, StoreError
 from provisioning.bundle import BundleError, DeviceBundle
 
 device_option = click.option(
@@ -56,6 +56,8 @@ def open_device(device_path: Path, db_path: Path) -> tuple[DeviceBundle, CheckSt
     """Load the bundle and open the store, mapping failures to CLI errors."""
     try:
         return DeviceBundle.load(device_path), CheckStore(db_path)
+    except StorageFault as exc:
+        raise click.ClickException(f"{exc}. Nothing was recorded; the stored checks are safe.") from exc
     except (BundleError, StoreError) as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -153,10 +153,11 @@ class StorageFault(StoreError):
     """The card refused a write (full, read-only, failing): nothing of it was stored.
     Carries the words the guard sees; the gate retries with the next presentation."""
 
-    def __init__(self, exc: sqlite3.Error) -> None:
+    def __init__(self, exc: sqlite3.Error, path: Path | None = None) -> None:
         self.code = "storage_full" if _primary(exc) == sqlite3.SQLITE_FULL else "storage_fault"
         self.text_zh, self.text_en = STORAGE_TEXTS[self.code]
-        super().__init__(f"{self.text_en} ({exc})")
+        where = f"{path}: " if path else ""
+        super().__init__(f"{self.text_zh} / {self.text_en} ({where}{exc})")
 
 
 STORAGE_TEXTS = {
@@ -229,6 +230,10 @@ class CheckStore:
             self._migrate()
             self.log_id, self.log_created_ms = self._identity()
             """This log's identity (32 hex digits) and when the file was made (device clock)."""
+        except sqlite3.OperationalError as exc:
+            if _primary(exc) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY):
+                raise StorageFault(exc, self.path) from exc
+            raise StoreError(f"cannot open check database {self.path}: {exc}") from exc
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open check database {self.path}: {exc}") from exc
 

@@ -21,7 +21,7 @@ from hub.core.db import alerts, checks
 from hub.server import BackgroundHub
 from provisioning.bundle import DeviceBundle
 from provisioning.registry import Site, enrol_device
-from tests.conftest import ADMIN_PASSWORD, cli
+from tests.conftest import ADMIN_PASSWORD, cli, fill_disk
 
 
 @pytest.fixture
@@ -171,19 +171,6 @@ def test_doctor_reports_a_clock_in_1970(initialised: Path) -> None:
     assert findings["hub"]["status"] == "PASS"  # signed with the hub's time, as the sync agent does
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], capture_output=True, text=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], check=False)
-
-
 def test_doctor_reports_a_full_disk_and_keeps_what_is_stored(
     device_env: Path, small_disk: Path, tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path]
 ) -> None:
@@ -192,13 +179,9 @@ def test_doctor_reports_a_full_disk_and_keeps_what_is_stored(
     assert code == 0, out
     frame = qr_png("HC1:not-a-real-code", name="frame.png")
     assert cli("edge", "scan", "--temp", "36.5", str(frame), str(frame))[0] == 0
-    filler = small_disk / "filler"
-    with open(filler, "wb") as fh:
-        try:
-            while True:
-                fh.write(b"\0" * 65536)
-        except OSError:
-            pass
+    filler = fill_disk(small_disk)
+    code, out = cli("edge", "scan", "--temp", "36.5", str(frame))  # a traceback would fail the test
+    assert code == 1 and "请联系管理员" in out and "stored checks are safe" in out
     code, findings = doctor_findings("--source", str(frame.parent), "--min-free-mb", "1")
     assert code == 1
     assert findings["storage"]["status"] == "FAIL" and "disk full" in findings["storage"]["detail"]

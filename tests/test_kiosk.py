@@ -4,16 +4,22 @@ check, and bad input is refused with a clear message and stores nothing."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from edge.guards import GuardBook
 from edge.kiosk.app import create_kiosk_app
 from edge.kiosk.runtime import Kiosk
+from edge.station import GateStation
+from edge.store import CheckStore
 from gatecheck.samples import render_frame
-from tests.kiosk_helpers import GUARD_ID, GUARD_PIN, FrameFeed, SettableSensor
+from provisioning.bundle import DeviceBundle
+from tests.conftest import fill_disk
+from tests.kiosk_helpers import GUARD_ID, GUARD_NAME, GUARD_PIN, FrameFeed, SettableSensor
 
 Gate = tuple[Kiosk, FrameFeed, SettableSensor]
 
@@ -270,3 +276,47 @@ def test_status_says_when_the_hub_refuses_this_device(api: TestClient, kiosk: Ga
     assert api.get("/api/health").json() == {"camera_alive": True, "page_alive": False}
     assert api.post("/api/heartbeat").status_code == 204
     assert api.get("/api/health").json()["page_alive"] is True
+
+
+def test_a_full_card_is_shown_and_the_gate_records_again_once_space_is_freed(
+    small_disk: Path, offline_bundle: DeviceBundle, signed: Any
+) -> None:
+    store = CheckStore(small_disk / "edge.db")
+    gate, feed = Kiosk(GateStation(offline_bundle, store), SettableSensor()), FrameFeed()
+    GuardBook(store).add(GUARD_ID, GUARD_NAME, GUARD_PIN)
+    camera = gate.start_camera(feed)
+    try:
+        with TestClient(create_kiosk_app(gate)) as api:
+            first = shown(gate, feed, signed("110105194912310031"))
+            filler = fill_disk(small_disk)
+            person = signed("110105194912310032")
+            feed.show(render_frame(person))
+            wait_until(lambda: gate.storage.state != "ok")
+            status = api.get("/api/state").json()["status"]
+            assert status["storage"] in ("storage_full", "storage_fault")
+            assert camera.is_alive()  # the loop goes on
+            # A guard's action in the fault: a clear answer in both languages, not a bare 500.
+            refused = api.post("/api/login", json={"guard_id": GUARD_ID, "pin": GUARD_PIN})
+            assert refused.status_code == 503 and "请联系管理员" in refused.json()["error"]
+            # The watchdog stops being fed while frames are not being recorded.
+            time.sleep(0.3)
+            seen = gate.frame_seen
+            feed.show(render_frame("no code here, only a face"))
+            wait_until(lambda: gate.frame_seen != seen)
+            assert not gate.camera_alive(silence_s=0.25)
+
+            filler.unlink()  # the technician frees space; no restart
+            again = shown(gate, feed, person, after=first["seq"])  # the same person, at once
+            assert again["seq"] == first["seq"] + 1 and gate.storage.state == "ok"
+            assert gate.camera_alive(silence_s=0.25)
+            assert api.get("/api/state").json()["status"]["storage"] == "ok"
+    finally:
+        feed.unplug()
+        camera.join(timeout=10)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.01)

@@ -22,6 +22,8 @@ const T = {
     end_shift: "结束本班", checks: "检查", fevers: "发热", overrides: "人工判定", visitors_in: "在场访客",
     act_remeasure: "复测", act_confirm: "确认颜色", act_override: "人工判定",
     need_login: "请先登录", saved: "已保存", lang: "English", by_hand: "手工", none_temp: "未测温",
+    storage_full: "存储已满 — 请联系管理员，人工登记", storage_fault: "存储故障 — 请联系管理员，人工登记",
+    log_replaced: "检查记录曾丢失 — 请联系技术员",
     "": "",
   },
   en: {
@@ -43,6 +45,8 @@ const T = {
     end_shift: "End my shift", checks: "Checks", fevers: "Fevers", overrides: "Overrides", visitors_in: "Visitors inside",
     act_remeasure: "Re-measure", act_confirm: "Confirm colour", act_override: "Override",
     need_login: "Log in first", saved: "Saved", lang: "中文", by_hand: "typed", none_temp: "no temperature",
+    storage_full: "Storage full: call the administrator, log by hand", storage_fault: "Storage fault: call the administrator, log by hand",
+    log_replaced: "Check log was lost: call the technician",
     "": "",
   },
 };
@@ -116,6 +120,12 @@ function showVerdict(check, fresh = true) {
   }
 }
 
+// A presentation the gate could not record (the card refused it): the guard logs by hand.
+function showFault(fault) {
+  showVerdict({ seq: null, verdict: "manual", reason: fault.code, text_zh: fault.zh, text_en: fault.en,
+                temp_c: null, temp_source: "none", name: null, flags: [], actions: [] });
+}
+
 function hideVerdict() {
   clearTimeout(clearTimer);
   $("#verdict").hidden = true;
@@ -169,6 +179,13 @@ function renderStatus(s) {
   $("#st-trust").className = s.trust_stale || s.trust_age_h == null ? "warn" : "";
   $("#st-clock").hidden = !s.clock_unset;
   $("#st-clock").className = "bad";
+  const storage = $("#st-storage");
+  storage.hidden = !s.storage || s.storage === "ok" || s.storage === "waiting";
+  storage.textContent = storage.hidden ? "" : t(s.storage);
+  storage.className = "bad";
+  $("#st-log").hidden = !s.log_replaced;
+  $("#st-log").textContent = t("log_replaced");
+  $("#st-log").className = "bad";
   for (const [id, key, state, detail] of [["#st-camera", "camera", s.camera, s.camera_detail], ["#st-sensor", "sensor", s.sensor, s.sensor_detail]]) {
     const el = $(id);
     el.textContent = `${t(key)}: ${t("state_" + state)}`;
@@ -180,7 +197,7 @@ function renderStatus(s) {
 async function post(url, body) {
   const response = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(data.error || `${response.status}`);
+  if (!response.ok) throw new Error((data.code && T[lang][data.code]) || data.error || `${response.status}`);
   return data;
 }
 
@@ -263,7 +280,7 @@ async function showVisitors() {
 async function fetchJson(url) {
   const response = await fetch(url);
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(data.error || `${response.status}`);
+  if (!response.ok) throw new Error((data.code && T[lang][data.code]) || data.error || `${response.status}`);
   return data;
 }
 
@@ -288,6 +305,7 @@ function connect() {
   const source = new EventSource("/events");
   source.addEventListener("verdict", (e) => { const check = JSON.parse(e.data); remember(check); showVerdict(check); });
   source.addEventListener("status", (e) => renderStatus(JSON.parse(e.data)));
+  source.addEventListener("fault", (e) => showFault(JSON.parse(e.data)));
   source.addEventListener("holds", (e) => { holds = JSON.parse(e.data); renderHolds(); });
   source.onopen = () => document.body.classList.add("live");
 }
