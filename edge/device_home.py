@@ -65,7 +65,7 @@ def write_env_file(path: Path, values: dict[str, str]) -> None:
         lines.append(f"{key}='{value}'")
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.chmod(tmp, 0o640)
+    os.chmod(tmp, 0o600)
     os.replace(tmp, path)
 
 

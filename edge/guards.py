@@ -6,7 +6,9 @@ is recorded with that shift's guard id. The shift's token, kept in the kiosk's c
 is what authorises an action — a page that never logged in cannot act.
 
 A PIN is short, so it is hashed with scrypt and a guard is locked out for
-``LOCKOUT_S`` after ``MAX_FAILURES`` wrong PINs in a row.
+``LOCKOUT_S`` after ``MAX_FAILURES`` wrong PINs in a row — timed on the monotonic clock of
+the boot (``locked_until_ms`` is a monotonic reading, ``locked_boot`` its boot), since a
+board without an RTC may have its wall clock jump by decades.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 
 from edge import clock
 from edge.store import CheckStore
-from gatecheck.passwords import check_password, hash_password
+from gatecheck.passwords import check_password, hash_password, stand_in_hash
 
 MAX_FAILURES = 5
 LOCKOUT_S = 60
@@ -85,23 +87,30 @@ class GuardBook:
     def log_in(self, guard_id: str, pin: str) -> Shift:
         """Check the PIN and open a shift for the guard, ending whoever was on duty."""
         row = self.db.execute(
-            "SELECT name, pin_hash, failed, locked_until_ms FROM guards WHERE id = ? AND active = 1",
+            "SELECT name, pin_hash, failed, locked_until_ms, locked_boot FROM guards "
+            "WHERE id = ? AND active = 1",
             (guard_id,),
         ).fetchone()
-        now_ms = clock.now().wall_ms
+        now = clock.now()
+        now_ms = now.wall_ms
         if row is None:
+            check_password(pin, stand_in_hash())  # as slow as a wrong PIN: ids stay secret
             raise GuardError("unknown guard id or wrong PIN")
-        name, pin_hash, failed, locked_until_ms = row
-        if now_ms < locked_until_ms:
-            raise GuardError(f"too many wrong PINs: try again in {(locked_until_ms - now_ms) // 1000 + 1} s")
+        name, pin_hash, failed, locked_until, locked_boot = row
+        # The lockout runs on this boot's monotonic clock (a reboot ends it).
+        if locked_boot == now.boot_id and now.mono_ms < locked_until:
+            raise GuardError(
+                f"too many wrong PINs: try again in {(locked_until - now.mono_ms) // 1000 + 1} s"
+            )
         if not check_password(pin, pin_hash):
             failed += 1
-            locked = now_ms + LOCKOUT_S * 1000 if failed >= MAX_FAILURES else 0
+            locked = failed >= MAX_FAILURES
             with self.db.conn:
                 self.db.execute(
-                    "UPDATE guards SET failed = ?, locked_until_ms = ? WHERE id = ?",
-                    (0 if locked else failed, locked, guard_id),
-                )
+                    "UPDATE guards SET failed = ?, locked_until_ms = ?, locked_boot = ? WHERE id = ?",
+                    (0 if locked else failed, now.mono_ms + LOCKOUT_S * 1000 if locked else 0,
+                     now.boot_id if locked else None, guard_id),
+                )  # fmt: skip
             raise GuardError("unknown guard id or wrong PIN")
         token = secrets.token_urlsafe(24)
         with self.db.conn:

@@ -18,6 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from gatecheck import RELEASED
+from gatecheck.private import create_private_file
 
 RELEASED_MS = int(RELEASED.timestamp() * 1000)
 """Wall-clock times before the software existed come from a board without the time."""
@@ -126,6 +127,12 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO log_identity (id, log_id, created_ms)
     VALUES (1, lower(hex(randomblob(16))), CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
     """,
+    # PIN lockouts on the monotonic clock of one boot: a wall clock reset to 1970 (no RTC)
+    # must not lock a guard out for decades.
+    """
+    ALTER TABLE guards ADD COLUMN locked_boot TEXT;
+    UPDATE guards SET locked_until_ms = 0;
+    """,
 )
 
 PAGE_SIZE = 1024
@@ -220,6 +227,7 @@ class CheckStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         try:
+            create_private_file(self.path)
             # One connection may serve several threads (the kiosk's camera loop and its web
             # requests); they take turns under the kiosk's lock.
             self.db = sqlite_utils.Database(sqlite3.connect(self.path, check_same_thread=False))

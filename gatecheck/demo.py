@@ -218,10 +218,8 @@ def _run(root: Path, serve: bool, port: int, people: int) -> None:
         _doctor(DeviceHome(root / "device-0"), root / "images" / "gate-0")
         password = secrets.token_urlsafe(12)
         create_user(engine, "admin", password, "admin")
-        browser = httpx.Client(base_url=server.url, timeout=10)
-        if browser.post("/login", data={"username": "admin", "password": password}).status_code != 303:
-            raise click.ClickException("could not log in to the demo hub")
-        response = browser.get(f"/api/v1/sites/{site.id}/daily")
+        api = httpx.Client(base_url=server.url, timeout=10, auth=httpx.BasicAuth("admin", password))
+        response = api.get(f"/api/v1/sites/{site.id}/daily")
         response.raise_for_status()
         days = [DayCounts.model_validate(d) for d in response.json()]
         click.echo(f"\nHub daily counts for {site.name} ({site.timezone}):")

@@ -1,8 +1,8 @@
 """Users, roles and passwords for the dashboard and the JSON API.
 
 Two roles: ``admin`` sees every site; ``manager`` sees only the sites granted to them.
-Passwords are stored as scrypt hashes (stdlib, memory-hard); sessions are signed cookies
-(Starlette's SessionMiddleware) holding only the username.
+Passwords are stored as scrypt hashes (stdlib, memory-hard); sessions are kept by the
+hub (hub/sessions.py) and end when the password changes.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Literal
 
 from sqlalchemy import Engine, delete, insert, select
 
-from gatecheck.passwords import check_password, hash_password
-from hub.core.db import sites, user_sites, users
+from gatecheck.passwords import check_password, hash_password, stand_in_hash
+from hub.core.db import sessions, sites, user_sites, users
 
 Role = Literal["admin", "manager"]
 ROLES: tuple[Role, ...] = ("admin", "manager")
@@ -54,6 +54,7 @@ def create_user(
         known = set(conn.scalars(select(sites.c.id).where(sites.c.id.in_(granted))))
         if unknown := set(granted) - known:
             raise AuthError(f"no such site: {', '.join(sorted(unknown))}")
+        conn.execute(delete(sessions).where(sessions.c.username == username))  # logged out everywhere
         conn.execute(delete(user_sites).where(user_sites.c.username == username))
         conn.execute(delete(users).where(users.c.username == username))
         conn.execute(
@@ -84,9 +85,11 @@ def load_user(engine: Engine, username: str) -> User | None:
 
 
 def authenticate(engine: Engine, username: str, password: str) -> User | None:
+    """The user, if the password is theirs. An unknown name costs the same one password
+    check as a known one, so the time taken does not tell which names exist."""
     with engine.connect() as conn:
         stored = conn.scalar(select(users.c.password_hash).where(users.c.username == username))
     if stored is None:
-        check_password(password, hash_password("timing-equaliser"))  # same cost either way
+        check_password(password, stand_in_hash())
         return None
     return load_user(engine, username) if check_password(password, stored) else None

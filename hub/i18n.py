@@ -14,6 +14,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "username": ("用户名", "Username"),
     "password": ("密码", "Password"),
     "bad_login": ("用户名或密码错误", "Wrong username or password"),
+    "form_expired": ("登录页面已过期，请重新登录", "The login page expired: please log in again"),
+    "too_many": ("登录失败次数过多，请 15 分钟后再试", "Too many failed logins: try again in 15 minutes"),
     "today": ("今日概况", "Today across my sites"),
     "site": ("场所", "Site"),
     "checks": ("核验人次", "Checked"),

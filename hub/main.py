@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import hmac
 import logging
-import secrets
 import time
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path
 
 from gatecheck import __version__
 from hub.api.deps import LoginRequired, UserDep
@@ -21,18 +21,33 @@ from hub.api.routes import admin, device, ingest, pages, reports
 from hub.core.config import HubSettings
 from hub.core.db import create_schema, make_engine
 from hub.metrics import HubMetrics
+from hub.throttle import LoginThrottle
 from provisioning.errors import ProvisioningError, UnknownRecord
 from sync.protocol import HEADER_SERVER_TIME
 
 logger = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
 
 
-class ServerTimeHeader:
-    """Every answer carries the hub's clock (ms), so devices without an RTC can sign
-    (docs/protocol.md). Plain ASGI: it runs on every device request, so it stays cheap."""
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+     b"img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+]  # fmt: skip
+"""Every page loads only from the hub, none may be framed, no address leaks elsewhere."""
+HSTS = (b"strict-transport-security", b"max-age=31536000")
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class ResponseHeaders:
+    """Headers on every answer: the hub's clock (ms), so devices without an RTC can sign
+    (docs/protocol.md), and the browser security headers. Plain ASGI: it runs on every
+    device request, so it stays cheap."""
+
+    def __init__(self, app: ASGIApp, https: bool = False) -> None:
         self.app = app
+        self.fixed = [*SECURITY_HEADERS, HSTS] if https else SECURITY_HEADERS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,6 +58,7 @@ class ServerTimeHeader:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.append((HEADER_SERVER_TIME.lower().encode(), str(int(time.time() * 1000)).encode()))
+                headers.extend(self.fixed)
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -59,10 +75,9 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine
     app.state.metrics = HubMetrics()
-    secret = settings.secret_key or secrets.token_urlsafe(32)
-    if not settings.secret_key:
-        logger.warning("GATECHECK_HUB_SECRET_KEY is not set: sessions end when the hub restarts")
-    app.add_middleware(SessionMiddleware, secret_key=secret, max_age=12 * 3600, same_site="lax")
+    app.state.throttle = LoginThrottle()
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ingest.router)
     app.include_router(device.router)
     app.include_router(reports.router)
@@ -85,8 +100,9 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
         return JSONResponse(app.openapi())
 
     @app.get("/docs", include_in_schema=False)
-    def docs(user: UserDep) -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/api/v1/openapi.json", title="gatecheck hub API")
+    def docs(user: UserDep) -> FileResponse:
+        """Swagger UI from files the hub serves itself (swagger-ui-bundle), no CDN."""
+        return FileResponse(STATIC / "docs.html")
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
@@ -99,7 +115,7 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
             )
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(ServerTimeHeader)
+    app.add_middleware(ResponseHeaders, https=settings.https)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

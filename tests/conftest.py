@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 import zlib
@@ -171,13 +172,34 @@ def cli(*args: str) -> tuple[int, str]:
 ADMIN_PASSWORD = "correct horse battery"
 
 
+def form_token(html: str) -> str:
+    """The CSRF token a hub page put in its forms."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def log_in(client: httpx.Client | TestClient, username: str, password: str) -> httpx.Response:
+    """Log in as a browser does (the login page's token, then the form). When it works,
+    the session's CSRF token goes into the client's headers, as the pages' forms send it."""
+    token = form_token(client.get("/login").text)
+    answer = client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token},
+        follow_redirects=False,
+    )
+    if answer.status_code == 303:
+        client.headers["X-CSRF-Token"] = form_token(client.get("/").text)
+    return answer
+
+
 def admin_session(base_url: str, engine: Engine, username: str = "admin") -> httpx.Client:
     """An HTTP client logged in to the hub as an admin (created if needed)."""
     from hub.auth import create_user
 
     create_user(engine, username, ADMIN_PASSWORD, "admin")
     client = httpx.Client(base_url=base_url, timeout=10)
-    response = client.post("/login", data={"username": username, "password": ADMIN_PASSWORD})
+    response = log_in(client, username, ADMIN_PASSWORD)
     assert response.status_code == 303, response.text
     return client
 
@@ -189,8 +211,7 @@ def client(hub_app: FastAPI) -> TestClient:
 
     create_user(hub_app.state.engine, "admin", ADMIN_PASSWORD, "admin")
     client = TestClient(hub_app)
-    credentials = {"username": "admin", "password": ADMIN_PASSWORD}
-    assert client.post("/login", data=credentials, follow_redirects=False).status_code == 303
+    assert log_in(client, "admin", ADMIN_PASSWORD).status_code == 303
     return client
 
 

@@ -70,7 +70,8 @@ def test_enrol_init_check_sync_rotate_revoke(
     settings = read_env_file(device_env / "gatecheck.env")
     assert settings["GATECHECK_DEVICE"] == str(device_env / "device.json")
     assert settings["GATECHECK_CAMERA"] == str(images)
-    assert (device_env / "device.json").stat().st_mode & 0o777 == 0o600
+    for secret in ("device.json", "edge.db", "gatecheck.env"):  # owner-only, like every secret
+        assert (device_env / secret).stat().st_mode & 0o777 == 0o600, secret
 
     # Checks and a sync with no --device/--db: the settings file supplies them.
     code, out = cli("edge", "scan", *map(str, first))

@@ -26,6 +26,7 @@ from hub.main import create_app
 from hub.recompute import recompute
 from provisioning.bundle import DeviceBundle
 from provisioning.registry import Site, create_site, enrol_device
+from tests.conftest import log_in
 from tests.test_hub_ingest import make_batch, make_check, post
 
 BOTH_DATABASES = True
@@ -194,7 +195,7 @@ def test_fever_and_red_code_alerts_reach_the_list_and_the_webhook(
         app = create_app(HubSettings(database_url=hub_database_url, alert_webhook_url=url))
         create_user(app.state.engine, "boss", "correct horse battery", "admin")
         with TestClient(app) as http:
-            http.post("/login", data={"username": "boss", "password": "correct horse battery"})
+            assert log_in(http, "boss", "correct horse battery").status_code == 303
             dev = enrol_device(app.state.engine, site.id, "North", "http://127.0.0.1:9")
             fever = make_check(1, verdict="deny", reason="fever", temp_c=38.6)
             batch = [fever, make_check(2, verdict="deny", reason="code_red"), make_check(3)]
@@ -220,12 +221,7 @@ def two_sites(hub_app: FastAPI, hub_engine: Engine) -> tuple[Site, Site, TestCli
         post(admin, dev, make_batch(dev, 0, [make_check(1)]))
     create_user(hub_engine, "li", "manager password", "manager", [mine.id])
     manager = TestClient(hub_app)
-    assert (
-        manager.post(
-            "/login", data={"username": "li", "password": "manager password"}, follow_redirects=False
-        ).status_code
-        == 303
-    )
+    assert log_in(manager, "li", "manager password").status_code == 303
     return mine, theirs, manager
 
 
@@ -275,10 +271,8 @@ def test_unauthenticated_access_is_refused_everywhere_but_login_and_devices(
 def test_bad_login_is_refused(hub_app: FastAPI, hub_engine: Engine) -> None:
     create_user(hub_engine, "zhang", "right password", "admin")
     browser = TestClient(hub_app)
-    assert browser.post("/login", data={"username": "zhang", "password": "wrong password"}).status_code == 401
-    assert (
-        browser.post("/login", data={"username": "nobody", "password": "wrong password"}).status_code == 401
-    )
+    assert log_in(browser, "zhang", "wrong password").status_code == 401
+    assert log_in(browser, "nobody", "wrong password").status_code == 401
     assert browser.get("/api/v1/sites").status_code == 401
 
 
@@ -300,7 +294,7 @@ def test_openapi_and_metrics(hub_database_url: str, client: TestClient, device: 
 
 def test_placeholder_secrets_are_refused() -> None:
     with pytest.raises(ValueError, match="placeholder"):
-        HubSettings(secret_key="changethis")
+        HubSettings(metrics_token="changethis")
 
 
 def test_overview_pages_through_many_sites_with_totals(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from edge import clock, guards
 from edge.guards import GuardBook
 from edge.kiosk.app import create_kiosk_app
 from edge.kiosk.runtime import Kiosk
@@ -74,6 +75,39 @@ def test_wrong_pins_lock_the_guard_out(api: TestClient) -> None:
         assert response.status_code == 401 and "wrong PIN" in response.json()["error"]
     locked = api.post("/api/login", json={"guard_id": GUARD_ID, "pin": GUARD_PIN})
     assert locked.status_code == 401 and "try again in" in locked.json()["error"]
+    assert int(locked.json()["error"].split("try again in ")[1].split()[0]) <= 60
+
+
+def test_a_lockout_lasts_a_minute_of_this_boot_whatever_the_wall_clock(api: TestClient, kiosk: Gate) -> None:
+    for _ in range(5):
+        api.post("/api/login", json={"guard_id": GUARD_ID, "pin": "0000"})
+    with kiosk[0].lock:
+        (boot, until) = (
+            kiosk[0]
+            .station.store.db.execute(
+                "SELECT locked_boot, locked_until_ms FROM guards WHERE id = ?", (GUARD_ID,)
+            )
+            .fetchone()
+        )
+        now = clock.now()
+        assert boot == now.boot_id and now.mono_ms < until <= now.mono_ms + 60_000
+        # After a reboot (another boot id) the lockout is over, not decades long.
+        kiosk[0].station.store.db.execute("UPDATE guards SET locked_boot = 'an earlier boot'")
+    assert api.post("/api/login", json={"guard_id": GUARD_ID, "pin": GUARD_PIN}).status_code == 200
+
+
+def test_an_unknown_guard_costs_one_pin_check_like_a_known_one(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.post("/api/login", json={"guard_id": "NOBODY", "pin": "0000"})  # the stand-in hash is made once
+    work: list[str] = []
+    real_check = guards.check_password
+    monkeypatch.setattr(guards, "check_password", lambda p, h: work.append("check") or real_check(p, h))
+    api.post("/api/login", json={"guard_id": GUARD_ID, "pin": "0000"})
+    known, work[:] = list(work), []
+    unknown = api.post("/api/login", json={"guard_id": "NOBODY", "pin": "0000"})
+    assert unknown.json() == api.post("/api/login", json={"guard_id": GUARD_ID, "pin": "0000"}).json()
+    assert known == ["check"] and work[:1] == ["check"]
 
 
 def test_override_is_stored_with_the_guard_and_reason(guard: TestClient, kiosk: Gate, signed: Any) -> None:
@@ -289,9 +323,14 @@ def test_a_full_card_is_shown_and_the_gate_records_again_once_space_is_freed(
         with TestClient(create_kiosk_app(gate)) as api:
             first = shown(gate, feed, signed("110105194912310031"))
             filler = fill_disk(small_disk)
-            person = signed("110105194912310032")
-            feed.show(render_frame(person))
-            wait_until(lambda: gate.storage.state != "ok")
+            # Pages the log had already grown into may take a few more checks; then it is full.
+            for n in range(2, 200):
+                person = signed(f"1101051949123100{n:02d}"[-18:])
+                feed.show(render_frame(person))
+                wait_until(lambda: gate.storage.state != "ok" or len(table(gate, "checks")) == n)  # noqa: B023
+                if gate.storage.state != "ok":
+                    break
+                first = table(gate, "checks")[-1]
             status = api.get("/api/state").json()["status"]
             assert status["storage"] in ("storage_full", "storage_fault")
             assert camera.is_alive()  # the loop goes on
@@ -306,7 +345,7 @@ def test_a_full_card_is_shown_and_the_gate_records_again_once_space_is_freed(
             assert not gate.camera_alive(silence_s=0.25)
 
             filler.unlink()  # the technician frees space; no restart
-            again = shown(gate, feed, person, after=first["seq"])  # the same person, at once
+            again = shown(gate, feed, person, after=first["seq"])  # the refused person, at once
             assert again["seq"] == first["seq"] + 1 and gate.storage.state == "ok"
             assert gate.camera_alive(silence_s=0.25)
             assert api.get("/api/state").json()["status"]["storage"] == "ok"

@@ -9,17 +9,20 @@ import zlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Connection, Engine, and_, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from hub import queries
+from hub import queries, sessions
 from hub.auth import User, authenticate, load_user
 from hub.core.config import HubSettings
 from hub.core.db import devices, nonces
 from hub.schemas import SitePublic
+from hub.sessions import CSRF_FIELD, CSRF_HEADER
+from hub.throttle import LoginThrottle
 from sync.protocol import (
     CLOCK_REFUSAL,
     CLOCK_TOLERANCE_S,
@@ -160,15 +163,69 @@ class LoginRequired(Exception):
     """No valid session: pages redirect to the login form, the API answers 401."""
 
 
-def require_user(request: Request, engine: EngineDep) -> User:
-    """The session's user (browsers) or, for scripts such as ``gatecheck provision --hub``,
-    HTTP Basic credentials checked on every request."""
-    username = request.session.get("user")
-    if isinstance(username, str):
-        user = load_user(engine, username)
+FORM_REFUSED = "表单已失效，请刷新页面 / Form expired or sent from another site: reload the page"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SCRIPT_API = "/api/v1/"
+"""Scripts (``gatecheck provision --hub``, a manager's report tool) may call the JSON API
+with HTTP Basic, throttled like the login form; the pages need a session. A browser never
+sends Basic credentials on its own: the hub never asks for them (no WWW-Authenticate)."""
+
+
+def same_origin(request: Request) -> bool:
+    """Does the browser say this request comes from the hub's own pages? (Origin, else
+    Referer; a client that sends neither is no browser, and the CSRF token decides.)"""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if source is None:
+        return True
+    return urlsplit(source).netloc == request.headers.get("host", "")
+
+
+async def _csrf_token(request: Request) -> str | None:
+    given = request.headers.get(CSRF_HEADER)
+    if given is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        value = (await request.form()).get(CSRF_FIELD)
+        given = value if isinstance(value, str) else None
+    return given
+
+
+def throttled(seconds: float) -> HTTPException:
+    minutes = max(1, round(seconds / 60))
+    return HTTPException(
+        429,
+        f"登录失败次数过多，请 {minutes} 分钟后再试 / Too many failed logins: try again in {minutes} min",
+        headers={"Retry-After": str(int(seconds) + 1)},
+    )
+
+
+async def require_user(request: Request, engine: EngineDep) -> User:
+    """The session's user (browsers) — a state-changing request must also carry the
+    session's CSRF token and come from the hub's own origin — or, on the JSON API only,
+    HTTP Basic credentials for scripts, throttled like the login form."""
+    token = request.cookies.get(sessions.COOKIE)
+    session = await run_in_threadpool(sessions.find, engine, token) if token else None
+    if session is not None:
+        if request.method not in SAFE_METHODS and not (
+            same_origin(request) and sessions.same_token(await _csrf_token(request), session.csrf)
+        ):
+            raise HTTPException(
+                403, "表单已失效，请刷新页面 / Form expired or from another site: reload the page"
+            )
+        request.state.session = session
+        user = await run_in_threadpool(load_user, engine, session.username)
+    elif request.url.path.startswith(SCRIPT_API) and (
+        credentials := _basic_credentials(request.headers.get("authorization", ""))
+    ):
+        throttle: LoginThrottle = request.app.state.throttle
+        address = request.client.host if request.client else ""
+        if wait := throttle.locked_for(credentials[0], address):
+            raise throttled(wait)
+        user = await run_in_threadpool(authenticate, engine, *credentials)
+        if user is None:
+            throttle.failed(credentials[0], address)
     else:
-        credentials = _basic_credentials(request.headers.get("authorization", ""))
-        user = authenticate(engine, *credentials) if credentials else None
+        user = None
     if user is None:
         raise LoginRequired
     return user

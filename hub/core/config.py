@@ -16,15 +16,17 @@ class HubSettings(BaseSettings):
     max_body_bytes: int = Field(16 * 1024 * 1024, description="Largest decompressed upload the hub accepts.")
     dashboard_days: int = Field(7, ge=1, le=90, description="Days shown on the overview.")
     overview_page_size: int = Field(50, ge=5, le=500, description="Sites per overview page.")
-    secret_key: str | None = Field(
-        None, description="Signs session cookies; set it so logins survive restarts (32+ random chars)."
+    https: bool = Field(
+        False,
+        description="The dashboard is served over HTTPS (directly or behind a proxy): cookies are "
+        "marked Secure and browsers told to use HTTPS only (HSTS).",
     )
     metrics_token: str | None = Field(None, description="Bearer token Prometheus scrapes /metrics with.")
     alert_webhook_url: str | None = Field(
         None, description="POSTed a JSON list of alerts (fevers, red codes) as they arrive."
     )
 
-    @field_validator("secret_key", "metrics_token")
+    @field_validator("metrics_token")
     @classmethod
     def _not_a_placeholder(cls, value: str | None) -> str | None:
         if value is not None and (value.lower() in {"changethis", "secret", "changeme"} or len(value) < 16):

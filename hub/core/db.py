@@ -27,6 +27,7 @@ from sqlalchemy import (
     event,
 )
 
+from gatecheck.private import create_private_file
 from hub.counting import METRIC_MAX
 from sync.protocol import FLAGS_TEXT_MAX, GATE_MAX, ID_MAX, REASON_MAX
 
@@ -186,6 +187,20 @@ user_sites = Table(
     PrimaryKeyConstraint("username", "site_id"),
 )
 
+# Dashboard sessions (hub/sessions.py): the cookie's token hashed, so a copy of the
+# database cannot be used to log in.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "username", String(64), ForeignKey("users.username", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("csrf", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+)
+
 # Clock skew per (device, boot): device wall clock minus hub clock, measured per batch.
 # A Pi without RTC may run a whole boot in 1970; its checks are re-anchored with this.
 device_boots = Table(
@@ -258,10 +273,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for the hub database; SQLite files get WAL and a generous busy timeout."""
+    """An engine for the hub database; SQLite files are created owner-only (they hold keys
+    and password hashes) and get WAL and a generous busy timeout."""
     engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        if engine.url.database and engine.url.database != ":memory:":
+            create_private_file(Path(engine.url.database))
     return engine
 
 

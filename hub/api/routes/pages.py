@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,13 +16,14 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import and_, update
 
 from edge.policy import REASON_TEXTS
-from hub import queries
-from hub.api.deps import EngineDep, LangDep, SettingsDep, SiteDep, UserDep, report_range
+from hub import queries, sessions
+from hub.api.deps import EngineDep, LangDep, SettingsDep, SiteDep, UserDep, report_range, same_origin
 from hub.auth import authenticate
 from hub.charts import daily_bars
 from hub.core.db import alerts
 from hub.i18n import translator
 from hub.schemas import DayCounts, SitePublic
+from hub.throttle import LoginThrottle
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[2] / "templates")
 router = APIRouter(include_in_schema=False)
@@ -36,10 +38,16 @@ def _reason(code: str, lang: str) -> str:
 def _render(
     request: Request, name: str, lang: str, context: dict[str, Any], status: int = 200
 ) -> HTMLResponse:
-    helpers = {"t": translator(lang), "lang": lang, "reason": lambda code: _reason(code, lang)}
+    session = getattr(request.state, "session", None)
+    helpers = {
+        "t": translator(lang),
+        "lang": lang,
+        "reason": lambda code: _reason(code, lang),
+        "csrf_token": session.csrf if session else "",
+    }
     response = templates.TemplateResponse(request, name, {**helpers, **context}, status_code=status)
     if request.query_params.get("lang"):
-        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
+        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="strict")
     return response
 
 
@@ -52,9 +60,23 @@ def _ms(value: int | None) -> str:
 templates.env.filters["ms"] = _ms
 
 
+def _login_page(request: Request, lang: str, error: str | None, status: int = 200) -> HTMLResponse:
+    """The login form with a fresh CSRF token, in the form and in a cookie (double
+    submit): a page on another site cannot read it, so it cannot log anyone in."""
+    token = secrets.token_urlsafe(32)
+    response = _render(request, "login.html", lang, {"error": error, "login_token": token}, status=status)
+    _set_cookie(request, response, sessions.LOGIN_COOKIE, token, max_age=3600)
+    return response
+
+
+def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    secure = request.app.state.settings.https
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict", secure=secure)
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, lang: LangDep) -> HTMLResponse:
-    return _render(request, "login.html", lang, {"error": False})
+    return _login_page(request, lang, None)
 
 
 @router.post("/login", response_class=HTMLResponse, response_model=None)
@@ -62,21 +84,39 @@ def login(
     request: Request,
     engine: EngineDep,
     lang: LangDep,
-    username: Annotated[str, Form()],
-    password: Annotated[str, Form()],
+    username: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=1000)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
+    expected = request.cookies.get(sessions.LOGIN_COOKIE, "")
+    if not (expected and same_origin(request) and sessions.same_token(csrf_token, expected)):
+        return _login_page(request, lang, "form_expired", status=403)
+    throttle: LoginThrottle = request.app.state.throttle
+    address = request.client.host if request.client else ""
+    if wait := throttle.locked_for(username, address):
+        refused = _login_page(request, lang, "too_many", status=429)
+        refused.headers["Retry-After"] = str(int(wait) + 1)
+        return refused
     user = authenticate(engine, username, password)
     if user is None:
-        return _render(request, "login.html", lang, {"error": True}, status=401)
-    request.session.clear()
-    request.session["user"] = user.username
-    return RedirectResponse("/", status_code=303)
+        throttle.failed(username, address)
+        return _login_page(request, lang, "bad_login", status=401)
+    throttle.succeeded(username)
+    response = RedirectResponse("/", status_code=303)
+    _set_cookie(
+        request, response, sessions.COOKIE, sessions.start(engine, user.username), sessions.LIFETIME_S
+    )
+    response.delete_cookie(sessions.LOGIN_COOKIE)
+    return response
 
 
 @router.post("/logout")
-def logout(request: Request) -> RedirectResponse:
-    request.session.clear()
-    return RedirectResponse("/login", status_code=303)
+def logout(request: Request, engine: EngineDep, user: UserDep) -> RedirectResponse:
+    """Ends the session on the hub, not only in this browser."""
+    sessions.end(engine, request.cookies.get(sessions.COOKIE, ""))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(sessions.COOKIE)
+    return response
 
 
 def _site_rows(
