@@ -221,9 +221,16 @@ def status(db_path: Path) -> None:
     envvar="GATECHECK_KIOSK_PORT",
     default=8080,
     show_default=True,
+    type=click.IntRange(1, 65535),
     help="[env GATECHECK_KIOSK_PORT]",
 )
-@click.option("--clear-after", default=3.0, show_default=True, help="Seconds a verdict stays on screen.")
+@click.option(
+    "--clear-after",
+    default=3.0,
+    show_default=True,
+    type=click.FloatRange(0.5, 60),
+    help="Seconds a verdict stays on screen.",
+)
 def kiosk(
     device_path: Path,
     db_path: Path,
@@ -302,7 +309,13 @@ def purge(db_path: Path, retention_days: int) -> None:
 )
 @camera_options
 @thermometer_options
-@click.option("--kiosk-port", envvar="GATECHECK_KIOSK_PORT", default=8080, show_default=True)
+@click.option(
+    "--kiosk-port",
+    envvar="GATECHECK_KIOSK_PORT",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+)
 @retention_option("--retention-days")
 @click.option("--replace", is_flag=True, help="Set aside another device's unsynced log instead of refusing.")
 def init(
@@ -355,7 +368,13 @@ def init(
     help="Chromium profile folder (default: $GATECHECK_HOME/chromium).",
 )
 @click.option("--chromium-arg", "extra", multiple=True, help="Extra Chromium flag (repeatable).")
-@click.option("--wait", default=120.0, show_default=True, help="Seconds to wait for the gate page.")
+@click.option(
+    "--wait",
+    default=120.0,
+    show_default=True,
+    type=click.FloatRange(1),
+    help="Seconds to wait for the gate page.",
+)
 def browser(
     url: str | None, chromium: str, profile: Path | None, extra: tuple[str, ...], wait: float
 ) -> None:

@@ -39,7 +39,13 @@ def _print(finding: Finding) -> None:
 )
 @camera_options
 @thermometer_options
-@click.option("--min-free-mb", default=200, show_default=True, help="Less free disk than this fails.")
+@click.option(
+    "--min-free-mb",
+    default=200,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Less free disk than this fails.",
+)
 @click.option("--json", "as_json", is_flag=True, help="The findings as JSON (for monitoring).")
 def doctor(
     device_path: Path | None,

@@ -6,12 +6,14 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.policy import Policy
+from gatecheck.text import Line
+from sync.protocol import GATE_MAX
 
 
 class OrganisationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=128)
+    name: Line = Field(min_length=1, max_length=128)
 
 
 class OrganisationRecord(BaseModel):
@@ -23,10 +25,12 @@ class OrganisationRecord(BaseModel):
 class SiteCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=128)
-    timezone: str = Field(description="IANA timezone, e.g. Asia/Shanghai.")
-    organisation: str = Field("Default organisation", min_length=1, max_length=128)
-    report_deadline: str = Field("12:00", description="Daily report due the next day at HH:MM.")
+    name: Line = Field(min_length=1, max_length=128)
+    timezone: Line = Field(max_length=64, description="IANA timezone, e.g. Asia/Shanghai.")
+    organisation: Line = Field("Default organisation", min_length=1, max_length=128)
+    report_deadline: Line = Field(
+        "12:00", max_length=5, description="Daily report due the next day at HH:MM."
+    )
     policy: Policy | None = None
 
 
@@ -39,15 +43,15 @@ class SiteRecord(BaseModel):
 class DeviceEnrol(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    site_id: str
-    gate: str = Field(min_length=1, max_length=64)
-    hub_url: str = Field(min_length=1, max_length=255, description="URL the device will sync to.")
+    site_id: Line = Field(max_length=32)
+    gate: Line = Field(min_length=1, max_length=GATE_MAX)
+    hub_url: Line = Field(min_length=1, max_length=255, description="URL the device will sync to.")
 
 
 class DeviceRotate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    hub_url: str | None = Field(
+    hub_url: Line | None = Field(
         None, max_length=255, description="A new hub URL for the bundle, if it moved."
     )
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 import time
 from typing import Annotated, Any, Literal
@@ -31,6 +32,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, 
 
 from edge.policy import Policy
 from edge.trust import TrustList
+from gatecheck.text import LINE_PATTERN, Line
 
 PROTOCOL_VERSION = 3
 INGEST_PATH = "/api/v1/ingest"
@@ -107,17 +109,20 @@ class CheckIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     seq: int = Field(ge=1, le=MAX_SEQ, description="Sequence number in its log, never reused.")
-    gate: str = Field(min_length=1, max_length=GATE_MAX)
+    gate: Line = Field(min_length=1, max_length=GATE_MAX)
     wall_ms: Clock = Field(description="Device wall clock, ms since the Unix epoch (UTC).")
     mono_ms: Clock = Field(description="Device monotonic clock (since boot), ms.")
-    boot_id: str = Field(min_length=1, max_length=ID_MAX, description="Kernel boot id.")
+    boot_id: Line = Field(min_length=1, max_length=ID_MAX, description="Kernel boot id.")
     verdict: Verdict
     reason: str = Field(pattern=rf"^[a-z][a-z0-9_]{{0,{REASON_MAX - 1}}}$", description="Stable reason code.")
     temp_c: float | None = Field(None, ge=-50.0, le=150.0, allow_inf_nan=False)
     temp_source: TempSource = Field(description="'manual' when a guard typed the reading.")
-    scheme: str | None = Field(None, max_length=16, description="Health-code scheme.")
-    holder: str | None = Field(None, max_length=ID_MAX, description="Keyed pseudonym, never an id.")
+    scheme: Line | None = Field(None, max_length=16, description="Health-code scheme.")
+    holder: Line | None = Field(None, max_length=ID_MAX, description="Keyed pseudonym, never an id.")
     flags: Flags = Field(default_factory=list, description="Conditions such as clock_unset, trust_stale.")
+
+
+_ONE_LINE = re.compile(LINE_PATTERN)
 
 
 def _delta(values: list[int]) -> list[int]:
@@ -215,8 +220,8 @@ class CheckColumns(BaseModel):
         # Written out so NaN, which every comparison refuses, fails wherever it stands.
         if not all(-50.0 <= t <= 150.0 for t in self.temp_c if t is not None):
             raise ValueError("temp_c must lie between -50 and 150")
-        if any(h is not None and len(h) > ID_MAX for h in self.holder):
-            raise ValueError(f"holder pseudonyms are at most {ID_MAX} characters")
+        if any(h is not None and (len(h) > ID_MAX or not _ONE_LINE.match(h)) for h in self.holder):
+            raise ValueError(f"holder pseudonyms are at most {ID_MAX} characters, without control characters")
         columns: dict[str, list[Any]] = {}
         for name in _CODED:
             texts = self._texts(name)
@@ -253,16 +258,16 @@ class BatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     protocol: Literal[3] = Field(3, description="PROTOCOL_VERSION; other versions are refused.")
-    device_id: str = Field(max_length=ID_MAX)
+    device_id: Line = Field(max_length=ID_MAX)
     log_id: str = Field(
         pattern=LOG_ID_PATTERN,
         description="Identity of the check log the seqs belong to (made with the log).",
     )
     after_seq: int | None = Field(ge=0, le=MAX_SEQ, description="None: urgent batch, no continuity claim.")
-    boot_id: str = Field(max_length=ID_MAX, description="Boot id of the device when it sent the batch.")
+    boot_id: Line = Field(max_length=ID_MAX, description="Boot id of the device when it sent the batch.")
     sent_wall_ms: Clock = Field(description="Device wall clock at send time.")
     sent_mono_ms: Clock = Field(description="Device monotonic clock at send time.")
-    software: str = Field("", max_length=32, description="Device software version.")
+    software: Line = Field("", max_length=32, description="Device software version.")
     backlog: int = Field(
         0, ge=0, le=MAX_COUNT, description="Checks the device holds unacknowledged besides this batch."
     )

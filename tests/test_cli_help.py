@@ -38,3 +38,22 @@ def test_top_level_lists_every_part() -> None:
     result = CliRunner().invoke(main, ["--help"])
     for name in SUBCOMMANDS:
         assert name in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sync", "run", "--batch-size", "6000"],
+        ["sync", "run", "--batch-size", "0"],
+        ["sync", "run", "--interval", "-1"],
+        ["edge", "kiosk", "--port", "70000"],
+        ["edge", "kiosk", "--clear-after", "0"],
+        ["hub", "serve", "--port", "0"],
+        ["doctor", "--min-free-mb", "-5"],
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_out_of_range_options_are_usage_errors_not_tracebacks(args: list[str]) -> None:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "Invalid value" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -16,7 +16,22 @@ from sync.protocol import INGEST_PATH, REPLAY_DETAIL, BatchAck, BatchIn
 router = APIRouter(tags=["devices"])
 
 
-@router.post(INGEST_PATH, response_model=BatchAck)
+BATCH_SCHEMA = BatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
+"""The body, documented although the route reads it raw: the signature covers its bytes,
+and it may come gzipped. ``hub.main`` files the nested models under components."""
+
+
+@router.post(
+    INGEST_PATH,
+    response_model=BatchAck,
+    responses={401: {}, 403: {}, 409: {}, 413: {}, 415: {}, 422: {}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchIn"}}},
+        }
+    },
+)
 def ingest(
     request: Request,
     upload: SignedUploadDep,

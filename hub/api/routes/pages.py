@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import and_, update
 
 from edge.policy import REASON_TEXTS
+from gatecheck.text import LINE_PATTERN
 from hub import queries, sessions
 from hub.api.deps import EngineDep, LangDep, SettingsDep, SiteDep, UserDep, report_range, same_origin
 from hub.auth import authenticate
@@ -84,7 +85,7 @@ def login(
     request: Request,
     engine: EngineDep,
     lang: LangDep,
-    username: Annotated[str, Form(max_length=200)],
+    username: Annotated[str, Form(max_length=64, pattern=LINE_PATTERN)],
     password: Annotated[str, Form(max_length=1000)],
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
