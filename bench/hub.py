@@ -33,11 +33,11 @@ import httpx
 from sqlalchemy import Engine, delete, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from core.protocol import INGEST_PATH, BatchIn, CheckColumns, CheckIn, sign_request
 from hub import queries
 from hub.core.config import HubSettings
 from hub.core.db import checks, create_schema, daily_counts, make_engine, organisations, sites
-from provisioning.registry import create_site, enrol_device
-from sync.protocol import INGEST_PATH, BatchIn, CheckColumns, CheckIn, sign_request
+from hub.registry import create_site, enrol_device
 from tests.hub_process import free_port, start_hub_process
 from tests.postgres import fresh_database, postgres_server
 

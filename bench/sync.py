@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from edge import clock
 from edge.store import CheckStore
 from hub.core.db import checks, create_schema, daily_counts, make_engine
-from provisioning.registry import create_site, enrol_device
+from hub.registry import create_site, enrol_device
 from sync.agent import SyncAgent, SyncSettings
 from tests.faultproxy import FaultProxy, Faults
 from tests.hub_process import free_port, start_hub_process

@@ -14,12 +14,14 @@ from typing import Any
 
 import click
 
+from core.bundle import BundleError, DeviceBundle
 from edge.camera import Roi, open_stream
 from edge.cli_options import (
     camera_options,
     db_option,
     device_option,
     open_device,
+    open_log,
     retention_option,
     thermometer_env,
     thermometer_options,
@@ -29,9 +31,8 @@ from edge.frames import FrameError, image_files, is_stream, read_image
 from edge.log_identity import replaced_log
 from edge.sensor_config import ThermometerConfig, open_thermometer
 from edge.station import GateStation, Outcome, measure
-from edge.store import CheckStore, StorageFault, StoreError
+from edge.store import StorageFault, StoreError
 from edge.thermometer import ManualEntry, ReadingError, Thermometer, parse_celsius
-from provisioning.bundle import BundleError, DeviceBundle
 
 
 def _temperature(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -105,7 +106,7 @@ def scan(
     """Check people from SOURCES: image files, folders of images, video files, camera
     indexes or stream URLs. A still image is one presentation (no code found → check by
     hand); in a video, frames with a code become checks and repeats are debounced."""
-    bundle, store = open_device(device_path, db_path)
+    bundle, store = open_device(device_path, db_path, create=True)
     station = GateStation(bundle, store)
     sensor = ManualEntry(temp) if temp is not None else open_thermometer(replace(thermometer, seed=seed))
     emit = _print_json if as_json else _print_line
@@ -180,7 +181,7 @@ def run(
     """The gate's camera loop without a screen: every code shown to the camera becomes a
     check. Live sources drop stale frames; the same code within the debounce time is one
     check."""
-    bundle, store = open_device(device_path, db_path)
+    bundle, store = open_device(device_path, db_path, create=True)
     station = GateStation(bundle, store)
     emit = _print_json if as_json else _print_line
     try:
@@ -198,10 +199,8 @@ def run(
 @db_option
 def status(db_path: Path) -> None:
     """How many checks are stored and how many still wait for the hub."""
-    try:
-        store = CheckStore(db_path)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
+    store = open_log(db_path)
+    click.echo(f"check log: {db_path}")
     total = store.db["checks"].count
     click.echo(f"checks: {total}  synced up to: #{store.acked_seq()}  backlog: {store.backlog()}")
     for key, label in (("uplink_ok_ms", "last upload"), ("downlink_ok_ms", "last config check")):
@@ -249,7 +248,7 @@ def kiosk(
     from edge.kiosk.app import create_kiosk_app
     from edge.kiosk.runtime import Kiosk
 
-    bundle, store = open_device(device_path, db_path)
+    bundle, store = open_device(device_path, db_path, create=True)
     gate = Kiosk(GateStation(bundle, store), open_thermometer(thermometer), clear_after_s=clear_after)
     gate.log_replaced = replaced_log(device_path.parent, store, adopt=True)
     if gate.log_replaced is not None:
@@ -276,10 +275,7 @@ def purge(db_path: Path, retention_days: int) -> None:
         raise click.ClickException(
             "the clock is not set (1970?): cannot tell how old checks are; nothing purged"
         )
-    try:
-        store = CheckStore(db_path)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
+    store = open_log(db_path)
     try:
         purged = store.purge(now_ms - retention_days * 86_400_000)
         left, backlog = store.db["checks"].count, store.backlog()
@@ -439,8 +435,8 @@ def guard_add(db_path: Path, guard_id: str, name: str, pin: str) -> None:
     from edge.guards import GuardBook, GuardError
 
     try:
-        GuardBook(CheckStore(db_path)).add(guard_id, name, pin)
-    except (GuardError, StoreError) as exc:
+        GuardBook(open_log(db_path)).add(guard_id, name, pin)
+    except GuardError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"guard {guard_id} ({name}) can log in")
 
@@ -451,9 +447,6 @@ def guard_list(db_path: Path) -> None:
     """Active guards."""
     from edge.guards import GuardBook
 
-    try:
-        names = GuardBook(CheckStore(db_path)).names()
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
+    names = GuardBook(open_log(db_path)).names()
     for guard_id, name in names.items():
         click.echo(f"{guard_id}\t{name}")

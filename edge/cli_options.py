@@ -14,28 +14,30 @@ from typing import Any
 
 import click
 
+from core.bundle import BundleError, DeviceBundle
 from edge.camera import Roi
+from edge.device_home import DeviceHome
 from edge.sensor_config import KINDS, ThermometerConfig
 from edge.store import CheckStore, StorageFault, StoreError
-from provisioning.bundle import BundleError, DeviceBundle
 
 device_option = click.option(
     "--device",
     "device_path",
     envvar="GATECHECK_DEVICE",
-    required=True,
+    default=lambda: DeviceHome.from_env().bundle,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Device bundle from enrolment [env GATECHECK_DEVICE].",
+    help="Device bundle from enrolment [env GATECHECK_DEVICE; default $GATECHECK_HOME/device.json].",
 )
 db_option = click.option(
     "--db",
     "db_path",
     envvar="GATECHECK_EDGE_DB",
-    default="gatecheck-edge.db",
-    show_default=True,
+    default=lambda: DeviceHome.from_env().database,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The device's local check database [env GATECHECK_EDGE_DB].",
+    help="The device's check log [env GATECHECK_EDGE_DB; default $GATECHECK_HOME/edge.db].",
 )
+"""Both default to the device home (``/var/lib/gatecheck`` unless ``GATECHECK_HOME`` says
+otherwise), never the current folder: a command run anywhere finds the device's log."""
 
 
 def retention_option(flag: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -52,14 +54,30 @@ def retention_option(flag: str) -> Callable[[Callable[..., Any]], Callable[..., 
     )
 
 
-def open_device(device_path: Path, db_path: Path) -> tuple[DeviceBundle, CheckStore]:
-    """Load the bundle and open the store, mapping failures to CLI errors."""
+def open_log(db_path: Path, create: bool = False) -> CheckStore:
+    """The check log, failures as CLI errors. Only commands that record checks may start a
+    new log (``create``); the others say where they looked and what to do."""
     try:
-        return DeviceBundle.load(device_path), CheckStore(db_path)
+        if not create and not db_path.exists():
+            raise StoreError(
+                f"no check log at {db_path}: this board is not set up as a gate (device home "
+                f"{DeviceHome.from_env().path}). Set it up with 'gatecheck edge init --bundle FILE', "
+                "or point GATECHECK_HOME or --db at the device's log."
+            )
+        return CheckStore(db_path)
     except StorageFault as exc:
         raise click.ClickException(f"{exc}. Nothing was recorded; the stored checks are safe.") from exc
-    except (BundleError, StoreError) as exc:
+    except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def open_device(device_path: Path, db_path: Path, create: bool = False) -> tuple[DeviceBundle, CheckStore]:
+    """The bundle, then the check log (see ``open_log``), failures as CLI errors."""
+    try:
+        bundle = DeviceBundle.load(device_path)
+    except BundleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return bundle, open_log(db_path, create)
 
 
 def _roi(ctx: click.Context, param: click.Parameter, value: str | None) -> Roi | None:

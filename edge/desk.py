@@ -56,7 +56,18 @@ class GuardDesk:
         self.db = station.store.db
 
     def _reading(self, typed: float | None) -> Reading:
-        return Reading(typed, "manual") if typed is not None else self.thermometer.read()
+        """The typed temperature, else the sensor's. A sensor that gives none is the same
+        rule as at the camera (the guard measures by hand) — here the guard is asked to
+        type it, since a re-measure or a visitor without a temperature means nothing."""
+        if typed is not None:
+            return Reading(typed, "manual")
+        try:
+            return self.thermometer.read()
+        except Exception as exc:  # any driver failure; the status bar shows which
+            raise ActionError(
+                "测温仪无读数，请手工测温并输入体温 / The thermometer gave no reading: "
+                "measure by hand and type the temperature"
+            ) from exc
 
     def _outcome(self, seq: int) -> Outcome:
         outcome = self.station.outcome(seq)

@@ -22,19 +22,18 @@ from typing import Literal
 
 import httpx
 
+from core import RELEASED
+from core.bundle import BundleError, DeviceBundle
+from core.policy import Policy
+from core.protocol import CONFIG_PATH, HEADER_SERVER_TIME, refused_for_clock, sign_request
+from core.trust import TrustList
 from edge import clock
 from edge.camera import Roi, open_stream
 from edge.frames import Frame, FrameError
 from edge.log_identity import replaced_log
-from edge.policy import Policy
 from edge.sensor_config import ThermometerConfig, open_thermometer
 from edge.store import CheckStore, StoreError
 from edge.thermometer import ReadingError
-from edge.trust import TrustList
-from gatecheck import RELEASED
-from provisioning.bundle import BundleError, DeviceBundle
-from sync.agent import ssl_context
-from sync.protocol import CONFIG_PATH, HEADER_SERVER_TIME, refused_for_clock, sign_request
 
 Status = Literal["PASS", "WARN", "FAIL"]
 
@@ -240,7 +239,7 @@ def check_trust(bundle: DeviceBundle, store: CheckStore | None) -> Finding:
 def check_hub(bundle: DeviceBundle, timeout_s: float) -> tuple[Finding, float | None]:
     """A signed request, as the sync agent makes: reachable, and still accepting this device?"""
     try:
-        with httpx.Client(base_url=bundle.hub_url, timeout=timeout_s, verify=ssl_context(bundle)) as client:
+        with httpx.Client(base_url=bundle.hub_url, timeout=timeout_s, verify=bundle.tls_verify()) as client:
             signing_time = sent = time.time()
             for _ in range(2):
                 headers = sign_request(

@@ -17,9 +17,9 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from core.passwords import check_password, hash_password, stand_in_hash
 from edge import clock
 from edge.store import CheckStore
-from gatecheck.passwords import check_password, hash_password, stand_in_hash
 
 MAX_FAILURES = 5
 LOCKOUT_S = 60

@@ -16,10 +16,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.bundle import BundleError, DeviceBundle
 from edge.device_home import DeviceHome, read_env_file, write_env_file
 from edge.log_identity import record_log
 from edge.store import CheckStore
-from provisioning.bundle import BundleError, DeviceBundle
 
 
 class InitError(Exception):

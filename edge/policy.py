@@ -10,87 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from edge.codes import CodeResult, Colour
+from core.policy import Colour, Policy, Verdict
+from core.reasons import reason
+from edge.codes import CodeResult
 from edge.codes.hc1 import dcc_colour
 from edge.thermometer import Reading
-
-Verdict = Literal["admit", "deny", "remeasure", "manual"]
-ManualOrDeny = Literal["manual", "deny"]
-
-
-class Policy(BaseModel):
-    """A site's gate rules. Defaults follow the sites' documents (docs/policy.md)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    fever_threshold_c: float = Field(37.3, ge=36.0, le=40.0, description="Fever at or above this.")
-    remeasure_window_s: int = Field(
-        300, ge=30, le=3600, description="A second high reading within this is a confirmed fever."
-    )
-    plausible_min_c: float = Field(34.0, ge=25.0, le=36.0, description="Below: sensor/aiming error.")
-    plausible_max_c: float = Field(43.0, ge=40.0, le=45.0, description="Above: sensor error.")
-    allowed_colours: frozenset[Colour] = Field(
-        frozenset({"green"}), description="Code colours admitted on their own."
-    )
-    negative_test_hours: Literal[24, 48, 72, 168] = Field(
-        48, description="How old a negative test may be to count."
-    )
-    require_negative_test: bool = Field(False, description="Everyone needs a recent negative test.")
-    test_admits_colours: frozenset[Colour] = Field(
-        frozenset(), description="Colours admitted anyway with a recent negative test."
-    )
-    opaque_action: Literal["manual", "admit", "deny"] = Field(
-        "manual", description="Codes that cannot be verified offline (regional apps)."
-    )
-    unknown_issuer_action: ManualOrDeny = Field(
-        "manual", description="Signed codes from a key not in the trust list."
-    )
-    trust_max_age_hours: float = Field(48, gt=0, le=24 * 30, description="Trust list goes stale after.")
-    stale_trust_action: Literal["warn", "manual", "deny"] = Field(
-        "warn", description="What a stale trust list does to signed codes (warn: flag only)."
-    )
-    debounce_s: float = Field(5.0, ge=0.5, le=60, description="Same code again within this: same check.")
-
-    @model_validator(mode="after")
-    def _threshold_inside_plausible(self) -> Policy:
-        if not self.plausible_min_c < self.fever_threshold_c < self.plausible_max_c:
-            raise ValueError("fever_threshold_c must lie between plausible_min_c and plausible_max_c")
-        return self
-
-
-REASON_TEXTS: dict[str, tuple[str, str]] = {
-    "ok": ("通行", "Admitted"),
-    "fever": ("体温异常，禁止通行", "Fever confirmed: entry refused"),
-    "temp_high": ("体温偏高，请复测", "Temperature high: measure again"),
-    "temp_out_of_range": ("体温读数异常，请复测", "Implausible reading: measure again"),
-    "no_temperature": ("未测体温，请测温", "No temperature taken: measure first"),
-    "no_code": ("未识别健康码，请人工核验", "No readable code: check by hand"),
-    "code_invalid": ("健康码无法识读，禁止通行", "Damaged or malformed code: entry refused"),
-    "signature_invalid": ("健康码签名无效，禁止通行", "Forged or altered code: entry refused"),
-    "issuer_unknown": ("签发机构不在信任列表，请人工核验", "Issuer not trusted on this gate"),
-    "revoked": ("健康码已撤销，禁止通行", "Code revoked: entry refused"),
-    "expired": ("健康码已过期，禁止通行", "Code expired: entry refused"),
-    "not_yet_valid": ("健康码尚未生效，禁止通行", "Code not yet valid: entry refused"),
-    "clock_unset": ("设备时钟未校准，请人工核验", "Device clock not set: check by hand"),
-    "code_red": ("红码，禁止通行", "Red code: entry refused"),
-    "code_yellow": ("黄码，禁止通行", "Yellow code: entry refused"),
-    "code_green_refused": ("绿码不符合本场所规定，禁止通行", "Green codes not accepted here"),
-    "test_required": ("需有效期内核酸阴性证明", "Recent negative test required"),
-    "code_unverified": ("无法离线验证，请人工核验健康码", "Unverifiable code: guard confirms it"),
-    "trust_stale": ("信任列表已过期，请人工核验", "Trust list out of date: check by hand"),
-    "refused": ("拒绝检查，禁止通行", "Refused the check: entry refused"),
-    "override": ("保安人工判定", "Decided by the guard"),
-    "visitor": ("访客已登记，通行", "Visitor registered: admitted"),
-    "id_checked": ("已人工核验身份，通行", "Identity checked by the guard: admitted"),
-}
-
-
-URGENT_REASONS = frozenset({"fever", "code_red", "refused"})
-"""Denials the sites must report within the hour: sent ahead of the routine backlog."""
 
 
 @dataclass(frozen=True)
@@ -101,15 +26,15 @@ class Decision:
 
     @property
     def urgent(self) -> bool:
-        return self.verdict == "deny" and self.reason in URGENT_REASONS
+        return self.verdict == "deny" and reason(self.reason).urgent
 
     @property
     def text_zh(self) -> str:
-        return REASON_TEXTS[self.reason][0]
+        return reason(self.reason).zh
 
     @property
     def text_en(self) -> str:
-        return REASON_TEXTS[self.reason][1]
+        return reason(self.reason).en
 
 
 @dataclass(frozen=True)

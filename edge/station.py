@@ -14,17 +14,19 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from core import RELEASED
+from core.bundle import DeviceBundle
+from core.policy import Policy
+from core.trust import TrustList
 from edge import clock
 from edge.codes import CodeResult, verify
 from edge.decode import Code, decode
 from edge.frames import Frame
-from edge.policy import Decision, Policy, Presentation, decide
+from edge.policy import Decision, Presentation, decide
 from edge.pseudonym import pseudonym
 from edge.store import CheckStore, NewCheck
 from edge.thermometer import Reading, ReadingError, Thermometer
-from edge.trust import TrustList, TrustStore
-from gatecheck import RELEASED
-from provisioning.bundle import DeviceBundle
+from edge.trust import TrustStore
 
 RECENT_OUTCOMES = 256
 """Checks kept in memory for the guard to act on (re-measure, override, confirm)."""

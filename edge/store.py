@@ -17,8 +17,8 @@ from typing import Any
 
 import sqlite_utils
 
-from gatecheck import RELEASED
-from gatecheck.private import create_private_file
+from core import RELEASED
+from core.private import create_private_file
 
 RELEASED_MS = int(RELEASED.timestamp() * 1000)
 """Wall-clock times before the software existed come from a board without the time."""

@@ -10,8 +10,8 @@ import importlib
 
 import click
 
+from core import __version__
 from edge.device_home import load_device_env
-from gatecheck import __version__
 
 SUBCOMMANDS = {
     "edge": ("edge.cli", "edge", "Gate-side commands: check people, inspect the local log."),

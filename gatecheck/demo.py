@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 import httpx
 
+from core.bundle import DeviceBundle
 from edge.codes import Colour
 from edge.codes.names import mask_name
 from edge.device_home import DeviceHome
@@ -35,11 +36,10 @@ from gatecheck.samples import forge_gc1, render_frame, spoil, write_png
 from hub.auth import create_user
 from hub.core.config import HubSettings
 from hub.main import create_app
+from hub.registry import create_site, enrol_device
 from hub.schemas import DayCounts
 from hub.server import BackgroundHub
-from provisioning.bundle import DeviceBundle
 from provisioning.issuers import IssuerSecret, create_issuer, issue_code
-from provisioning.registry import create_site, enrol_device
 from sync.agent import SyncAgent
 
 SITE_NAME = "阳光花园小区 Sunshine Garden"

@@ -14,7 +14,7 @@ from typing import Literal
 
 from sqlalchemy import Engine, delete, insert, select
 
-from gatecheck.passwords import check_password, hash_password, stand_in_hash
+from core.passwords import check_password, hash_password, stand_in_hash
 from hub.core.db import sessions, sites, user_sites, users
 
 Role = Literal["admin", "manager"]

@@ -11,15 +11,8 @@ from hub.auth import AuthError, create_user
 from hub.core.config import HubSettings
 from hub.core.db import create_schema, make_engine
 from hub.main import create_app
+from hub.options import database_option
 from hub.recompute import recompute
-
-database_option = click.option(
-    "--database-url",
-    envvar="GATECHECK_HUB_DATABASE_URL",
-    default=HubSettings.model_fields["database_url"].default,
-    show_default=True,
-    help="SQLAlchemy URL of the hub database [env GATECHECK_HUB_DATABASE_URL].",
-)
 
 
 @click.group()

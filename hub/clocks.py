@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gatecheck import RELEASED
+from core import RELEASED
 
 CLOCK_TOLERANCE_MS = 5 * 60 * 1000
 _RELEASED_MS = int(RELEASED.timestamp() * 1000)

@@ -2,10 +2,11 @@
 
 Counts are stored as (site, local date, metric) → n so that a new reason code needs no
 schema change. Metric names: ``checks``, the verdicts (``admit``, ``deny``, ``remeasure``,
-``manual``), ``deny:<reason>``, ``fever``, ``code_red``, ``refused``, ``override``,
-``visitor``, ``temp_manual`` (temperature typed by hand), ``gate:<gate>`` and
-``hour:<HH>`` (checks per entrance and per local hour), and — counted from their own
-tables — ``holders`` (unique people) and ``devices`` (devices reporting).
+``manual``), ``deny:<reason>``, each reason the table in ``core.reasons`` marks ``counted``
+(``fever``, ``code_red``, ``refused``, ``visitor``), ``override``, ``temp_manual``
+(temperature typed by hand), ``gate:<gate>`` and ``hour:<HH>`` (checks per entrance and
+per local hour), and — counted from their own tables — ``holders`` (unique people) and
+``devices`` (devices reporting).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sync.protocol import GATE_MAX
+from core.protocol import GATE_MAX
+from core.reasons import reason as reason_of
 
 
 class LocalDays:
@@ -39,8 +41,6 @@ class LocalDays:
         return moment.date().isoformat(), moment.hour
 
 
-ALERT_REASONS = frozenset({"fever", "code_red"})
-"""Raised to the managers the moment they arrive."""
 LOG_REPLACED, LOG_CONFLICT = "log_replaced", "log_conflict"
 """Alerts about a device's check log: it started again (checks lost), or sent a seq the hub
 holds with other content."""
@@ -55,7 +55,7 @@ def metrics_for(check: Mapping[str, Any]) -> list[str]:
     reason = check["reason"]
     if check["verdict"] == "deny":
         metrics.append(f"deny:{reason}")
-    if reason in ("fever", "code_red", "refused", "visitor"):
+    if reason_of(reason).counted:
         metrics.append(reason)
     if "override" in (check.get("flags") or ""):
         metrics.append("override")

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, and_, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core.protocol import LOG_SEQ_BITS, BatchAck, BatchIn
+from core.reasons import reason
 from hub import clocks
 from hub.core.db import (
     alerts,
@@ -32,8 +34,7 @@ from hub.core.db import (
     devices,
     sites,
 )
-from hub.counting import ALERT_REASONS, LOG_CONFLICT, LOG_REPLACED, LocalDays, tally
-from sync.protocol import LOG_SEQ_BITS, BatchAck, BatchIn
+from hub.counting import LOG_CONFLICT, LOG_REPLACED, LocalDays, tally
 
 
 class IngestError(Exception):
@@ -105,7 +106,7 @@ def _raise_alerts(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str
             for k in ("site_id", "device_id", "seq", "gate", "reason", "temp_c", "event_ms", "received_ms")
         }
         for r in rows
-        if r["verdict"] == "deny" and r["reason"] in ALERT_REASONS
+        if r["verdict"] == "deny" and reason(r["reason"]).alert
     ]
     if raised:
         conn.execute(alerts.insert(), raised)

@@ -16,15 +16,15 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
-from gatecheck import __version__
+from core import __version__
+from core.protocol import HEADER_SERVER_TIME
 from hub.api.deps import LoginRequired, UserDep
 from hub.api.routes import admin, device, ingest, pages, reports
 from hub.core.config import HubSettings
 from hub.core.db import create_schema, make_engine
 from hub.metrics import HubMetrics
+from hub.records import RegistryError, UnknownRecord
 from hub.throttle import LoginThrottle
-from provisioning.errors import ProvisioningError, UnknownRecord
-from sync.protocol import HEADER_SERVER_TIME
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -102,8 +102,8 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
     app.include_router(pages.router)
     app.include_router(admin.router)
 
-    @app.exception_handler(ProvisioningError)
-    async def not_done(request: Request, exc: ProvisioningError) -> Response:
+    @app.exception_handler(RegistryError)
+    async def not_done(request: Request, exc: RegistryError) -> Response:
         status = 404 if isinstance(exc, UnknownRecord) else 422
         return JSONResponse({"detail": str(exc)}, status_code=status)
 

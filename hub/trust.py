@@ -1,14 +1,19 @@
-"""The trust list as the hub serves it: issuer keys, signer certificates, revocations."""
+"""The trust list as the hub keeps and serves it: issuer keys, signer certificates,
+revocations — the tables and all SQL touching them."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import time
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, func, select, union_all
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import Engine, func, insert, select, union_all
 
-from edge.trust import IssuerKey, TrustList
+from core.trust import IssuerKey, TrustError, TrustList, ed25519_kid, load_certificate, revocation_key
 from hub.core.db import issuers, revocations, signer_certs
+from hub.records import RegistryError
 
 
 def build_trust_list(engine: Engine, delivered: bool = True) -> TrustList:
@@ -33,3 +38,44 @@ def build_trust_list(engine: Engine, delivered: bool = True) -> TrustList:
         hc1_certs=[base64.b64encode(der).decode() for der in certs],
         revoked=list(revoked),
     )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def add_issuer(engine: Engine, name: str, public_key: bytes) -> str:
+    """Trust a gc1 issuer's Ed25519 public key; returns its key id (hex)."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise RegistryError("issuer name must be 1 to 100 characters")
+    kid = ed25519_kid(public_key).hex()
+    with engine.begin() as conn:
+        conn.execute(
+            insert(issuers).values(kid=kid, name=name, public_key=public_key, created_at_ms=_now_ms())
+        )
+    return kid
+
+
+def add_signer_certificate(engine: Engine, data: bytes) -> str:
+    """Trust an EU DCC document signer certificate (PEM or DER); returns its key id."""
+    try:
+        cert = load_certificate(data)
+    except TrustError as exc:
+        raise RegistryError(str(exc)) from exc
+    der = cert.public_bytes(Encoding.DER)
+    fingerprint = hashlib.sha256(der).hexdigest()
+    with engine.begin() as conn:
+        if conn.scalar(select(signer_certs.c.fingerprint).where(signer_certs.c.fingerprint == fingerprint)):
+            return fingerprint[:16]
+        conn.execute(insert(signer_certs).values(fingerprint=fingerprint, der=der, created_at_ms=_now_ms()))
+    return fingerprint[:16]
+
+
+def revoke_code(engine: Engine, scheme: str, identifier: str) -> str:
+    """Revoke one code (gc1: its code id; hc1: its certificate identifier)."""
+    key = revocation_key(scheme, identifier)
+    with engine.begin() as conn:
+        if not conn.scalar(select(revocations.c.key).where(revocations.c.key == key)):
+            conn.execute(insert(revocations).values(key=key, created_at_ms=_now_ms()))
+    return key

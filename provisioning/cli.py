@@ -6,29 +6,19 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from pydantic import ValidationError
-from sqlalchemy import Engine
 
-from edge.policy import Policy
-from hub.cli import database_option
-from hub.core.db import create_schema, make_engine
-from hub.trust import build_trust_list
-from provisioning.backends import AdminApiRegistry, DatabaseRegistry, Registry
-from provisioning.bundle import DeviceBundle
-from provisioning.errors import ProvisioningError
-from provisioning.issuers import (
-    IssuerSecret,
-    add_signer_certificate,
-    create_issuer,
-    issue_code,
-    revoke_code,
-    write_qr_png,
-)
-from provisioning.models import DeviceEnrol, SiteCreate
-from provisioning.registry import DEFAULT_ORGANISATION
+from core.bundle import DeviceBundle
+from core.policy import Policy
+from hub.options import database_option
+from hub.records import DEFAULT_ORGANISATION, DeviceEnrol, RegistryError, SiteCreate
+from provisioning.backends import AdminApiRegistry, Registry
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 T = TypeVar("T")
 
@@ -41,6 +31,10 @@ out_option = click.option(
 
 
 def open_hub_db(database_url: str) -> Engine:
+    """The hub's database, on the hub's machine. Imported here, not at the top: with
+    ``--hub`` (a laptop) the operator's tool loads neither SQLAlchemy nor Alembic."""
+    from hub.core.db import create_schema, make_engine
+
     engine = make_engine(database_url)
     create_schema(engine)
     return engine
@@ -88,6 +82,8 @@ def open_registry(
     database_url: str, hub_url: str | None, admin_user: str, admin_password: str | None, hub_ca: str | None
 ) -> Registry:
     if hub_url is None:
+        from hub.registry import DatabaseRegistry
+
         return DatabaseRegistry(open_hub_db(database_url))
     if admin_password is None:
         admin_password = click.prompt(f"Password of {admin_user} at {hub_url}", hide_input=True)
@@ -97,7 +93,7 @@ def open_registry(
 def _registry_call(action: Callable[[], T]) -> T:
     try:
         return action()
-    except ProvisioningError as exc:
+    except RegistryError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -261,9 +257,11 @@ def issuer() -> None:
 @out_option
 def issuer_create(database_url: str, name: str, out: Path) -> None:
     """Make an issuer key pair; the private key goes to --out, the public key to the hub."""
+    from provisioning.issuers import create_issuer
+
     try:
         secret = create_issuer(open_hub_db(database_url), name)
-    except ProvisioningError as exc:
+    except RegistryError as exc:
         raise click.ClickException(str(exc)) from exc
     secret.save(out)
     click.echo(f"{secret.kid}\t{out}")
@@ -294,9 +292,11 @@ def issue_code_command(
     out: Path,
 ) -> None:
     """Sign a gc1 code for one person, write it as a QR PNG and print the payload."""
+    from provisioning.issuers import IssuerSecret, issue_code, write_qr_png
+
     try:
         secret = IssuerSecret.load(issuer_key)
-    except ProvisioningError as exc:
+    except RegistryError as exc:
         raise click.ClickException(str(exc)) from exc
     payload = issue_code(
         secret,
@@ -321,12 +321,14 @@ def trust() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 def trust_add_cert(database_url: str, paths: tuple[Path, ...]) -> None:
     """Trust EU DCC document signer certificates (PEM or DER files, or folders of them)."""
+    from hub.trust import add_signer_certificate
+
     engine = open_hub_db(database_url)
     files = [f for p in paths for f in (sorted(p.iterdir()) if p.is_dir() else [p]) if f.is_file()]
     for path in files:
         try:
             kid = add_signer_certificate(engine, path.read_bytes())
-        except ProvisioningError as exc:
+        except RegistryError as exc:
             raise click.ClickException(f"{path}: {exc}") from exc
         click.echo(f"{kid}\t{path}")
 
@@ -337,6 +339,8 @@ def trust_add_cert(database_url: str, paths: tuple[Path, ...]) -> None:
 @click.option("--id", "identifier", required=True, help="gc1: code id (cid); hc1: certificate id (ci).")
 def trust_revoke(database_url: str, scheme: str, identifier: str) -> None:
     """Revoke one code; devices refuse it once they have the new trust list."""
+    from hub.trust import revoke_code
+
     click.echo(revoke_code(open_hub_db(database_url), scheme, identifier))
 
 
@@ -344,5 +348,7 @@ def trust_revoke(database_url: str, scheme: str, identifier: str) -> None:
 @database_option
 def trust_show(database_url: str) -> None:
     """Print the current trust list as devices receive it (JSON)."""
+    from hub.trust import build_trust_list
+
     trust_list = build_trust_list(open_hub_db(database_url))
     click.echo(json.dumps(trust_list.model_dump(mode="json"), indent=2))

@@ -31,5 +31,8 @@ if [[ ! -x "$venv/bin/python" ]]; then
     echo "bootstrap: creating $venv"
     "$python" -m venv "$venv"
 fi
-echo "bootstrap: installing gatecheck into $venv"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
+# The demo runs gate and hub on one machine: both extras; the tests add their tools.
+extras="edge,hub"
+[[ "$for_tests" == "--test" ]] && extras="edge,hub,test"
+echo "bootstrap: installing gatecheck[$extras] into $venv"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[$extras]"

@@ -51,7 +51,7 @@ done
 # 3. The software, in its own virtualenv with the pinned dependencies.
 run python3 -m venv "$prefix"
 run "$prefix/bin/pip" install --quiet --upgrade pip
-run "$prefix/bin/pip" install --quiet "$repo"
+run "$prefix/bin/pip" install --quiet "$repo[edge]"  # the gate's stack only: no PostgreSQL drivers
 run ln -sf "$prefix/bin/gatecheck" /usr/local/bin/gatecheck
 
 # 4. This device: bundle, check log, settings — then the services.

@@ -12,7 +12,6 @@ import email.utils
 import gzip
 import logging
 import random
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,12 +19,9 @@ from dataclasses import dataclass, field
 import httpx
 from pydantic import ValidationError
 
-from edge import clock
-from edge.store import CheckStore
-from edge.trust import TrustList
-from gatecheck import __version__
-from provisioning.bundle import DeviceBundle
-from sync.protocol import (
+from core import __version__
+from core.bundle import DeviceBundle
+from core.protocol import (
     CONFIG_PATH,
     HEADER_SERVER_TIME,
     INGEST_PATH,
@@ -38,6 +34,9 @@ from sync.protocol import (
     refused_for_clock,
     sign_request,
 )
+from core.trust import TrustList
+from edge import clock
+from edge.store import CheckStore
 
 logger = logging.getLogger(__name__)
 
@@ -104,13 +103,6 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
-def ssl_context(bundle: DeviceBundle) -> ssl.SSLContext | bool:
-    """Trust the site's CA from the bundle (HTTPS with a private CA), else the system's."""
-    if bundle.ca_cert:
-        return ssl.create_default_context(cadata=bundle.ca_cert)
-    return True
-
-
 class SyncAgent:
     """Pushes one device's checks to its hub and pulls its configuration back."""
 
@@ -127,7 +119,7 @@ class SyncAgent:
         self.store = store
         self.settings = settings or SyncSettings()
         self.client = client or httpx.Client(
-            base_url=bundle.hub_url, timeout=self.settings.timeout_s, verify=ssl_context(bundle)
+            base_url=bundle.hub_url, timeout=self.settings.timeout_s, verify=bundle.tls_verify()
         )
         self.sleep = sleep
         self.device_clock = device_clock

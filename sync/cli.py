@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
+from core.protocol import MAX_BATCH_CHECKS
 from edge import systemd
 from edge.cli_options import db_option, device_option, open_device
 from edge.systemd import sleep_pinging
 from sync.agent import HubRejected, HubUnavailable, SyncAgent, SyncReport, SyncSettings
-from sync.protocol import MAX_BATCH_CHECKS
 
 logger = logging.getLogger(__name__)
 

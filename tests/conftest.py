@@ -18,15 +18,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from core.bundle import DeviceBundle
 from edge.kiosk.runtime import Kiosk
 from edge.store import CheckStore
 from gatecheck.samples import render_frame, write_png
 from hub.core.config import HubSettings
 from hub.main import create_app
+from hub.registry import Site, create_site, enrol_device
 from hub.server import BackgroundHub
-from provisioning.bundle import DeviceBundle
 from provisioning.issuers import IssuerSecret, create_issuer, issue_code
-from provisioning.registry import Site, create_site, enrol_device
 from tests.hub_process import free_port
 from tests.kiosk_helpers import GUARD_ID, GUARD_NAME, GUARD_PIN, FrameFeed, SettableSensor
 from tests.postgres import PostgresUnavailable, fresh_database, postgres_server
@@ -135,9 +135,9 @@ def copy_device(bundle: DeviceBundle, engine: Engine) -> None:
     """Register an already enrolled device (same id and key) in another hub database."""
     from sqlalchemy import insert
 
+    from core.protocol import public_key_for
     from hub.core.db import create_schema, devices, sites
-    from provisioning.registry import ensure_organisation
-    from sync.protocol import public_key_for
+    from hub.registry import ensure_organisation
 
     create_schema(engine)
     org_id = ensure_organisation(engine, "Copied")

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
+from core.trust import cert_kid
 from edge.codes import b45
-from edge.trust import cert_kid
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 

@@ -8,11 +8,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from core.bundle import DeviceBundle
+from core.protocol import public_key_for
 from hub.auth import create_user
+from hub.registry import Site
 from hub.server import BackgroundHub
-from provisioning.bundle import DeviceBundle
-from provisioning.registry import Site
-from sync.protocol import public_key_for
 from tests.conftest import ADMIN_PASSWORD, cli
 
 BOTH_DATABASES = True

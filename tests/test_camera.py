@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from core.bundle import DeviceBundle
 from edge.camera import LatestFrame, Roi, open_stream
 from edge.frames import FrameError
 from gatecheck.cli import main
 from gatecheck.samples import render_frame, write_png
-from provisioning.bundle import DeviceBundle
 from tests.conftest import SHARED
 
 

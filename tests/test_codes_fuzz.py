@@ -12,10 +12,11 @@ import cbor2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.protocol import public_key_for
+from core.trust import IssuerKey, TrustList
 from edge.codes import b45, gc1, verify
 from edge.codes.cli import answer
-from edge.trust import IssuerKey, TrustList, TrustStore
-from sync.protocol import public_key_for
+from edge.trust import TrustStore
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 KEY = secrets.token_bytes(32)

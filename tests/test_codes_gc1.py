@@ -13,13 +13,14 @@ import pytest
 import segno
 from click.testing import CliRunner
 
+from core.protocol import public_key_for
+from core.trust import IssuerKey, TrustList
 from edge.codes import gc1, verify
 from edge.decode import decode
 from edge.frames import read_image
-from edge.trust import IssuerKey, TrustList, TrustStore
+from edge.trust import TrustStore
 from gatecheck.cli import main
 from gatecheck.samples import forge_gc1
-from sync.protocol import public_key_for
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 KEY = secrets.token_bytes(32)
@@ -104,7 +105,7 @@ def test_time_validity(at: datetime, valid: bool) -> None:
 def test_revoked_code_is_marked() -> None:
     payload = make()
     cid = (verify(payload.encode(), trust_for(KEY), NOW).claims or {})["cid"]
-    from edge.trust import revocation_key
+    from core.trust import revocation_key
 
     assert verify(payload.encode(), trust_for(KEY, revoked=[revocation_key("gc1", cid)]), NOW).revoked
 

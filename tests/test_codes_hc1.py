@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.policy import Policy
+from core.trust import cert_kid, load_certificate, revocation_key
 from edge.codes import verify
-from edge.policy import Policy, Presentation, decide
+from edge.policy import Presentation, decide
 from edge.thermometer import Reading
-from edge.trust import TrustStore, cert_kid, load_certificate, revocation_key
+from edge.trust import TrustStore
 from tests.dcc_factory import dcc, hcert, signer
 
 AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)

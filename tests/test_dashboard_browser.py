@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 
 from edge.store import CheckStore
 from hub.auth import create_user
+from hub.registry import Site, enrol_device
 from hub.server import BackgroundHub
-from provisioning.registry import Site, enrol_device
 from sync.agent import SyncAgent
 from tests.browser import chromium, keep_screenshot
 from tests.sync_helpers import fill

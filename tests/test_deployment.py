@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.bundle import DeviceBundle
 from edge.service_units import render_units, write_units
-from provisioning.bundle import DeviceBundle
 from tests.browser import CHROMIUM
 from tests.hub_process import free_port
 

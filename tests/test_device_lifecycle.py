@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
+from core.bundle import DeviceBundle
 from edge.device_home import read_env_file
 from edge.store import CheckStore
 from hub.auth import create_user
 from hub.core.db import alerts, checks
+from hub.registry import Site, enrol_device
 from hub.server import BackgroundHub
-from provisioning.bundle import DeviceBundle
-from provisioning.registry import Site, enrol_device
 from tests.conftest import ADMIN_PASSWORD, cli, fill_disk
 
 
@@ -273,7 +273,7 @@ def test_a_rotated_bundle_keeps_the_site_ca_it_was_installed_with(
 ) -> None:
     from edge.device_home import DeviceHome
     from edge.install import init_device
-    from provisioning.registry import rotate_device
+    from hub.registry import rotate_device
 
     pem = "-----BEGIN CERTIFICATE-----\nTUlJQg==\n-----END CERTIFICATE-----\n"
     first = enrol_device(hub_engine, site.id, "North", "https://hub.example:8443").model_copy(

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
+from core.bundle import DeviceBundle
 from edge.store import CheckStore
 from gatecheck.cli import main
 from gatecheck.samples import render_frame, spoil, write_png
-from provisioning.bundle import DeviceBundle
+from tests.conftest import cli
 
 
 def scan(tmp_path: Path, *args: str) -> tuple[int, str, str]:
@@ -141,3 +143,16 @@ def test_missing_bundle_says_how_to_fix(tmp_path: Path) -> None:
     code, _, err = scan(tmp_path, "--temp", "36.5", str(tmp_path))
     assert code == 1
     assert "cannot read device bundle" in err and "gatecheck provision device enrol" in err
+
+
+def test_status_in_an_empty_folder_says_where_it_looked_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GATECHECK_HOME", str(tmp_path / "home"))
+    for command in (["edge", "status"], ["sync", "run", "--once"], ["edge", "guard", "list"]):
+        code, out = cli(*command)
+        assert code == 1, command
+        assert f"no check log at {tmp_path / 'home' / 'edge.db'}" in out or "cannot read device bundle" in out
+        assert "edge init" in out or "Enrol" in out
+    assert list(tmp_path.iterdir()) == []  # no stray database, here or in the home

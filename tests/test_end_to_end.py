@@ -15,11 +15,11 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from core.bundle import DeviceBundle
 from edge.store import CheckStore
 from gatecheck.samples import render_frame, spoil, write_png
+from hub.registry import Site, enrol_device
 from hub.server import BackgroundHub
-from provisioning.bundle import DeviceBundle
-from provisioning.registry import Site, enrol_device
 from tests.conftest import admin_session, cli, free_port
 
 

@@ -14,9 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.core.db import create_schema, make_engine
-from provisioning.bundle import DeviceBundle
-from sync.protocol import (
+from core.bundle import DeviceBundle
+from core.protocol import (
     HEADER_DEVICE,
     HEADER_NONCE,
     HEADER_SIGNATURE,
@@ -24,6 +23,7 @@ from sync.protocol import (
     INGEST_PATH,
     sign_request,
 )
+from hub.core.db import create_schema, make_engine
 from tests.conftest import copy_device
 from tests.hub_process import free_port, start_hub_process
 

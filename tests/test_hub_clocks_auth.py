@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
+from core.bundle import DeviceBundle
+from core.protocol import INGEST_PATH, sign_request
 from hub.core.db import checks, device_boots, devices
-from provisioning.bundle import DeviceBundle
-from provisioning.registry import enrol_device
-from sync.protocol import INGEST_PATH, sign_request
+from hub.registry import enrol_device
 from tests.test_hub_ingest import make_batch, make_check, now_ms, post
 
 BOTH_DATABASES = True
@@ -135,7 +135,7 @@ def test_a_device_cannot_write_for_another_site(
 ) -> None:
     """Site comes from the hub's registry, never from the upload; a device naming another
     site's device in its batch is refused."""
-    from provisioning.registry import create_site
+    from hub.registry import create_site
 
     other_site = create_site(hub_engine, "Other", "Asia/Shanghai")
     stranger = enrol_device(hub_engine, other_site.id, "Gate", "http://127.0.0.1:9")

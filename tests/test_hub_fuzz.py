@@ -17,11 +17,11 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy import Engine
 
+from core.bundle import DeviceBundle
+from core.protocol import CONFIG_PATH, INGEST_PATH, sign_request
 from hub.auth import create_user
+from hub.registry import Site, enrol_device
 from hub.server import BackgroundHub
-from provisioning.bundle import DeviceBundle
-from provisioning.registry import Site, enrol_device
-from sync.protocol import CONFIG_PATH, INGEST_PATH, sign_request
 from tests.conftest import ADMIN_PASSWORD
 
 BOTH_DATABASES = True

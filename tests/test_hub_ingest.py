@@ -14,10 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
 
-from hub.core.db import alerts, check_conflicts, checks, daily_counts, devices
-from provisioning.bundle import DeviceBundle
-from provisioning.registry import Site, create_site, enrol_device
-from sync.protocol import (
+from core.bundle import DeviceBundle
+from core.protocol import (
     FLAGS_TEXT_MAX,
     GATE_MAX,
     INGEST_PATH,
@@ -31,6 +29,8 @@ from sync.protocol import (
     CheckIn,
     sign_request,
 )
+from hub.core.db import alerts, check_conflicts, checks, daily_counts, devices
+from hub.registry import Site, create_site, enrol_device
 
 BOTH_DATABASES = True
 """Every test here runs on SQLite and on PostgreSQL."""

@@ -18,14 +18,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 
+from core.bundle import DeviceBundle
 from gatecheck.cli import main
 from hub.auth import create_user
 from hub.core.config import HubSettings
 from hub.core.db import daily_counts, devices
 from hub.main import create_app
 from hub.recompute import recompute
-from provisioning.bundle import DeviceBundle
-from provisioning.registry import Site, create_site, enrol_device
+from hub.registry import Site, create_site, enrol_device
 from tests.conftest import log_in
 from tests.test_hub_ingest import make_batch, make_check, post
 

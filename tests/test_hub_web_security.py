@@ -23,8 +23,8 @@ from hub.auth import create_user
 from hub.core.config import HubSettings
 from hub.core.db import alerts, devices
 from hub.main import create_app
+from hub.registry import Site, create_site, enrol_device
 from hub.server import BackgroundHub
-from provisioning.registry import Site, create_site, enrol_device
 from tests.browser import chromium
 from tests.conftest import ADMIN_PASSWORD, log_in
 from tests.test_hub_ingest import make_batch, make_check, post

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from core.bundle import DeviceBundle
 from edge import clock, guards
 from edge.guards import GuardBook
 from edge.kiosk.app import create_kiosk_app
@@ -18,7 +19,6 @@ from edge.kiosk.runtime import Kiosk
 from edge.station import GateStation
 from edge.store import CheckStore
 from gatecheck.samples import render_frame
-from provisioning.bundle import DeviceBundle
 from tests.conftest import fill_disk
 from tests.kiosk_helpers import GUARD_ID, GUARD_NAME, GUARD_PIN, FrameFeed, SettableSensor
 
@@ -271,6 +271,22 @@ def test_a_failing_sensor_shows_and_the_check_asks_for_a_measurement(
     status = api.get("/api/state").json()["status"]
     assert status["sensor"] == "error" and "not answering" in status["sensor_detail"]
     assert status["online"] is False and status["backlog"] == 1
+
+
+def test_guard_actions_with_a_failing_sensor_ask_for_a_typed_temperature(
+    guard: TestClient, kiosk: Gate, signed: Any
+) -> None:
+    gate, feed, sensor = kiosk
+    sensor.celsius = None
+    first = shown(gate, feed, signed("p-4"))
+    again = guard.post(f"/api/checks/{first['seq']}/remeasure", json={})
+    visitor = {"name": "李四", "phone": "13800138000", "host": "3-201", "purpose": "visit"}
+    refused = guard.post("/api/visitors", json=visitor)
+    for answer in (again, refused):
+        assert answer.status_code == 409 and "手工测温" in answer.json()["error"]
+    assert len(table(gate, "checks")) == 1 and table(gate, "visitors") == []  # nothing half-stored
+    typed = guard.post(f"/api/checks/{first['seq']}/remeasure", json={"temp_c": 36.6})
+    assert typed.status_code == 200 and typed.json()["temp_source"] == "manual"
 
 
 def test_guard_confirms_the_colour_of_a_code_the_gate_cannot_verify(guard: TestClient, kiosk: Gate) -> None:

@@ -13,12 +13,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from core.policy import Policy
+from core.protocol import public_key_for
+from core.reasons import texts
+from core.trust import IssuerKey, TrustList, revocation_key
 from edge.codes import CodeResult, gc1, verify
-from edge.policy import REASON_TEXTS, Decision, Policy, Presentation, decide
+from edge.policy import Decision, Presentation, decide
 from edge.thermometer import Reading, ReadingError, parse_celsius
-from edge.trust import IssuerKey, TrustList, TrustStore, revocation_key
+from edge.trust import TrustStore
 from gatecheck.samples import forge_gc1
-from sync.protocol import public_key_for
 
 NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 KEY = secrets.token_bytes(32)
@@ -165,7 +168,7 @@ def test_stale_trust_list_warns_by_default_and_can_be_strict() -> None:
 
 
 def test_every_reason_has_both_texts() -> None:
-    for reason, (zh, en) in REASON_TEXTS.items():
+    for reason, (zh, en) in texts().items():
         assert zh and en and zh != en, reason
 
 

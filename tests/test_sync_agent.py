@@ -19,8 +19,10 @@ from cryptography.x509.oid import NameOID
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import Engine, update
 
+from core.bundle import DeviceBundle
+from core.policy import Policy
+from core.protocol import BatchIn
 from edge import clock
-from edge.policy import Policy
 from edge.station import GateStation
 from edge.store import CheckStore
 from edge.thermometer import Reading
@@ -28,10 +30,8 @@ from hub.core.config import HubSettings
 from hub.core.db import device_logs, devices, sites
 from hub.main import create_app
 from hub.server import BackgroundHub
-from provisioning.bundle import DeviceBundle
-from provisioning.issuers import revoke_code
+from hub.trust import revoke_code
 from sync.agent import HubRejected, HubUnavailable, SyncAgent, SyncSettings
-from sync.protocol import BatchIn
 from tests.faultproxy import FaultProxy
 from tests.sync_helpers import edge_totals, fill, hub_totals
 

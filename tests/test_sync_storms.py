@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from core.bundle import DeviceBundle
 from edge.store import CheckStore
 from hub.core.db import create_schema, make_engine
 from hub.server import BackgroundHub
-from provisioning.bundle import DeviceBundle
 from sync.agent import SyncAgent, SyncSettings
 from tests.conftest import free_port
 from tests.faultproxy import FaultProxy, Faults

@@ -11,8 +11,9 @@ import logging
 from datetime import datetime
 from types import ModuleType
 
+from core.policy import Colour
 from edge.codes import gc1, hc1, opaque
-from edge.codes.result import CodeResult, Colour
+from edge.codes.result import CodeResult
 from edge.trust import TrustStore
 
 logger = logging.getLogger(__name__)

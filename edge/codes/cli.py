@@ -17,10 +17,11 @@ from typing import Any
 
 import click
 
+from core.trust import TrustError, TrustList
 from edge.codes import verify
 from edge.decode import Code, decode
 from edge.frames import FrameError, image_files, read_image
-from edge.trust import TrustError, TrustList, TrustStore
+from edge.trust import TrustStore
 
 
 def _failure(error: str, scheme: str | None = None) -> dict[str, Any]:

@@ -19,9 +19,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from core.policy import Colour
+from core.trust import ed25519_kid, revocation_key
 from edge.codes import b45
-from edge.codes.result import CodeError, CodeResult, Colour
-from edge.trust import TrustStore, ed25519_kid, revocation_key
+from edge.codes.result import CodeError, CodeResult
+from edge.trust import TrustStore
 
 SCHEME = "gc1"
 PREFIX = b"GC1:"

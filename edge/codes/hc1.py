@@ -19,12 +19,14 @@ import cbor2
 from cryptography import x509
 from pydantic import ValidationError
 
+from core.policy import Colour
+from core.trust import revocation_key
 from edge.codes import b45
 from edge.codes.cose import parse_sign1, verify_with
 from edge.codes.dcc_schema import TEST_NEGATIVE, TEST_POSITIVE, HCert
 from edge.codes.names import mask_name
-from edge.codes.result import CodeError, CodeResult, Colour
-from edge.trust import TrustStore, revocation_key
+from edge.codes.result import CodeError, CodeResult
+from edge.trust import TrustStore
 
 SCHEME = "hc1"
 PREFIX = b"HC1:"

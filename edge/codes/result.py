@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Colour = Literal["green", "yellow", "red"]
+from core.policy import Colour
 
 
 @dataclass

@@ -23,12 +23,12 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from core.reasons import texts as reason_texts
 from edge import systemd
 from edge.desk import FEVER_ACTIONS, ActionError
 from edge.guards import GuardError, Shift
 from edge.kiosk import forms
 from edge.kiosk.runtime import Kiosk
-from edge.policy import REASON_TEXTS
 from edge.store import StorageFault
 
 HERE = Path(__file__).parent
@@ -122,7 +122,7 @@ def create_kiosk_app(kiosk: Kiosk) -> FastAPI:
                 "gate": kiosk.station.bundle.gate,
                 "config": {
                     "clear_after_s": kiosk.clear_after_s,
-                    "reasons": REASON_TEXTS,
+                    "reasons": reason_texts(),
                     "fever_actions": FEVER_ACTIONS,
                 },
             },

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import RELEASED
 from edge import clock
 from edge.codes.names import mask_name
 from edge.desk import GuardDesk
@@ -25,7 +26,6 @@ from edge.log_identity import LogReplaced
 from edge.station import GateStation, Outcome
 from edge.store import StorageFault
 from edge.thermometer import Reading, Thermometer
-from gatecheck import RELEASED
 
 logger = logging.getLogger(__name__)
 

@@ -16,14 +16,7 @@ from sqlalchemy import Connection, Engine, and_, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from hub import queries, sessions
-from hub.auth import User, authenticate, load_user
-from hub.core.config import HubSettings
-from hub.core.db import devices, nonces
-from hub.schemas import SitePublic
-from hub.sessions import CSRF_FIELD, CSRF_HEADER
-from hub.throttle import LoginThrottle
-from sync.protocol import (
+from core.protocol import (
     CLOCK_REFUSAL,
     CLOCK_TOLERANCE_S,
     HEADER_DEVICE,
@@ -33,6 +26,13 @@ from sync.protocol import (
     REPLAY_DETAIL,
     verify_request,
 )
+from hub import queries, sessions
+from hub.auth import User, authenticate, load_user
+from hub.core.config import HubSettings
+from hub.core.db import devices, nonces
+from hub.schemas import SitePublic
+from hub.sessions import CSRF_FIELD, CSRF_HEADER
+from hub.throttle import LoginThrottle
 
 
 def get_engine(request: Request) -> Engine:

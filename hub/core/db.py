@@ -27,9 +27,9 @@ from sqlalchemy import (
     event,
 )
 
-from gatecheck.private import create_private_file
+from core.private import create_private_file
+from core.protocol import FLAGS_TEXT_MAX, GATE_MAX, ID_MAX, REASON_MAX
 from hub.counting import METRIC_MAX
-from sync.protocol import FLAGS_TEXT_MAX, GATE_MAX, ID_MAX, REASON_MAX
 
 metadata = MetaData()
 

@@ -1,7 +1,7 @@
 """The admin API behind ``gatecheck provision --hub``: sites, device enrolment, key
 rotation, revocation. Admins only; bundles carry a device's private key, so serve the hub
 over HTTPS wherever this API is used off the machine. A request that cannot be carried
-out (``ProvisioningError``) answers 422 with the reason, an unknown site or device 404
+out (``RegistryError``) answers 422 with the reason, an unknown site or device 404
 (handlers in hub/main.py)."""
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from core.bundle import DeviceBundle
 from hub.api.deps import AdminDep, EngineDep
-from provisioning.backends import DatabaseRegistry
-from provisioning.bundle import DeviceBundle
-from provisioning.models import (
+from hub.records import (
     DeviceEnrol,
     DeviceRecord,
     DeviceRotate,
@@ -22,6 +21,7 @@ from provisioning.models import (
     SiteCreate,
     SiteRecord,
 )
+from hub.registry import DatabaseRegistry
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 

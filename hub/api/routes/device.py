@@ -7,11 +7,11 @@ import hashlib
 from fastapi import APIRouter, HTTPException, Request, Response
 from sqlalchemy import Engine, select
 
-from edge.policy import Policy
+from core.policy import Policy
+from core.protocol import CONFIG_PATH, REPLAY_DETAIL, DeviceConfig
 from hub.api.deps import EngineDep, Replayed, SignedUploadDep, record_nonce
 from hub.core.db import devices, sites
 from hub.trust import build_trust_list
-from sync.protocol import CONFIG_PATH, REPLAY_DETAIL, DeviceConfig
 
 router = APIRouter(tags=["devices"])
 

@@ -7,11 +7,11 @@ import time
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from pydantic import ValidationError
 
+from core.protocol import INGEST_PATH, REPLAY_DETAIL, BatchAck, BatchIn
 from hub.alerts import post_alerts
 from hub.api.deps import EngineDep, Replayed, SettingsDep, SignedUploadDep, record_nonce
 from hub.ingest import IngestError, ingest_batch
 from hub.metrics import HubMetrics
-from sync.protocol import INGEST_PATH, REPLAY_DETAIL, BatchAck, BatchIn
 
 router = APIRouter(tags=["devices"])
 

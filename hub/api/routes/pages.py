@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import and_, update
 
-from edge.policy import REASON_TEXTS
-from gatecheck.text import LINE_PATTERN
+from core.reasons import reason
+from core.text import LINE_PATTERN
 from hub import queries, sessions
 from hub.api.deps import EngineDep, LangDep, SettingsDep, SiteDep, UserDep, report_range, same_origin
 from hub.auth import authenticate
@@ -32,8 +32,8 @@ router = APIRouter(include_in_schema=False)
 
 def _reason(code: str, lang: str) -> str:
     """A reason code in words, as the kiosk says it (the code itself when unknown)."""
-    texts = REASON_TEXTS.get(code)
-    return texts[1 if lang == "en" else 0] if texts else code
+    found = reason(code)
+    return found.en if lang == "en" else found.zh
 
 
 def _render(

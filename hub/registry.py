@@ -1,4 +1,6 @@
-"""Sites and devices in the hub's database: create a site, enrol a device.
+"""Organisations, sites and devices in the hub's database: the hub owns these tables and
+all SQL touching them; its admin API and ``gatecheck provision`` on the hub's machine both
+go through here (``DatabaseRegistry``).
 
 Enrolment makes the device's Ed25519 key pair; the hub keeps only the public half, the
 private half leaves in the device bundle and nowhere else.
@@ -14,13 +16,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, and_, func, insert, select, update
 
-from edge.policy import Policy
+from core.bundle import DeviceBundle
+from core.policy import Policy
+from core.protocol import public_key_for
 from hub.core.db import device_logs, devices, organisations, sites
+from hub.records import (
+    DEFAULT_ORGANISATION,
+    DeviceEnrol,
+    DeviceRecord,
+    OrganisationRecord,
+    RegistryError,
+    SiteCreate,
+    SiteRecord,
+    UnknownRecord,
+)
 from hub.trust import build_trust_list
-from provisioning.bundle import DeviceBundle
-from provisioning.errors import ProvisioningError, UnknownRecord
-from provisioning.models import DeviceRecord, OrganisationRecord, SiteRecord
-from sync.protocol import public_key_for
 
 Site = SiteRecord
 """A site as the registry returns it."""
@@ -30,7 +40,6 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-DEFAULT_ORGANISATION = "Default organisation"
 _DEADLINE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -38,7 +47,7 @@ def ensure_organisation(engine: Engine, name: str) -> str:
     """The id of the organisation with this name, created if needed."""
     name = name.strip()
     if not name:
-        raise ProvisioningError("organisation name must not be empty")
+        raise RegistryError("organisation name must not be empty")
     with engine.begin() as conn:
         found = conn.scalar(select(organisations.c.id).where(organisations.c.name == name))
         if found:
@@ -72,13 +81,13 @@ def create_site(
     report is due the next day at ``report_deadline`` (local HH:MM)."""
     name = name.strip()
     if not name:
-        raise ProvisioningError("site name must not be empty")
+        raise RegistryError("site name must not be empty")
     if not _DEADLINE.match(report_deadline):
-        raise ProvisioningError(f"report deadline {report_deadline!r} must be HH:MM, e.g. 12:00")
+        raise RegistryError(f"report deadline {report_deadline!r} must be HH:MM, e.g. 12:00")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ProvisioningError(
+        raise RegistryError(
             f"unknown timezone {timezone!r}; use an IANA name such as Asia/Shanghai"
         ) from None
     site = Site(id=f"site-{secrets.token_hex(5)}", name=name, timezone=timezone)
@@ -103,7 +112,7 @@ def enrol_device(engine: Engine, site_id: str, gate: str, hub_url: str) -> Devic
     """Register a new device at a gate of a site and return its bundle."""
     gate = gate.strip()
     if not gate:
-        raise ProvisioningError("gate name must not be empty")
+        raise RegistryError("gate name must not be empty")
     signing_key = secrets.token_bytes(32)
     device_id = f"dev-{secrets.token_hex(5)}"
     with engine.begin() as conn:
@@ -136,7 +145,7 @@ def rotate_device(engine: Engine, device_id: str, hub_url: str | None = None) ->
         if status is None:
             raise UnknownRecord(f"no device {device_id!r}; list them with 'gatecheck provision device list'")
         if status != "active":
-            raise ProvisioningError(f"device {device_id} is {status}; enrol a new device instead")
+            raise RegistryError(f"device {device_id} is {status}; enrol a new device instead")
         conn.execute(update(devices).where(devices.c.id == device_id).values(**changes))
     return _bundle(engine, device_id, signing_key)
 
@@ -165,7 +174,7 @@ def _bundle(engine: Engine, device_id: str, signing_key: bytes) -> DeviceBundle:
             .where(devices.c.id == device_id)
         ).one()
     if not row.hub_url:
-        raise ProvisioningError(f"device {device_id} has no hub URL on record; pass --hub-url")
+        raise RegistryError(f"device {device_id} has no hub URL on record; pass --hub-url")
     return DeviceBundle(
         device_id=device_id,
         site_id=row.id,
@@ -225,3 +234,42 @@ def list_sites(engine: Engine) -> list[Site]:
     with engine.connect() as conn:
         rows = conn.execute(select(sites.c.id, sites.c.name, sites.c.timezone).order_by(sites.c.name))
         return [Site(id=r.id, name=r.name, timezone=r.timezone) for r in rows]
+
+
+class DatabaseRegistry:
+    """Straight into the hub's database (SQLite file or PostgreSQL URL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create_organisation(self, name: str) -> OrganisationRecord:
+        org_id = ensure_organisation(self.engine, name)
+        return next(o for o in list_organisations(self.engine) if o.id == org_id)
+
+    def list_organisations(self) -> list[OrganisationRecord]:
+        return list_organisations(self.engine)
+
+    def create_site(self, request: SiteCreate) -> SiteRecord:
+        return create_site(
+            self.engine,
+            request.name,
+            request.timezone,
+            request.policy,
+            request.organisation,
+            request.report_deadline,
+        )
+
+    def list_sites(self) -> list[SiteRecord]:
+        return list_sites(self.engine)
+
+    def enrol_device(self, request: DeviceEnrol) -> DeviceBundle:
+        return enrol_device(self.engine, request.site_id, request.gate, request.hub_url)
+
+    def rotate_device(self, device_id: str, hub_url: str | None) -> DeviceBundle:
+        return rotate_device(self.engine, device_id, hub_url)
+
+    def revoke_device(self, device_id: str) -> DeviceRecord:
+        return revoke_device(self.engine, device_id)
+
+    def list_devices(self, site_id: str | None) -> list[DeviceRecord]:
+        return list_devices(self.engine, site_id=site_id)

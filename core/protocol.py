@@ -30,9 +30,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from edge.policy import Policy
-from edge.trust import TrustList
-from gatecheck.text import LINE_PATTERN, Line
+from core.policy import Policy
+from core.text import LINE_PATTERN, Line
+from core.trust import TrustList
 
 PROTOCOL_VERSION = 3
 INGEST_PATH = "/api/v1/ingest"

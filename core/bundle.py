@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import base64
 import os
+import ssl
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from edge.policy import Policy
-from edge.trust import TrustList
+from core.policy import Policy
+from core.trust import TrustList
 
 BUNDLE_VERSION = 1
 
@@ -55,6 +56,13 @@ class DeviceBundle(BaseModel):
     ca_cert: str | None = Field(None, description="PEM of the site CA the hub's TLS certificate chains to.")
     policy: Policy = Field(default_factory=Policy, description="The site's gate rules.")
     trust: TrustList = Field(default_factory=TrustList, description="Keys that may sign codes.")
+
+    def tls_verify(self) -> ssl.SSLContext | bool:
+        """How to check the hub's certificate: against the site's CA from the bundle (HTTPS
+        with a private CA), else the system's store."""
+        if self.ca_cert:
+            return ssl.create_default_context(cadata=self.ca_cert)
+        return True
 
     @property
     def signing_key_bytes(self) -> bytes:

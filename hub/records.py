@@ -1,13 +1,24 @@
-"""What provisioning exchanges with the hub's admin API — one definition for the hub's
-routes and for ``gatecheck provision --hub``."""
+"""The registry's records and requests — what the hub's admin API takes and gives, and
+what ``gatecheck provision`` sends, whether through that API or on the hub's machine —
+and the errors the registry raises."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.policy import Policy
-from gatecheck.text import Line
-from sync.protocol import GATE_MAX
+from core.policy import Policy
+from core.protocol import GATE_MAX
+from core.text import Line
+
+DEFAULT_ORGANISATION = "Default organisation"
+
+
+class RegistryError(Exception):
+    """A site, device or issuer request that cannot be carried out (the message says why)."""
+
+
+class UnknownRecord(RegistryError):
+    """The site or device named does not exist."""
 
 
 class OrganisationCreate(BaseModel):
@@ -27,7 +38,7 @@ class SiteCreate(BaseModel):
 
     name: Line = Field(min_length=1, max_length=128)
     timezone: Line = Field(max_length=64, description="IANA timezone, e.g. Asia/Shanghai.")
-    organisation: Line = Field("Default organisation", min_length=1, max_length=128)
+    organisation: Line = Field(DEFAULT_ORGANISATION, min_length=1, max_length=128)
     report_deadline: Line = Field(
         "12:00", max_length=5, description="Daily report due the next day at HH:MM."
     )

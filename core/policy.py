@@ -1,0 +1,57 @@
+"""A site's gate rules: validated, versioned with the site at the hub, pushed to its gates.
+
+The model is shared (the hub stores and serves it, provisioning sets it, the gate
+applies it); the rules that turn a presentation into a verdict are ``edge.policy``.
+docs/policy.md has the table.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Verdict = Literal["admit", "deny", "remeasure", "manual"]
+ManualOrDeny = Literal["manual", "deny"]
+Colour = Literal["green", "yellow", "red"]
+"""A health code's colour, as the issuing app draws it."""
+
+
+class Policy(BaseModel):
+    """A site's gate rules. Defaults follow the sites' documents (docs/policy.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fever_threshold_c: float = Field(37.3, ge=36.0, le=40.0, description="Fever at or above this.")
+    remeasure_window_s: int = Field(
+        300, ge=30, le=3600, description="A second high reading within this is a confirmed fever."
+    )
+    plausible_min_c: float = Field(34.0, ge=25.0, le=36.0, description="Below: sensor/aiming error.")
+    plausible_max_c: float = Field(43.0, ge=40.0, le=45.0, description="Above: sensor error.")
+    allowed_colours: frozenset[Colour] = Field(
+        frozenset({"green"}), description="Code colours admitted on their own."
+    )
+    negative_test_hours: Literal[24, 48, 72, 168] = Field(
+        48, description="How old a negative test may be to count."
+    )
+    require_negative_test: bool = Field(False, description="Everyone needs a recent negative test.")
+    test_admits_colours: frozenset[Colour] = Field(
+        frozenset(), description="Colours admitted anyway with a recent negative test."
+    )
+    opaque_action: Literal["manual", "admit", "deny"] = Field(
+        "manual", description="Codes that cannot be verified offline (regional apps)."
+    )
+    unknown_issuer_action: ManualOrDeny = Field(
+        "manual", description="Signed codes from a key not in the trust list."
+    )
+    trust_max_age_hours: float = Field(48, gt=0, le=24 * 30, description="Trust list goes stale after.")
+    stale_trust_action: Literal["warn", "manual", "deny"] = Field(
+        "warn", description="What a stale trust list does to signed codes (warn: flag only)."
+    )
+    debounce_s: float = Field(5.0, ge=0.5, le=60, description="Same code again within this: same check.")
+
+    @model_validator(mode="after")
+    def _threshold_inside_plausible(self) -> Policy:
+        if not self.plausible_min_c < self.fever_threshold_c < self.plausible_max_c:
+            raise ValueError("fever_threshold_c must lie between plausible_min_c and plausible_max_c")
+        return self

@@ -1,0 +1,89 @@
+"""Every reason a check (or an alert) can have — one table, used by the gate, the hub and
+the dashboard.
+
+A reason code is stable: the hub counts by it (``deny:<code>``, and under its own name
+when ``counted``), the kiosk and the dashboard show its texts, the sync agent sends
+``urgent`` ones ahead of the backlog and the hub raises ``alert`` ones to the managers the
+moment they arrive. Adding a reason is one line here; the policy rules that produce it
+live in ``edge.policy``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    zh: str
+    en: str
+    urgent: bool = False
+    """A denial the sites must report within the hour: sent ahead of the routine backlog."""
+    alert: bool = False
+    """Raised to the site's managers (dashboard, webhook) as soon as the hub has it."""
+    counted: bool = False
+    """Counted per day under its own name, besides ``deny:<code>``."""
+
+
+REASONS: dict[str, Reason] = {
+    reason.code: reason
+    for reason in (
+        Reason("ok", "通行", "Admitted"),
+        Reason(
+            "fever",
+            "体温异常，禁止通行",
+            "Fever confirmed: entry refused",
+            urgent=True,
+            alert=True,
+            counted=True,
+        ),
+        Reason("temp_high", "体温偏高，请复测", "Temperature high: measure again"),
+        Reason("temp_out_of_range", "体温读数异常，请复测", "Implausible reading: measure again"),
+        Reason("no_temperature", "未测体温，请测温", "No temperature taken: measure first"),
+        Reason("no_code", "未识别健康码，请人工核验", "No readable code: check by hand"),
+        Reason("code_invalid", "健康码无法识读，禁止通行", "Damaged or malformed code: entry refused"),
+        Reason("signature_invalid", "健康码签名无效，禁止通行", "Forged or altered code: entry refused"),
+        Reason("issuer_unknown", "签发机构不在信任列表，请人工核验", "Issuer not trusted on this gate"),
+        Reason("revoked", "健康码已撤销，禁止通行", "Code revoked: entry refused"),
+        Reason("expired", "健康码已过期，禁止通行", "Code expired: entry refused"),
+        Reason("not_yet_valid", "健康码尚未生效，禁止通行", "Code not yet valid: entry refused"),
+        Reason("clock_unset", "设备时钟未校准，请人工核验", "Device clock not set: check by hand"),
+        Reason(
+            "code_red", "红码，禁止通行", "Red code: entry refused", urgent=True, alert=True, counted=True
+        ),
+        Reason("code_yellow", "黄码，禁止通行", "Yellow code: entry refused"),
+        Reason("code_green_refused", "绿码不符合本场所规定，禁止通行", "Green codes not accepted here"),
+        Reason("test_required", "需有效期内核酸阴性证明", "Recent negative test required"),
+        Reason("code_unverified", "无法离线验证，请人工核验健康码", "Unverifiable code: guard confirms it"),
+        Reason("trust_stale", "信任列表已过期，请人工核验", "Trust list out of date: check by hand"),
+        Reason(
+            "refused", "拒绝检查，禁止通行", "Refused the check: entry refused", urgent=True, counted=True
+        ),
+        Reason("override", "保安人工判定", "Decided by the guard"),
+        Reason("visitor", "访客已登记，通行", "Visitor registered: admitted", counted=True),
+        Reason("id_checked", "已人工核验身份，通行", "Identity checked by the guard: admitted"),
+        Reason(
+            "log_replaced",
+            "设备检查记录已丢失并重新开始，之前未同步的检查可能已丢失",
+            "Check log lost and restarted: unsynced checks may be lost",
+            alert=True,
+        ),
+        Reason(
+            "log_conflict",
+            "同一编号的检查内容不一致（已另存）",
+            "Same check number with other content (kept aside)",
+            alert=True,
+        ),
+    )
+}
+
+
+def reason(code: str) -> Reason:
+    """The reason with this code; an unknown code (from newer software) shows as itself."""
+    return REASONS.get(code) or Reason(code, code, code)
+
+
+def texts() -> dict[str, tuple[str, str]]:
+    """code → (zh-CN, English), for pages that look reasons up in the browser."""
+    return {r.code: (r.zh, r.en) for r in REASONS.values()}
