@@ -32,6 +32,15 @@ from tests.kiosk_helpers import GUARD_ID, GUARD_NAME, GUARD_PIN, FrameFeed, Sett
 from tests.postgres import PostgresUnavailable, fresh_database, postgres_server
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+VENDORED = Path(__file__).resolve().parent / "data"
+
+
+def data_set(full: str, subset: str) -> Path:
+    """``../shared/testdata/<full>`` when the full sets are beside the checkout, else the
+    subset that travels with the project (``tests/data/<subset>``, see its README)."""
+    whole = SHARED / "testdata" / full
+    return whole if whole.exists() else VENDORED / subset
+
 
 # Never pick up a real device's settings (/var/lib/gatecheck/gatecheck.env) in tests.
 os.environ["GATECHECK_HOME"] = tempfile.mkdtemp(prefix="gatecheck-test-home-")

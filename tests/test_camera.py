@@ -19,7 +19,7 @@ from edge.camera import LatestFrame, Roi, open_stream
 from edge.frames import FrameError
 from gatecheck.cli import main
 from gatecheck.samples import render_frame, write_png
-from tests.conftest import SHARED
+from tests.conftest import data_set
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: int = 25) -> Path:
@@ -97,10 +97,9 @@ def test_edge_run_over_a_folder_debounces_and_records(
     assert [json.loads(line)["code"] for line in result.output.splitlines()] == [first, second]
 
 
-PHOTOS = SHARED / "testdata" / "qr-photos" / "qrcode-1"
+PHOTOS = data_set("qr-photos/qrcode-1", "qr-photos/subset")
 
 
-@pytest.mark.skipif(not PHOTOS.is_dir(), reason=f"real photos not found at {PHOTOS}")
 def test_code_decode_json_contract(tmp_path: Path) -> None:
     """`gatecheck code decode --json` as acceptance checks call it: real photos, a folder,
     a corrupt file."""

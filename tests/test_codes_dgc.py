@@ -23,11 +23,10 @@ import pytest
 from edge.codes import verify
 from edge.decode import decode
 from edge.trust import TrustStore
-from tests.conftest import SHARED
+from tests.conftest import data_set
 
-DGC = SHARED / "testdata" / "dgc"
-CASES = sorted(DGC.glob("*/2DCode/raw/*.json")) if DGC.is_dir() else []
-pytestmark = pytest.mark.skipif(not CASES, reason=f"EU DCC test data not found at {DGC}")
+DGC = data_set("dgc", "dgc")
+CASES = sorted(DGC.glob("*/2DCode/raw/*.json"))
 
 
 def load(path: Path) -> dict[str, Any]:
