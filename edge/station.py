@@ -24,8 +24,8 @@ from edge.decode import Code, decode
 from edge.frames import Frame
 from edge.policy import Decision, Presentation, decide
 from edge.pseudonym import pseudonym
-from edge.store import CheckStore, NewCheck
-from edge.thermometer import Reading, ReadingError, Thermometer
+from edge.store import CheckStore, NewCheck, StorageFault
+from edge.thermometer import Reading, Thermometer
 from edge.trust import TrustStore
 
 RECENT_OUTCOMES = 256
@@ -56,11 +56,12 @@ class Outcome:
 
 
 def measure(thermometer: Thermometer) -> Reading | None:
-    """The sensor's reading, or None when it gives none (unplugged, no answer): the check
-    is still recorded and its verdict asks the guard to measure by hand."""
+    """The sensor's reading, or None when it gives none — unplugged, no answer, any driver
+    failure. The one sensor-failure rule of the gate: the check is still recorded and its
+    verdict asks the guard to measure by hand (``no_temperature``)."""
     try:
         return thermometer.read()
-    except ReadingError as exc:
+    except Exception as exc:  # a driver may fail in ways of its own; none may stop the gate
         logger.warning("no temperature: %s", exc)
         return None
 
@@ -188,21 +189,30 @@ class GateStation:
         """A check recorded by this process lately (what a guard can still act on)."""
         return self._outcomes.get(seq)
 
+    def present(self, frame: Frame, thermometer: Thermometer) -> Outcome | None:
+        """One camera frame — the gate loop's step, for ``edge run`` and the kiosk alike: a
+        new code in it becomes a check with the sensor's temperature (debounced). When the
+        card refuses the write the code is forgotten, so showing it again is taken at once,
+        and the ``StorageFault`` goes to the caller."""
+        code = self.first_code(frame.image, still=frame.still)
+        if code is None or self.is_repeat(code):
+            return None
+        try:
+            return self.record(code, measure(thermometer))
+        except StorageFault:
+            self._recent.pop(code.payload, None)
+            raise
+
     def watch(self, frames: Iterable[Frame], thermometer: Thermometer) -> Iterator[Outcome]:
-        """The camera loop: every new code in the stream becomes a check (debounced)."""
+        """The camera loop without a screen: every new code in the stream becomes a check."""
         for frame in frames:
-            code = self.first_code(frame.image, still=frame.still)
-            if code is not None and not self.is_repeat(code):
-                yield self.record(code, measure(thermometer))
+            if (outcome := self.present(frame, thermometer)) is not None:
+                yield outcome
 
     def first_code(self, image: np.ndarray, still: bool = True) -> Code | None:
         """The code a person presents; a stream frame gets the cheap decode (see decode)."""
         codes = decode(image, still=still)
         return codes[0] if codes else None
-
-    def forget(self, code: Code) -> None:
-        """Take this code as new next time (its check could not be stored)."""
-        self._recent.pop(code.payload, None)
 
     def is_repeat(self, code: Code, now: float | None = None) -> bool:
         """True when the camera saw this exact code moments ago (debounce)."""

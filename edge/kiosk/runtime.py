@@ -161,25 +161,18 @@ class Kiosk:
             return self.desk.fever_holds()
 
     def present(self, frame: Frame) -> Outcome | None:
-        """One camera frame: a new code in it becomes a check, shown at once. When the
-        card refuses the write, the page says so and the same code is taken again as soon
-        as it is shown again (nothing was stored)."""
+        """One camera frame through the gate's one loop step (``GateStation.present``),
+        shown at once. When the card refuses the write the page says so."""
         self.frame_seen = time.monotonic()
         self.camera.set("ok")
-        with self.lock:
-            code = self.station.first_code(frame.image, still=frame.still)
-            if code is None or self.station.is_repeat(code):
-                return None
-            try:
-                reading: Reading | None = self.watched.read()
-            except Exception:
-                reading = None  # recorded without a temperature: the page asks to measure
-            try:
-                outcome = self.station.record(code, reading)
-            except StorageFault as exc:
-                self.station.forget(code)
-                self.storage_failed(exc)
-                return None
+        try:
+            with self.lock:
+                outcome = self.station.present(frame, self.watched)
+        except StorageFault as exc:
+            self.storage_failed(exc)
+            return None
+        if outcome is None:
+            return None
         self.storage_ok()
         self.announce(outcome)
         return outcome
