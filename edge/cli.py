@@ -31,7 +31,7 @@ from edge.frames import FrameError, image_files, is_stream, read_image
 from edge.log_identity import replaced_log
 from edge.sensor_config import ThermometerConfig, open_thermometer
 from edge.station import GateStation, Outcome, measure
-from edge.store import StorageFault, StoreError
+from edge.store import StorageFault, StoreError, SyncKey
 from edge.thermometer import ManualEntry, ReadingError, Thermometer, parse_celsius
 
 
@@ -203,7 +203,7 @@ def status(db_path: Path) -> None:
     click.echo(f"check log: {db_path}")
     total = store.db["checks"].count
     click.echo(f"checks: {total}  synced up to: #{store.acked_seq()}  backlog: {store.backlog()}")
-    for key, label in (("uplink_ok_ms", "last upload"), ("downlink_ok_ms", "last config check")):
+    for key, label in ((SyncKey.UPLINK_OK_MS, "last upload"), (SyncKey.DOWNLINK_OK_MS, "last config check")):
         stamp = store.state(key)
         when = datetime.fromtimestamp(stamp / 1000, UTC).isoformat(timespec="seconds") if stamp else "never"
         click.echo(f"{label}: {when}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,20 @@ def _wire_rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
     return rows
 
 
+class SyncKey(StrEnum):
+    """What the sync agent keeps in the check log's ``sync_state`` table (a number each),
+    read by the gate screen, ``edge status`` and the doctor."""
+
+    ACKED_SEQ = "acked_seq"
+    """Highest seq the hub confirmed holding, with every seq below it."""
+    UPLINK_OK_MS = "uplink_ok_ms"
+    DOWNLINK_OK_MS = "downlink_ok_ms"
+    HUB_REFUSED_MS = "hub_refused_ms"
+    """When the hub last refused this device (revoked, key not accepted)…"""
+    HUB_REFUSED_STATUS = "hub_refused_status"
+    """…and with which HTTP status (403 revoked, 401 key)."""
+
+
 class StoreError(Exception):
     """The local database cannot be opened or is from a newer version."""
 
@@ -273,12 +288,12 @@ class CheckStore:
             raise StorageFault(exc) from exc
         return cursor.lastrowid
 
-    def state(self, key: str) -> int | None:
-        """A number the sync side keeps here (acked_seq, last uplink/downlink success)."""
+    def state(self, key: SyncKey) -> int | None:
+        """A number the sync side keeps here (see ``SyncKey``)."""
         row = self.db.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
         return int(row[0]) if row else None
 
-    def set_state(self, key: str, value: int) -> None:
+    def set_state(self, key: SyncKey, value: int) -> None:
         with self.db.conn:
             self.db.execute(
                 "INSERT INTO sync_state (key, value) VALUES (?, ?) "
@@ -288,10 +303,10 @@ class CheckStore:
 
     def acked_seq(self) -> int:
         """Highest seq the hub has confirmed holding (with every seq below it)."""
-        return self.state("acked_seq") or 0
+        return self.state(SyncKey.ACKED_SEQ) or 0
 
     def set_acked_seq(self, seq: int) -> None:
-        self.set_state("acked_seq", seq)
+        self.set_state(SyncKey.ACKED_SEQ, seq)
 
     def _identity(self) -> tuple[str, int]:
         row = self.db.execute("SELECT log_id, created_ms FROM log_identity WHERE id = 1").fetchone()

@@ -36,7 +36,7 @@ from core.protocol import (
 )
 from core.trust import TrustList
 from edge import clock
-from edge.store import CheckStore
+from edge.store import CheckStore, SyncKey
 
 logger = logging.getLogger(__name__)
 
@@ -184,8 +184,8 @@ class SyncAgent:
                     )
                 if response.status_code in (401, 403):
                     # Kept where the gate screen can say so (revoked, key not accepted).
-                    self.store.set_state("hub_refused_ms", int(time.time() * 1000))
-                    self.store.set_state("hub_refused_status", response.status_code)
+                    self.store.set_state(SyncKey.HUB_REFUSED_MS, int(time.time() * 1000))
+                    self.store.set_state(SyncKey.HUB_REFUSED_STATUS, response.status_code)
                 raise HubRejected(f"hub refused the request ({response.status_code}): {detail}")
             except HubUnavailable as exc:
                 retry_for = self.settings.retry_for_s
@@ -303,7 +303,7 @@ class SyncAgent:
         if report.batches == routine_batches:
             # Nothing to send: say so, so the hub knows this device's day is complete.
             self.store.set_acked_seq(self._post_batch([], after_seq=self.store.acked_seq()).acked_seq)
-        self.store.set_state("uplink_ok_ms", int(time.time() * 1000))
+        self.store.set_state(SyncKey.UPLINK_OK_MS, int(time.time() * 1000))
         report.acked_seq = self.store.acked_seq()
         report.backlog = self.store.backlog()
         return report
@@ -317,7 +317,7 @@ class SyncAgent:
         response = self._call("GET", CONFIG_PATH, headers={"If-None-Match": etag} if etag else {})
         now_ms = int(time.time() * 1000)
         if response.status_code == 304:
-            self.store.set_state("downlink_ok_ms", now_ms)
+            self.store.set_state(SyncKey.DOWNLINK_OK_MS, now_ms)
             return False
         try:
             config = DeviceConfig.model_validate_json(response.content)
@@ -329,7 +329,7 @@ class SyncAgent:
         self.store.save_config(
             response.headers.get("etag", ""), config.policy.model_dump_json(), trust.model_dump_json(), now_ms
         )
-        self.store.set_state("downlink_ok_ms", now_ms)
+        self.store.set_state(SyncKey.DOWNLINK_OK_MS, now_ms)
         logger.info(
             "applied configuration %s (trust list version %d)", response.headers.get("etag"), trust.version
         )

@@ -17,7 +17,7 @@ from edge.guards import GuardBook
 from edge.kiosk.app import create_kiosk_app
 from edge.kiosk.runtime import Kiosk
 from edge.station import GateStation
-from edge.store import CheckStore
+from edge.store import CheckStore, SyncKey
 from gatecheck.samples import render_frame
 from tests.conftest import fill_disk
 from tests.kiosk_helpers import GUARD_ID, GUARD_NAME, GUARD_PIN, FrameFeed, SettableSensor
@@ -317,11 +317,11 @@ def test_status_says_when_the_hub_refuses_this_device(api: TestClient, kiosk: Ga
     gate, _, _ = kiosk
     store = gate.station.store
     assert api.get("/api/state").json()["status"]["hub_refused"] is None
-    store.set_state("uplink_ok_ms", 1_000)
-    store.set_state("hub_refused_ms", 2_000)
-    store.set_state("hub_refused_status", 403)
+    store.set_state(SyncKey.UPLINK_OK_MS, 1_000)
+    store.set_state(SyncKey.HUB_REFUSED_MS, 2_000)
+    store.set_state(SyncKey.HUB_REFUSED_STATUS, 403)
     assert api.get("/api/state").json()["status"]["hub_refused"] == 403
-    store.set_state("uplink_ok_ms", 3_000)  # a later upload went through: not refused any more
+    store.set_state(SyncKey.UPLINK_OK_MS, 3_000)  # a later upload went through: not refused any more
     assert api.get("/api/state").json()["status"]["hub_refused"] is None
     assert api.get("/api/health").json() == {"camera_alive": True, "page_alive": False}
     assert api.post("/api/heartbeat").status_code == 204

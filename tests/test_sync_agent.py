@@ -24,7 +24,7 @@ from core.policy import Policy
 from core.protocol import BatchIn
 from edge import clock
 from edge.station import GateStation
-from edge.store import CheckStore
+from edge.store import CheckStore, SyncKey
 from edge.thermometer import Reading
 from hub.core.config import HubSettings
 from hub.core.db import device_logs, devices, sites
@@ -128,7 +128,7 @@ def test_permanent_errors_are_not_retried(
         agent_via(proxy, bundle, store).push()
     assert len(proxy.requests) == 1
     assert store.backlog() == 3
-    assert store.state("hub_refused_status") == 403  # the gate screen shows "revoked"
+    assert store.state(SyncKey.HUB_REFUSED_STATUS) == 403  # the gate screen shows "revoked"
 
 
 def test_unreachable_hub_gives_up_only_when_told(bundle: DeviceBundle, store: CheckStore) -> None:
@@ -176,7 +176,7 @@ def test_downlink_applies_new_policy_and_trust_atomically(
     agent = agent_via(proxy, bundle, store)
     assert agent.pull_config() is True
     assert agent.pull_config() is False  # 304: nothing changed
-    assert store.state("downlink_ok_ms") is not None
+    assert store.state(SyncKey.DOWNLINK_OK_MS) is not None
 
     with hub_engine.begin() as conn:
         strict = Policy(fever_threshold_c=37.0).model_dump_json()

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import Engine
 
 from core.bundle import DeviceBundle
-from edge.store import CheckStore
+from edge.store import CheckStore, SyncKey
 from hub.core.db import create_schema, make_engine
 from hub.server import BackgroundHub
 from sync.agent import SyncAgent, SyncSettings
@@ -92,7 +92,7 @@ def test_requests_the_network_duplicates_reach_the_hub_once_and_the_agent_carrie
     finally:
         hub.send_signal(signal.SIGKILL)
         hub.wait()
-    assert store.state("hub_refused_ms") is None  # the gate screen never said "key not accepted"
+    assert store.state(SyncKey.HUB_REFUSED_MS) is None  # the gate screen never said "key not accepted"
     assert_hub_equals_edge(make_engine(f"sqlite:///{hub_db}"), store, bundle.device_id)
 
 

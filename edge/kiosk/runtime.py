@@ -24,7 +24,7 @@ from edge.frames import Frame, FrameError
 from edge.guards import GuardBook
 from edge.log_identity import LogReplaced
 from edge.station import GateStation, Outcome
-from edge.store import StorageFault
+from edge.store import StorageFault, SyncKey
 from edge.thermometer import Reading, Thermometer
 
 logger = logging.getLogger(__name__)
@@ -239,8 +239,8 @@ class Kiosk:
         now = clock.now().wall_ms
         with self.lock:
             store = self.station.store
-            uplink = store.state("uplink_ok_ms")
-            refused_ms, refused = store.state("hub_refused_ms"), store.state("hub_refused_status")
+            uplink = store.state(SyncKey.UPLINK_OK_MS)
+            refused_ms, refused = store.state(SyncKey.HUB_REFUSED_MS), store.state(SyncKey.HUB_REFUSED_STATUS)
             backlog = store.backlog()
             trust_age = self.station.trust_list.age_hours(clock.utc_now())
             trust_stale = trust_age is not None and trust_age > self.station.policy.trust_max_age_hours
