@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,13 +21,13 @@ from edge.cli_options import (
     open_device,
     open_log,
     retention_option,
-    thermometer_env,
     thermometer_options,
 )
 from edge.device_home import DEFAULT_HOME
 from edge.frames import FrameError, image_files, is_stream, read_image
 from edge.log_identity import replaced_log
 from edge.sensor_config import ThermometerConfig, open_thermometer
+from edge.settings import current, set_home
 from edge.station import GateStation, Outcome, measure
 from edge.store import StorageFault, StoreError, SyncKey
 from edge.thermometer import ManualEntry, ReadingError, Thermometer, parse_celsius
@@ -108,7 +106,8 @@ def scan(
     hand); in a video, frames with a code become checks and repeats are debounced."""
     bundle, store = open_device(device_path, db_path, create=True)
     station = GateStation(bundle, store)
-    sensor = ManualEntry(temp) if temp is not None else open_thermometer(replace(thermometer, seed=seed))
+    seeded = thermometer.model_copy(update={"seed": seed})
+    sensor = ManualEntry(temp) if temp is not None else open_thermometer(seeded)
     emit = _print_json if as_json else _print_line
     failures = 0
     try:
@@ -214,21 +213,22 @@ def status(db_path: Path) -> None:
 @db_option
 @camera_options
 @thermometer_options
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address the page is served on.")
+@click.option(
+    "--host",
+    default=lambda: current().kiosk.host,
+    help="Address the page is served on [setting GATECHECK_KIOSK__HOST; default 127.0.0.1].",
+)
 @click.option(
     "--port",
-    envvar="GATECHECK_KIOSK_PORT",
-    default=8080,
-    show_default=True,
+    default=lambda: current().kiosk.port,
     type=click.IntRange(1, 65535),
-    help="[env GATECHECK_KIOSK_PORT]",
+    help="Port of the page [setting GATECHECK_KIOSK__PORT; default 8080].",
 )
 @click.option(
     "--clear-after",
-    default=3.0,
-    show_default=True,
+    default=lambda: current().kiosk.clear_after_s,
     type=click.FloatRange(0.5, 60),
-    help="Seconds a verdict stays on screen.",
+    help="Seconds a verdict stays on screen [setting GATECHECK_KIOSK__CLEAR_AFTER_S; default 3].",
 )
 def kiosk(
     device_path: Path,
@@ -297,26 +297,25 @@ def purge(db_path: Path, retention_days: int) -> None:
 )
 @click.option(
     "--home",
-    envvar="GATECHECK_HOME",
-    default=str(DEFAULT_HOME),
-    show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where the device keeps its bundle, log and settings [env GATECHECK_HOME].",
+    is_eager=True,
+    callback=set_home,
+    help="Where the device keeps its bundle, log and settings [env GATECHECK_HOME; "
+    "default /var/lib/gatecheck].",
 )
 @camera_options
 @thermometer_options
 @click.option(
     "--kiosk-port",
-    envvar="GATECHECK_KIOSK_PORT",
-    default=8080,
-    show_default=True,
+    default=lambda: current().kiosk.port,
     type=click.IntRange(1, 65535),
+    help="Port of the gate page [setting GATECHECK_KIOSK__PORT; default 8080].",
 )
 @retention_option("--retention-days")
 @click.option("--replace", is_flag=True, help="Set aside another device's unsynced log instead of refusing.")
 def init(
     bundle_path: Path,
-    home: Path,
+    home: Path | None,
     source: str,
     roi: Roi | None,
     thermometer: ThermometerConfig,
@@ -326,7 +325,8 @@ def init(
 ) -> None:
     """Set this board up as the device BUNDLE describes: its home, check log and settings
     file (read by the services and by every gatecheck command here). Run it again with a
-    rotated bundle to change credentials; the log and its backlog stay."""
+    rotated bundle to change credentials; the log and its backlog stay, and so do the
+    settings not given as options."""
     from edge.device_home import DeviceHome
     from edge.install import InitError, init_device
 
@@ -334,18 +334,23 @@ def init(
         bundle = DeviceBundle.load(bundle_path)
     except BundleError as exc:
         raise click.ClickException(str(exc)) from exc
-    settings = {
-        "GATECHECK_CAMERA": source,
-        **({"GATECHECK_ROI": str(roi)} if roi else {}),
-        **thermometer_env(thermometer),
-        "GATECHECK_KIOSK_PORT": str(kiosk_port),
-        "GATECHECK_RETENTION_DAYS": str(retention_days),
-    }
+    settings = current()
+    device_home = DeviceHome(settings.home)
+    settings = settings.model_copy(
+        update={
+            "device": device_home.bundle,
+            "edge_db": device_home.database,
+            "retention_days": retention_days,
+            "camera": settings.camera.model_copy(update={"source": source, "roi": str(roi) if roi else None}),
+            "thermometer": thermometer,
+            "kiosk": settings.kiosk.model_copy(update={"port": kiosk_port}),
+        }
+    )
     try:
-        result = init_device(DeviceHome(home), bundle, settings, replace)
+        result = init_device(device_home, bundle, settings, replace)
     except (InitError, StoreError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"device {bundle.device_id} ({bundle.gate}, {bundle.site_name}) is set up in {home}")
+    click.echo(f"device {bundle.device_id} ({bundle.gate}, {bundle.site_name}) is set up in {settings.home}")
     click.echo(f"  hub: {bundle.hub_url}   trust list version {bundle.trust.version}")
     click.echo(f"  camera: {source}   thermometer: {thermometer.describe()}")
     if result.previous_device == bundle.device_id:
@@ -356,7 +361,24 @@ def init(
 
 
 @edge.command()
-@click.option("--url", help="The gate page (default: http://127.0.0.1:$GATECHECK_KIOSK_PORT/).")
+@click.option(
+    "--check",
+    "file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Validate this settings file (default: the device home's gatecheck.env).",
+)
+def config(file: Path | None) -> None:
+    """Validate the device's settings and print them as the device runs with them (file,
+    then GATECHECK_* variables). Exits 1 naming every bad line."""
+    from edge.settings import DeviceSettings
+
+    settings = current() if file is None else DeviceSettings.from_file(file)
+    for key, value in settings.env_lines().items():
+        click.echo(f"{key}={value}")
+
+
+@edge.command()
+@click.option("--url", help="The gate page (default: http://127.0.0.1:<the kiosk's port>/).")
 @click.option("--chromium", default="/usr/bin/chromium", show_default=True)
 @click.option(
     "--profile",
@@ -377,12 +399,12 @@ def browser(
     """Show the gate page full-screen in Chromium and keep it alive (the kiosk-browser
     service runs this under a Wayland kiosk compositor)."""
     from edge.browser import BrowserError, supervise, wait_for_page
-    from edge.device_home import DeviceHome
 
-    url = url or f"http://127.0.0.1:{os.environ.get('GATECHECK_KIOSK_PORT', '8080')}/"
+    settings = current()
+    url = url or f"http://127.0.0.1:{settings.kiosk.port}/"
     try:
         wait_for_page(url, wait)
-        status = supervise(url, chromium, profile or DeviceHome.from_env().path / "chromium", extra)
+        status = supervise(url, chromium, profile or settings.home / "chromium", extra)
     except BrowserError as exc:
         raise click.ClickException(str(exc)) from exc
     raise SystemExit(status)

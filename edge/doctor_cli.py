@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 
 from edge.camera import Roi
-from edge.cli_options import camera_options, thermometer_options
-from edge.device_home import DeviceHome
+from edge.cli_options import camera_options, db_option, device_option, thermometer_options
 from edge.doctor import DoctorSettings, Finding, examine
 from edge.sensor_config import ThermometerConfig
 
@@ -23,20 +22,8 @@ def _print(finding: Finding) -> None:
 
 
 @click.command()
-@click.option(
-    "--device",
-    "device_path",
-    envvar="GATECHECK_DEVICE",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Device bundle [env GATECHECK_DEVICE; default $GATECHECK_HOME/device.json].",
-)
-@click.option(
-    "--db",
-    "db_path",
-    envvar="GATECHECK_EDGE_DB",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Check log [env GATECHECK_EDGE_DB; default $GATECHECK_HOME/edge.db].",
-)
+@device_option
+@db_option
 @camera_options
 @thermometer_options
 @click.option(
@@ -48,8 +35,8 @@ def _print(finding: Finding) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="The findings as JSON (for monitoring).")
 def doctor(
-    device_path: Path | None,
-    db_path: Path | None,
+    device_path: Path,
+    db_path: Path,
     source: str,
     roi: Roi | None,
     thermometer: ThermometerConfig,
@@ -58,10 +45,7 @@ def doctor(
 ) -> None:
     """Check camera, thermometer, clock, storage, check log, trust list and the hub link,
     and say what to do about each problem. Exits 1 if anything failed."""
-    home = DeviceHome.from_env()  # a board not set up yet still gets a readable list
-    settings = DoctorSettings(
-        device_path or home.bundle, db_path or home.database, source, roi, thermometer, min_free_mb
-    )
+    settings = DoctorSettings(device_path, db_path, source, roi, thermometer, min_free_mb)
     if not as_json:
         click.echo("gatecheck doctor")
     findings = examine(settings, (lambda f: None) if as_json else _print)

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.bundle import BundleError, DeviceBundle
-from edge.device_home import DeviceHome, read_env_file, write_env_file
+from edge.device_home import DeviceHome
 from edge.log_identity import record_log
+from edge.settings import DeviceSettings
 from edge.store import CheckStore
 
 
@@ -69,9 +70,9 @@ def _archive_log(home: DeviceHome, label: str) -> Path:
 
 
 def init_device(
-    home: DeviceHome, bundle: DeviceBundle, settings: dict[str, str], replace: bool = False
+    home: DeviceHome, bundle: DeviceBundle, settings: DeviceSettings, replace: bool = False
 ) -> InitResult:
-    """Install ``bundle`` into ``home`` and write ``settings`` (``GATECHECK_*`` values)."""
+    """Install ``bundle`` into ``home`` and write its ``settings`` file."""
     home.path.mkdir(parents=True, exist_ok=True)
     home.path.chmod(0o750)
     previous = _previous(home)
@@ -100,17 +101,7 @@ def init_device(
         backlog = store.backlog()
     finally:
         store.close()
-    existing = read_env_file(home.env_file) if home.env_file.exists() else {}
-    write_env_file(
-        home.env_file,
-        {
-            **existing,
-            **settings,
-            "GATECHECK_HOME": str(home.path),
-            "GATECHECK_DEVICE": str(home.bundle),
-            "GATECHECK_EDGE_DB": str(home.database),
-        },
-    )
+    settings.model_copy(update={"home": home.path}).save()
     _match_owner(home, [home.bundle, home.env_file, *home.path.glob("edge*.db*")])
     return InitResult(bundle, previous.device_id if previous else None, archived, backlog)
 

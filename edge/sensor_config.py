@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from edge.mlx90614 import DEFAULT_ADDRESS, MLX90614, open_bus
 from edge.serial_thermometer import LineProtocol, SerialThermometer, Unit, open_port
@@ -27,22 +28,38 @@ Kind = Literal["simulated", "none", "mlx90614", "serial"]
 KINDS: tuple[Kind, ...] = ("simulated", "none", "mlx90614", "serial")
 
 
-@dataclass(frozen=True)
-class ThermometerConfig:
-    kind: Kind = "simulated"
-    offset_c: float = 0.0
-    """Calibration offset added to sensor readings (measured against a reference)."""
-    i2c_bus: int = 1
-    i2c_address: int = DEFAULT_ADDRESS
-    emissivity: float | None = None
-    """Written to the MLX90614 when it differs (takes effect after a power cycle)."""
-    serial_port: str = "/dev/ttyUSB0"
-    serial_baud: int = 9600
-    serial_command: str = ""
-    """Sent before each reading; backslash escapes allowed (e.g. MEAS\\r\\n)."""
-    serial_pattern: str = LineProtocol.pattern
-    serial_unit: Unit = "C"
-    seed: int = 0
+def _i2c_address(value: object) -> object:
+    """An address as technicians write it (``0x5a``) or as a number."""
+    if isinstance(value, str):
+        try:
+            return int(value, 0)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an I2C address such as 0x5a") from None
+    return value
+
+
+class ThermometerConfig(BaseModel):
+    """The thermometer section of the device's settings (``edge.settings``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Kind = Field("simulated", description="Temperature source (none: typed by the guard).")
+    offset_c: float = Field(0.0, ge=-5, le=5, description="Calibration offset added to sensor readings, °C.")
+    i2c_bus: int = Field(1, ge=0, description="MLX90614: I2C bus number.")
+    i2c_address: Annotated[int, BeforeValidator(_i2c_address)] = Field(
+        DEFAULT_ADDRESS, ge=0x03, le=0x77, description="MLX90614: address (0x03–0x77)."
+    )
+    emissivity: float | None = Field(
+        None, ge=0.1, le=1.0, description="MLX90614: emissivity to store (skin ≈ 0.98; after a power cycle)."
+    )
+    serial_port: str = Field("/dev/ttyUSB0", description="Serial: port.")
+    serial_baud: int = Field(9600, ge=300, description="Serial: baud rate.")
+    serial_command: str = Field(
+        "", description=r"Serial: sent per reading, escapes allowed (MEAS\r\n); empty: it streams."
+    )
+    serial_pattern: str = Field(LineProtocol.pattern, description="Serial: regex, group 1 is the number.")
+    serial_unit: Unit = Field("C", description="Serial: unit the thermometer sends.")
+    seed: int = Field(0, description="Simulated sensor: seed.")
 
     def describe(self) -> str:
         if self.kind == "mlx90614":

@@ -11,7 +11,6 @@ import importlib
 import click
 
 from core import __version__
-from edge.device_home import load_device_env
 
 SUBCOMMANDS = {
     "edge": ("edge.cli", "edge", "Gate-side commands: check people, inspect the local log."),
@@ -48,4 +47,3 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="gatecheck")
 def main() -> None:
     """gatecheck — offline-first gate checks (health code + temperature) and site reports."""
-    load_device_env()

@@ -29,6 +29,7 @@ from edge.doctor import DoctorSettings, examine
 from edge.frames import read_image
 from edge.install import init_device
 from edge.sensor_config import ThermometerConfig
+from edge.settings import CameraSettings, DeviceSettings
 from edge.station import GateStation
 from edge.store import CheckStore
 from edge.thermometer import Reading
@@ -204,7 +205,8 @@ def _run(root: Path, serve: bool, port: int, people: int) -> None:
         for index, gate in enumerate(("北门 North gate", "南门 South gate")):
             bundle = enrol_device(engine, site.id, gate, server.url)
             home = DeviceHome(root / f"device-{index}")  # as `gatecheck edge init` sets a board up
-            init_device(home, bundle, {"GATECHECK_CAMERA": str(root / "images" / f"gate-{index}")})
+            camera = CameraSettings(source=str(root / "images" / f"gate-{index}"))
+            init_device(home, bundle, DeviceSettings(home=home.path, camera=camera))
             store = CheckStore(home.database)
             visits = scenario(index, people, issuer)
             problems += run_gate(bundle, store, visits, root / "images" / f"gate-{index}")

@@ -10,6 +10,7 @@ import click
 from core.protocol import MAX_BATCH_CHECKS
 from edge import systemd
 from edge.cli_options import db_option, device_option, open_device
+from edge.settings import current
 from edge.systemd import sleep_pinging
 from sync.agent import HubRejected, HubUnavailable, SyncAgent, SyncReport, SyncSettings
 
@@ -34,24 +35,21 @@ def _summary(report: SyncReport) -> str:
 @click.option("--once", is_flag=True, help="One round (config, urgent, backlog), then exit.")
 @click.option(
     "--interval",
-    default=30.0,
-    show_default=True,
+    default=lambda: current().sync.interval_s,
     type=click.FloatRange(0.1, 86400),
-    help="Seconds between rounds.",
+    help="Seconds between rounds [setting GATECHECK_SYNC__INTERVAL_S; default 30].",
 )
 @click.option(
     "--batch-size",
-    default=500,
-    show_default=True,
+    default=lambda: current().sync.batch_size,
     type=click.IntRange(1, MAX_BATCH_CHECKS),
-    help="Most checks per batch.",
+    help="Most checks per batch [setting GATECHECK_SYNC__BATCH_SIZE; default 500].",
 )
 @click.option(
     "--max-batch-kb",
-    default=256,
-    show_default=True,
+    default=lambda: current().sync.max_batch_kb,
     type=click.IntRange(1, 64 * 1024),
-    help="Most compressed KiB per batch.",
+    help="Most compressed KiB per batch [setting GATECHECK_SYNC__MAX_BATCH_KB; default 256].",
 )
 @click.option(
     "--retry-for",
@@ -60,10 +58,9 @@ def _summary(report: SyncReport) -> str:
 )
 @click.option(
     "--max-backoff",
-    default=300.0,
-    show_default=True,
+    default=lambda: current().sync.max_backoff_s,
     type=click.FloatRange(0.1, 86400),
-    help="Longest wait between retries, s.",
+    help="Longest wait between retries, s [setting GATECHECK_SYNC__MAX_BACKOFF_S; default 300].",
 )
 def run(
     device_path: Path,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import tempfile
 import zlib
 from collections.abc import Iterator
 from datetime import timedelta
@@ -42,8 +41,17 @@ def data_set(full: str, subset: str) -> Path:
     return whole if whole.exists() else VENDORED / subset
 
 
-# Never pick up a real device's settings (/var/lib/gatecheck/gatecheck.env) in tests.
-os.environ["GATECHECK_HOME"] = tempfile.mkdtemp(prefix="gatecheck-test-home-")
+@pytest.fixture(autouse=True, scope="session")
+def _no_real_device_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Never pick up a real device's settings (/var/lib/gatecheck/gatecheck.env) in tests:
+    an empty device home for the session, the environment restored afterwards."""
+    saved = os.environ.get("GATECHECK_HOME")
+    os.environ["GATECHECK_HOME"] = str(tmp_path_factory.mktemp("device-home"))
+    yield
+    if saved is None:
+        os.environ.pop("GATECHECK_HOME", None)
+    else:
+        os.environ["GATECHECK_HOME"] = saved
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

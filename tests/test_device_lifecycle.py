@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from core.bundle import DeviceBundle
-from edge.device_home import read_env_file
+from edge.settings import DeviceSettings
 from edge.store import CheckStore
 from hub.auth import create_user
 from hub.core.db import alerts, checks
@@ -67,9 +67,9 @@ def test_enrol_init_check_sync_rotate_revoke(
     code, out = cli("edge", "init", "--bundle", str(tmp_path / "bundle.json"), "--source", str(images))
     assert code == 0, out
     assert f"device {device_id} (North gate, Test Compound)" in out
-    settings = read_env_file(device_env / "gatecheck.env")
-    assert settings["GATECHECK_DEVICE"] == str(device_env / "device.json")
-    assert settings["GATECHECK_CAMERA"] == str(images)
+    settings = DeviceSettings.from_file(device_env / "gatecheck.env")
+    assert settings.bundle_path == device_env / "device.json"
+    assert settings.camera.source == str(images)
     for secret in ("device.json", "edge.db", "gatecheck.env"):  # owner-only, like every secret
         assert (device_env / secret).stat().st_mode & 0o777 == 0o600, secret
 
@@ -105,7 +105,7 @@ def test_enrol_init_check_sync_rotate_revoke(
     code, out = cli("edge", "init", "--bundle", str(tmp_path / "rotated.json"))
     assert code == 0, out
     assert "new credentials installed; 2 checks wait" in out
-    assert read_env_file(device_env / "gatecheck.env")["GATECHECK_CAMERA"] == str(images)  # kept
+    assert DeviceSettings.from_file(device_env / "gatecheck.env").camera.source == str(images)  # kept
     code, out = cli("sync", "run", "--once")
     assert code == 0, out
     assert hub_checks(hub_engine, device_id) == 5
@@ -280,10 +280,10 @@ def test_a_rotated_bundle_keeps_the_site_ca_it_was_installed_with(
         update={"ca_cert": pem}
     )
     home = DeviceHome(tmp_path / "home")
-    init_device(home, first, {})
+    init_device(home, first, DeviceSettings(home=home.path))
     rotated = rotate_device(hub_engine, first.device_id)
     assert rotated.ca_cert is None
-    init_device(home, rotated, {})
+    init_device(home, rotated, DeviceSettings(home=home.path))
     installed = DeviceBundle.load(home.bundle)
     assert installed.ca_cert == pem and installed.signing_key == rotated.signing_key
 
@@ -297,10 +297,12 @@ def test_hardware_settings_round_trip_through_the_settings_file(
         "--i2c-address", "0x5b", "--temp-offset", "0.3", "--roi", "10,20,300,200",
     )  # fmt: skip
     assert code == 0, out
-    settings = read_env_file(device_env / "gatecheck.env")
-    assert settings["GATECHECK_SERIAL_COMMAND"] == r"MEAS\r\n"
-    assert (settings["GATECHECK_I2C_ADDRESS"], settings["GATECHECK_TEMP_OFFSET"]) == ("0x5b", "0.3")
-    assert settings["GATECHECK_ROI"] == "10,20,300,200"
+    lines = (device_env / "gatecheck.env").read_text(encoding="utf-8")
+    assert "GATECHECK_THERMOMETER__SERIAL_COMMAND='MEAS\\r\\n'" in lines  # as typed, escapes kept
+    assert "GATECHECK_THERMOMETER__I2C_ADDRESS='0x5b'" in lines
+    settings = DeviceSettings.from_file(device_env / "gatecheck.env")
+    assert (settings.thermometer.i2c_address, settings.thermometer.offset_c) == (0x5B, 0.3)
+    assert settings.camera.roi == "10,20,300,200" and settings.thermometer.serial_unit == "F"
     # Every command on the device reads them back: the doctor tries that serial port.
     _, findings = doctor_findings("--source", str(tmp_path))
     assert "serial thermometer on /dev/ttyUSB96" in findings["thermometer"]["detail"]

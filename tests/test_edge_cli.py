@@ -156,3 +156,41 @@ def test_status_in_an_empty_folder_says_where_it_looked_and_creates_nothing(
         assert f"no check log at {tmp_path / 'home' / 'edge.db'}" in out or "cannot read device bundle" in out
         assert "edge init" in out or "Enrol" in out
     assert list(tmp_path.iterdir()) == []  # no stray database, here or in the home
+
+
+def test_config_check_names_every_bad_line_of_a_settings_file(tmp_path: Path) -> None:
+    good = tmp_path / "good.env"
+    good.write_text(
+        "GATECHECK_CAMERA__SOURCE='rtsp://10.0.0.9/1'\nGATECHECK_THERMOMETER__I2C_ADDRESS='0x5b'\n"
+    )
+    code, out = cli("edge", "config", "--check", str(good))
+    assert code == 0, out
+    assert (
+        "GATECHECK_CAMERA__SOURCE=rtsp://10.0.0.9/1" in out
+        and "GATECHECK_THERMOMETER__I2C_ADDRESS=0x5b" in out
+    )
+    for line, named in (
+        ("GATECHECK_KIOSK__PORT='99999'", "kiosk.port"),
+        ("GATECHECK_CAMRA__SOURCE='0'", "gatecheck_camra__source"),  # a typo is not ignored
+        ("GATECHECK_THERMOMETER__KIND='infrared'", "thermometer.kind"),
+        ("GATECHECK_CAMERA__ROI='10,20'", "camera.roi"),
+    ):
+        bad = tmp_path / "bad.env"
+        bad.write_text(line + "\n")
+        code, out = cli("edge", "config", "--check", str(bad))
+        assert code == 1 and named in out.lower() and str(bad) in out, line
+
+
+def test_options_override_variables_which_override_the_settings_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "gatecheck.env").write_text("GATECHECK_KIOSK__PORT='8081'\nGATECHECK_SYNC__BATCH_SIZE='40'\n")
+    monkeypatch.setenv("GATECHECK_HOME", str(home))
+    monkeypatch.setenv("GATECHECK_SYNC__BATCH_SIZE", "50")
+    code, out = cli("edge", "config")
+    assert code == 0 and "GATECHECK_KIOSK__PORT=8081" in out and "GATECHECK_SYNC__BATCH_SIZE=50" in out
+    # An option wins over both: a batch size the protocol refuses is a usage error.
+    code, out = cli("sync", "run", "--once", "--batch-size", "6000")
+    assert code == 2 and "6000" in out

@@ -15,7 +15,7 @@ from core.bundle import DeviceBundle
 from core.protocol import INGEST_PATH, sign_request
 from hub.core.db import checks, device_boots, devices
 from hub.registry import enrol_device
-from tests.test_hub_ingest import make_batch, make_check, now_ms, post
+from tests.hub_helpers import make_batch, make_check, now_ms, post
 
 BOTH_DATABASES = True
 """Every test here runs on SQLite and on PostgreSQL."""

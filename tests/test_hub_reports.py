@@ -27,7 +27,7 @@ from hub.main import create_app
 from hub.recompute import recompute
 from hub.registry import Site, create_site, enrol_device
 from tests.conftest import log_in
-from tests.test_hub_ingest import make_batch, make_check, post
+from tests.hub_helpers import make_batch, make_check, post
 
 BOTH_DATABASES = True
 

@@ -27,7 +27,7 @@ from hub.registry import Site, create_site, enrol_device
 from hub.server import BackgroundHub
 from tests.browser import chromium
 from tests.conftest import ADMIN_PASSWORD, log_in
-from tests.test_hub_ingest import make_batch, make_check, post
+from tests.hub_helpers import make_batch, make_check, post
 
 BOTH_DATABASES = True
 

@@ -12,11 +12,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
+from core.bundle import DeviceBundle
 from edge.kiosk.app import create_kiosk_app
 from edge.kiosk.runtime import Kiosk
+from edge.station import GateStation
+from edge.store import CheckStore
 from gatecheck.samples import render_frame
 from hub.server import BackgroundHub
 from tests.browser import chromium, keep_screenshot
+from tests.conftest import fill_disk
 from tests.kiosk_helpers import GUARD_ID, GUARD_PIN, FrameFeed, SettableSensor
 
 Gate = tuple[Kiosk, FrameFeed, SettableSensor]
@@ -154,3 +158,34 @@ def test_guard_overrides_registers_a_visitor_and_clears_a_fever_hold(
         len(rows(gate, "checks"))
     )
     keep_screenshot(tmp_path / "kiosk-visitor-form.png")
+
+
+def test_a_full_card_is_shown_in_the_guards_words_at_800x480(
+    small_disk: Path, offline_bundle: DeviceBundle, signed: Any, tmp_path: Path
+) -> None:
+    store = CheckStore(small_disk / "edge.db")
+    gate, feed = Kiosk(GateStation(offline_bundle, store), SettableSensor()), FrameFeed()
+    camera = gate.start_camera(feed)
+    try:
+        with BackgroundHub(create_kiosk_app(gate)) as server, chromium() as browser:
+            page = browser.new_page(viewport={"width": 800, "height": 480}, locale="zh-CN")
+            page.goto(server.url)
+            page.wait_for_selector("body.live")
+            present(page, feed, signed("110105194912310041"))
+            fill_disk(small_disk)
+            for n in range(2, 200):  # pages the log already holds take a few more checks
+                feed.show(render_frame(signed(f"1101051949123100{n:02d}"[-18:])))
+                page.wait_for_timeout(50)
+                if gate.storage.state != "ok":
+                    break
+            page.wait_for_function("document.querySelector('#verdict').dataset.seq === 'null'")
+            shown = page.locator("#verdict").inner_text()
+            assert "存储已满" in shown and "未测温" not in shown
+            banner = page.locator("#st-storage")
+            banner.wait_for(state="visible")
+            assert "存储已满" in banner.inner_text() and banner.bounding_box()["y"] < 480  # type: ignore[index]
+            page.screenshot(path=str(tmp_path / "kiosk-storage-full.png"))
+            keep_screenshot(tmp_path / "kiosk-storage-full.png")
+    finally:
+        feed.unplug()
+        camera.join(timeout=10)

@@ -19,8 +19,8 @@ from edge.policy import Decision
 from edge.station import GateStation
 from edge.store import CheckStore
 from hub.core.db import alerts, daily_counts
+from tests.hub_helpers import make_batch, make_check, post
 from tests.kiosk_helpers import SettableSensor
-from tests.test_hub_ingest import make_batch, make_check, post
 
 NO_MASK = Reason(
     "no_mask", "未戴口罩，禁止通行", "No mask: entry refused", urgent=True, alert=True, counted=True

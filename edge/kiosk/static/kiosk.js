@@ -124,6 +124,7 @@ function showVerdict(check, fresh = true) {
 function showFault(fault) {
   showVerdict({ seq: null, verdict: "manual", reason: fault.code, text_zh: fault.zh, text_en: fault.en,
                 temp_c: null, temp_source: "none", name: null, flags: [], actions: [] });
+  $(".temp", $("#verdict")).textContent = "";  // nothing was measured or stored
 }
 
 function hideVerdict() {
