@@ -59,7 +59,7 @@ def ours(path: Path, n: int) -> None:
     for check in checks(n):
         seq = store.append(check)
         if seq % 100 == 0:  # a sync round: urgent ones out first, then the acknowledgement
-            store.mark_urgent_sent([r["seq"] for r in store.urgent_unsent(100)])
+            store.mark_urgent_sent([c.seq for c in store.urgent_unsent(100)])
             store.set_acked_seq(seq)
     store.close()
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import secrets
 import time
 from typing import Annotated, Any, Literal
 
+import annotated_types
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from core.policy import Policy
-from core.text import LINE_PATTERN, Line
+from core.text import Line
 from core.trust import TrustList
 
 PROTOCOL_VERSION = 3
@@ -103,12 +103,14 @@ Flags = Annotated[
 ]
 
 
-class CheckIn(BaseModel):
-    """One check as the device recorded it. Times are the device's own clocks."""
+class CheckRecord(BaseModel):
+    """What a check says — the one definition of a check's shape. The gate stores it
+    (``edge.store.NewCheck`` adds what stays on the device), sends it numbered
+    (``CheckIn``), and the hub stores exactly these fields; every value that passes here
+    fits the hub's columns. Times are the device's own clocks."""
 
     model_config = ConfigDict(extra="forbid")
 
-    seq: int = Field(ge=1, le=MAX_SEQ, description="Sequence number in its log, never reused.")
     gate: Line = Field(min_length=1, max_length=GATE_MAX)
     wall_ms: Clock = Field(description="Device wall clock, ms since the Unix epoch (UTC).")
     mono_ms: Clock = Field(description="Device monotonic clock (since boot), ms.")
@@ -122,7 +124,10 @@ class CheckIn(BaseModel):
     flags: Flags = Field(default_factory=list, description="Conditions such as clock_unset, trust_stale.")
 
 
-_ONE_LINE = re.compile(LINE_PATTERN)
+class CheckIn(CheckRecord):
+    """A check as it travels: numbered in its log."""
+
+    seq: int = Field(ge=1, le=MAX_SEQ, description="Sequence number in its log, never reused.")
 
 
 def _delta(values: list[int]) -> list[int]:
@@ -137,13 +142,23 @@ def _undelta(deltas: list[int]) -> list[int]:
     return out
 
 
+def _bounds(name: str) -> tuple[Any, Any]:
+    """The ``ge``/``le`` of a numeric ``CheckIn`` field: columns are checked with the
+    model's own limits, not a copy of them."""
+    metadata = CheckIn.model_fields[name].metadata
+    low = next(m.ge for m in metadata if isinstance(m, annotated_types.Ge))
+    high = next(m.le for m in metadata if isinstance(m, annotated_types.Le))
+    return low, high
+
+
+_BOUNDS = {name: _bounds(name) for name in ("seq", "wall_ms", "mono_ms", "temp_c")}
 _CODED = ("gate", "boot_id", "verdict", "reason", "temp_source", "scheme", "flags")
 _FIELD_CHECKS: dict[str, TypeAdapter[Any]] = {
     name: TypeAdapter(Annotated[field.annotation, field])  # type: ignore[arg-type]
     for name, field in CheckIn.model_fields.items()
-    if name in _CODED
+    if name in (*_CODED, "holder")
 }
-"""Each coded column's ``CheckIn`` rules, applied to its distinct values."""
+"""Each coded column's ``CheckIn`` rules (and the holder's), applied to its distinct values."""
 
 
 class CheckColumns(BaseModel):
@@ -212,16 +227,13 @@ class CheckColumns(BaseModel):
         on every number, its rules on every distinct string (a batch repeats a handful).
         Raises ``ValueError`` naming the first bad value."""
         seqs, walls, monos = _undelta(self.seq), _undelta(self.wall_ms), _undelta(self.mono_ms)
-        if seqs and not (min(seqs) >= 1 and max(seqs) <= MAX_SEQ):
-            raise ValueError(f"seq must lie between 1 and {MAX_SEQ}")
-        for name, clocks in (("wall_ms", walls), ("mono_ms", monos)):
-            if clocks and not (min(clocks) >= 0 and max(clocks) <= MAX_MS):
-                raise ValueError(f"{name} must lie between 0 and {MAX_MS}")
-        # Written out so NaN, which every comparison refuses, fails wherever it stands.
-        if not all(-50.0 <= t <= 150.0 for t in self.temp_c if t is not None):
-            raise ValueError("temp_c must lie between -50 and 150")
-        if any(h is not None and (len(h) > ID_MAX or not _ONE_LINE.match(h)) for h in self.holder):
-            raise ValueError(f"holder pseudonyms are at most {ID_MAX} characters, without control characters")
+        for name, numbers in (("seq", seqs), ("wall_ms", walls), ("mono_ms", monos), ("temp_c", self.temp_c)):
+            low, high = _BOUNDS[name]
+            # Written out so NaN, which every comparison refuses, fails wherever it stands.
+            if not all(low <= n <= high for n in numbers if n is not None):
+                raise ValueError(f"{name} must lie between {low} and {high}")
+        for holder in set(self.holder):
+            _FIELD_CHECKS["holder"].validate_python(holder)
         columns: dict[str, list[Any]] = {}
         for name in _CODED:
             texts = self._texts(name)

@@ -171,7 +171,7 @@ class GateStation:
                 scheme=result.scheme if result else None,
                 holder=holder,
                 engine=code.engine if code else None,
-                flags=",".join(decision.flags),
+                flags=list(decision.flags),
                 urgent=decision.urgent,
                 guard_id=guard_id,
                 refers_to=refers_to,

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from pydantic import ConfigDict
 
 from core import RELEASED
 from core.private import create_private_file
+from core.protocol import CheckIn, CheckRecord
 
 RELEASED_MS = int(RELEASED.timestamp() * 1000)
 """Wall-clock times before the software existed come from a board without the time."""
@@ -140,17 +142,18 @@ PAGE_SIZE = 1024
 """Page size of new check logs. A check is ~250 bytes and every commit writes whole pages
 to the WAL, so 1 KiB pages write a quarter of what SQLite's default 4 KiB pages do."""
 
-WIRE_FIELDS = (
-    "seq", "gate", "wall_ms", "mono_ms", "boot_id", "verdict", "reason",
-    "temp_c", "temp_source", "scheme", "holder", "flags",
-)  # fmt: skip
+WIRE_FIELDS = tuple(CheckIn.model_fields)
+"""The columns a check travels with — the shared record's fields, defined in core."""
 
 
-def _wire_rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
-    rows = [dict(zip(WIRE_FIELDS, row, strict=True)) for row in cursor]
-    for row in rows:
-        row["flags"] = row["flags"].split(",") if row["flags"] else []
-    return rows
+def _checks(cursor: sqlite3.Cursor) -> list[CheckIn]:
+    """Rows as typed checks (flags are a list everywhere but in this table's text column)."""
+    checks = []
+    for row in cursor:
+        values = dict(zip(WIRE_FIELDS, row, strict=True))
+        values["flags"] = values["flags"].split(",") if values["flags"] else []
+        checks.append(CheckIn.model_validate(values))
+    return checks
 
 
 class SyncKey(StrEnum):
@@ -199,24 +202,15 @@ def _primary(exc: sqlite3.Error) -> int | None:
     return None if code is None else code & 0xFF
 
 
-@dataclass(frozen=True)
-class NewCheck:
-    """A check as decided, before the store gives it a sequence number."""
+class NewCheck(CheckRecord):
+    """A check as decided, before the store gives it a sequence number: the shared record
+    plus what stays on the device."""
+
+    model_config = ConfigDict(frozen=True)
 
     device_id: str
-    gate: str
-    wall_ms: int
-    mono_ms: int
-    boot_id: str
-    verdict: str
-    reason: str
-    temp_c: float | None
-    temp_source: str
-    scheme: str | None
-    holder: str | None
-    engine: str | None
-    flags: str = ""
-    """Comma-separated condition flags."""
+    engine: str | None = None
+    """The decoder that read the code (for the decoder's own statistics)."""
     urgent: bool = False
     """Sent ahead of the routine backlog (see the priority lane in docs/protocol.md)."""
     guard_id: str | None = None
@@ -225,6 +219,10 @@ class NewCheck:
     """The earlier check this one acts on (re-measure, override, confirmed colour)."""
     note: str | None = None
     """The guard's stated reason (overrides, refusals)."""
+
+
+_NEW_CHECK_FIELDS = tuple(NewCheck.model_fields)
+"""The columns a new check is written to (the shared record and the device's own)."""
 
 
 @dataclass
@@ -274,12 +272,15 @@ class CheckStore:
         """Store one check durably and return its sequence number. ``also(seq)`` runs in
         the same transaction (a visitor's entry is stored with its check or not at all).
         A write the card refuses raises ``StorageFault`` and leaves nothing behind."""
+        values = [
+            ",".join(check.flags) if name == "flags" else getattr(check, name) for name in _NEW_CHECK_FIELDS
+        ]
         try:
             with self.db.conn:
                 cursor = self.db.execute(
-                    f"INSERT INTO checks ({', '.join(asdict(check))}) "
-                    f"VALUES ({', '.join('?' * len(asdict(check)))})",
-                    tuple(asdict(check).values()),
+                    f"INSERT INTO checks ({', '.join(_NEW_CHECK_FIELDS)}) "
+                    f"VALUES ({', '.join('?' * len(_NEW_CHECK_FIELDS))})",
+                    values,
                 )
                 assert cursor.lastrowid is not None
                 if also is not None:
@@ -318,14 +319,14 @@ class CheckStore:
         row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'checks'").fetchone()
         return int(row[0]) if row else 0
 
-    def urgent_unsent(self, limit: int) -> list[dict[str, Any]]:
-        """Urgent checks the hub has not had yet, oldest first, as wire fields."""
+    def urgent_unsent(self, limit: int) -> list[CheckIn]:
+        """Urgent checks the hub has not had yet, oldest first."""
         cursor = self.db.execute(
             f"SELECT {', '.join(WIRE_FIELDS)} FROM checks WHERE urgent = 1 AND urgent_sent = 0 "
             "AND seq > ? ORDER BY seq LIMIT ?",
             (self.acked_seq(), limit),
         )
-        return _wire_rows(cursor)
+        return _checks(cursor)
 
     def mark_urgent_sent(self, seqs: list[int]) -> None:
         with self.db.conn:
@@ -350,13 +351,13 @@ class CheckStore:
         row = self.db.execute("SELECT etag FROM device_config WHERE id = 1").fetchone()
         return str(row[0]) if row else None
 
-    def after(self, seq: int, limit: int) -> list[dict[str, Any]]:
-        """Up to ``limit`` checks with a seq above ``seq``, oldest first, as wire fields."""
+    def after(self, seq: int, limit: int) -> list[CheckIn]:
+        """Up to ``limit`` checks with a seq above ``seq``, oldest first."""
         cursor = self.db.execute(
             f"SELECT {', '.join(WIRE_FIELDS)} FROM checks WHERE seq > ? ORDER BY seq LIMIT ?",
             (seq, limit),
         )
-        return _wire_rows(cursor)
+        return _checks(cursor)
 
     def pending_high_reading(self, holder: str | None, boot_id: str, since_mono_ms: int) -> bool:
         """Was this person's last check, moments ago, a first high reading?

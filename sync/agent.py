@@ -206,7 +206,7 @@ class SyncAgent:
         applied = self.store.config()
         return TrustList.model_validate_json(applied[2]) if applied else self.bundle.trust
 
-    def _post_batch(self, rows: list[dict[str, object]], after_seq: int | None) -> BatchAck:
+    def _post_batch(self, checks: list[CheckIn], after_seq: int | None) -> BatchAck:
         now = self.device_clock()
         trust = self._trust()
         batch = BatchIn(
@@ -217,14 +217,14 @@ class SyncAgent:
             sent_wall_ms=now.wall_ms,
             sent_mono_ms=now.mono_ms,
             software=__version__,
-            backlog=max(0, self.store.backlog() - (len(rows) if after_seq is not None else 0)),
+            backlog=max(0, self.store.backlog() - (len(checks) if after_seq is not None else 0)),
             trust_version=trust.version,
             trust_fetched_ms=int(trust.fetched_at.timestamp() * 1000) if trust.fetched_at else None,
-            checks=CheckColumns.pack([CheckIn.model_validate(row) for row in rows]),
+            checks=CheckColumns.pack(checks),
         )
         body = gzip.compress(batch.model_dump_json().encode(), compresslevel=9, mtime=0)
-        if len(body) > self.settings.max_batch_bytes and len(rows) > 1:
-            raise _TooLarge(f"{len(body)} bytes for {len(rows)} checks")
+        if len(body) > self.settings.max_batch_bytes and len(checks) > 1:
+            raise _TooLarge(f"{len(body)} bytes for {len(checks)} checks")
         headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
         response = self._call("POST", INGEST_PATH, body, headers)
         try:
@@ -247,8 +247,8 @@ class SyncAgent:
 
     def _drain(
         self,
-        fetch: Callable[[int], list[dict[str, object]]],
-        send: Callable[[list[dict[str, object]]], BatchAck],
+        fetch: Callable[[int], list[CheckIn]],
+        send: Callable[[list[CheckIn]], BatchAck],
         report: SyncReport,
     ) -> None:
         """Send what ``fetch`` gives, halving batches that are too large, until empty."""
@@ -274,16 +274,16 @@ class SyncAgent:
         total = self.store.backlog()
         last_log = started
 
-        def urgent(rows: list[dict[str, object]]) -> BatchAck:
-            ack = self._post_batch(rows, after_seq=None)
-            self.store.mark_urgent_sent([int(str(r["seq"])) for r in rows])
-            report.urgent += len(rows)
+        def urgent(checks: list[CheckIn]) -> BatchAck:
+            ack = self._post_batch(checks, after_seq=None)
+            self.store.mark_urgent_sent([c.seq for c in checks])
+            report.urgent += len(checks)
             return ack
 
-        def routine(rows: list[dict[str, object]]) -> BatchAck:
+        def routine(checks: list[CheckIn]) -> BatchAck:
             nonlocal last_log
             after = self.store.acked_seq()
-            ack = self._post_batch(rows, after_seq=after)
+            ack = self._post_batch(checks, after_seq=after)
             # Move to exactly what the hub holds — backwards too, if it lost data.
             self.store.set_acked_seq(ack.acked_seq)
             if ack.acked_seq == after:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -32,3 +34,16 @@ def test_upgrading_again_changes_nothing(hub_app: FastAPI) -> None:
     create_schema(engine)
     with engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() == _head()
+
+
+def test_every_field_of_a_check_has_its_column_at_both_ends(tmp_path: Path) -> None:
+    """The check's shape is defined once (core.protocol.CheckRecord); the hub's table and
+    the gate's log hold every field of it."""
+    from core.protocol import CheckIn
+    from edge.store import CheckStore
+    from hub.core.db import checks
+
+    fields = set(CheckIn.model_fields)
+    assert fields <= set(checks.c.keys())
+    store = CheckStore(tmp_path / "edge.db")
+    assert fields <= {column.name for column in store.db["checks"].columns}

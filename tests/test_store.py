@@ -17,7 +17,7 @@ def new_check(**overrides: object) -> NewCheck:
         temp_source="sensor", scheme="opaque", holder="ab" * 16, engine="pyzbar",
     )  # fmt: skip
     fields.update(overrides)
-    return NewCheck(**fields)  # type: ignore[arg-type]
+    return NewCheck.model_validate(fields)
 
 
 def test_seq_is_monotonic_across_restarts(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_acked_seq_persists_and_backlog_follows(tmp_path: Path) -> None:
     reopened = CheckStore(tmp_path / "edge.db")
     assert reopened.acked_seq() == 3
     assert reopened.backlog() == 1
-    assert [row["seq"] for row in reopened.after(2, 10)] == [3, 4]
+    assert [check.seq for check in reopened.after(2, 10)] == [3, 4]
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -83,9 +83,9 @@ def test_a_version_1_file_is_migrated_without_losing_checks(tmp_path: Path) -> N
         )
     store = CheckStore(path)
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-    assert [r["flags"] for r in store.after(0, 10)] == [[]]
-    assert store.append(new_check(flags="clock_unset")) == 2
-    assert store.after(1, 10)[0]["flags"] == ["clock_unset"]
+    assert [check.flags for check in store.after(0, 10)] == [[]]
+    assert store.append(new_check(flags=["clock_unset", "trust_stale"])) == 2
+    assert store.after(1, 10)[0].flags == ["clock_unset", "trust_stale"]  # a list on both sides
 
 
 def test_pending_high_reading_follows_the_person_and_the_window(store: CheckStore) -> None:
