@@ -1,4 +1,5 @@
-"""Every read the API and the dashboard need, in one place."""
+"""Every read the API and the dashboard need, and their one write (acknowledging an
+alert), in one place."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Engine, and_, case, func, select
+from sqlalchemy import ColumnElement, Engine, and_, case, func, select, update
 
 from hub.core.db import alerts, daily_counts, devices, sites
 from hub.schemas import Alert, DayCounts, DayState, DayStatus, DeviceHealth, SitePublic
@@ -288,3 +289,13 @@ def open_alerts(engine: Engine, site_ids: Sequence[str] | None, limit: int = 100
 def alert_site(engine: Engine, alert_id: int) -> str | None:
     with engine.connect() as conn:
         return conn.scalar(select(alerts.c.site_id).where(alerts.c.id == alert_id))
+
+
+def acknowledge_alert(engine: Engine, alert_id: int, username: str) -> None:
+    """Mark an alert handled by ``username`` (once: a second acknowledgement changes nothing)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(alerts)
+            .where(and_(alerts.c.id == alert_id, alerts.c.acked_by.is_(None)))
+            .values(acked_by=username, acked_at_ms=int(datetime.now(UTC).timestamp() * 1000))
+        )

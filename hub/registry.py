@@ -18,7 +18,7 @@ from sqlalchemy import Engine, and_, func, insert, select, update
 
 from core.bundle import DeviceBundle
 from core.policy import Policy
-from core.protocol import public_key_for
+from core.protocol import DeviceConfig, public_key_for
 from hub.core.db import device_logs, devices, organisations, sites
 from hub.records import (
     DEFAULT_ORGANISATION,
@@ -198,6 +198,29 @@ _LATEST_ACK = func.coalesce(
     0,
 ).label("acked_seq")
 """How far the hub holds the device's newest check log."""
+
+
+def device_config(engine: Engine, device_id: str) -> DeviceConfig | None:
+    """What the downlink tells a device: who it is, its site's rules, whom to trust."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(devices.c.id, devices.c.gate, devices.c.status, sites.c.id.label("site_id"),
+                   sites.c.name, sites.c.timezone, sites.c.policy)
+            .join(sites, sites.c.id == devices.c.site_id)
+            .where(devices.c.id == device_id)
+        ).one_or_none()  # fmt: skip
+    if row is None:
+        return None
+    return DeviceConfig(
+        device_id=row.id,
+        site_id=row.site_id,
+        site_name=row.name,
+        timezone=row.timezone,
+        gate=row.gate,
+        status=row.status,
+        policy=Policy.model_validate_json(row.policy),
+        trust=build_trust_list(engine, delivered=False),
+    )
 
 
 def list_devices(

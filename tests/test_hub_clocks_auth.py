@@ -149,7 +149,7 @@ def test_a_replay_that_races_past_the_first_check_stores_nothing(
 ) -> None:
     """Two copies of a request in flight at once both pass the read-only nonce check; the
     second one's ingest transaction must fail as a whole."""
-    from hub.api.deps import Replayed, record_nonce
+    from hub.device_keys import Replayed, record_nonce
     from hub.ingest import ingest_batch
 
     batch = make_batch(device, None, [make_check(9, verdict="deny", reason="fever")])

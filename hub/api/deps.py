@@ -12,8 +12,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import Connection, Engine, and_, delete, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from core.protocol import (
@@ -29,7 +28,7 @@ from core.protocol import (
 from hub import queries, sessions
 from hub.auth import User, authenticate, load_user
 from hub.core.config import HubSettings
-from hub.core.db import devices, nonces
+from hub.device_keys import device_key
 from hub.schemas import SitePublic
 from hub.sessions import CSRF_FIELD, CSRF_HEADER
 from hub.throttle import LoginThrottle
@@ -60,36 +59,6 @@ class SignedUpload:
     """The decompressed request body."""
     nonce: str
     received_ms: int
-
-
-def _device_key(engine: Engine, device_id: str, nonce: str) -> tuple[bytes, str, bool] | None:
-    """The device's public key and status, and whether this nonce was already used — one
-    round trip, as it runs for every device request."""
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(devices.c.public_key, devices.c.status).where(devices.c.id == device_id)
-        ).one_or_none()
-        if row is None:
-            return None
-        used = conn.scalar(
-            select(nonces.c.nonce).where(and_(nonces.c.device_id == device_id, nonces.c.nonce == nonce[:64]))
-        )
-    return bytes(row.public_key), row.status, used is not None
-
-
-class Replayed(Exception):
-    """A nonce this device already used within the replay window."""
-
-
-def record_nonce(conn: Connection, device_id: str, nonce: str, now_ms: int) -> None:
-    """Remember a nonce for the replay window inside the caller's transaction."""
-    horizon = now_ms - 2 * CLOCK_TOLERANCE_S * 1000
-    try:
-        # First in the transaction: a conflict aborts the whole request, nothing stored.
-        conn.execute(insert(nonces).values(device_id=device_id, nonce=nonce[:64], seen_ms=now_ms))
-    except IntegrityError:
-        raise Replayed from None
-    conn.execute(delete(nonces).where(and_(nonces.c.device_id == device_id, nonces.c.seen_ms < horizon)))
 
 
 def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
@@ -131,7 +100,7 @@ async def signed_upload(request: Request, engine: EngineDep, settings: SettingsD
     signature = headers.get(HEADER_SIGNATURE)
     if not (device_id and timestamp and nonce and signature):
         raise HTTPException(401, "missing device signature headers")
-    found = await run_in_threadpool(_device_key, engine, device_id, nonce)
+    found = await run_in_threadpool(device_key, engine, device_id, nonce)
     if found is None:
         raise HTTPException(401, "unknown device")
     encoding = headers.get("content-encoding", "").strip().lower()

@@ -5,37 +5,13 @@ from __future__ import annotations
 import hashlib
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from sqlalchemy import Engine, select
 
-from core.policy import Policy
 from core.protocol import CONFIG_PATH, REPLAY_DETAIL, DeviceConfig
-from hub.api.deps import EngineDep, Replayed, SignedUploadDep, record_nonce
-from hub.core.db import devices, sites
-from hub.trust import build_trust_list
+from hub.api.deps import EngineDep, SignedUploadDep
+from hub.device_keys import Replayed, record_nonce
+from hub.registry import device_config
 
 router = APIRouter(tags=["devices"])
-
-
-def device_config(engine: Engine, device_id: str) -> DeviceConfig:
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(devices.c.id, devices.c.gate, devices.c.status, sites.c.id.label("site_id"),
-                   sites.c.name, sites.c.timezone, sites.c.policy)
-            .join(sites, sites.c.id == devices.c.site_id)
-            .where(devices.c.id == device_id)
-        ).one_or_none()  # fmt: skip
-    if row is None:
-        raise HTTPException(404, "Device not found")
-    return DeviceConfig(
-        device_id=row.id,
-        site_id=row.site_id,
-        site_name=row.name,
-        timezone=row.timezone,
-        gate=row.gate,
-        status=row.status,
-        policy=Policy.model_validate_json(row.policy),
-        trust=build_trust_list(engine, delivered=False),
-    )
 
 
 def etag_of(config: DeviceConfig) -> str:
@@ -53,6 +29,8 @@ def get_config(upload: SignedUploadDep, engine: EngineDep, request: Request, res
     except Replayed as exc:
         raise HTTPException(401, REPLAY_DETAIL) from exc
     config = device_config(engine, upload.device_id)
+    if config is None:
+        raise HTTPException(404, "Device not found")
     etag = etag_of(config)
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})

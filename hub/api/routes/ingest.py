@@ -9,7 +9,8 @@ from pydantic import ValidationError
 
 from core.protocol import INGEST_PATH, REPLAY_DETAIL, BatchAck, BatchIn
 from hub.alerts import post_alerts
-from hub.api.deps import EngineDep, Replayed, SettingsDep, SignedUploadDep, record_nonce
+from hub.api.deps import EngineDep, SettingsDep, SignedUploadDep
+from hub.device_keys import Replayed, record_nonce
 from hub.ingest import IngestError, ingest_batch
 from hub.metrics import HubMetrics
 

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import and_, update
 
 from core.reasons import reason
 from core.text import LINE_PATTERN
@@ -21,7 +20,6 @@ from hub import queries, sessions
 from hub.api.deps import EngineDep, LangDep, SettingsDep, SiteDep, UserDep, report_range, same_origin
 from hub.auth import authenticate
 from hub.charts import daily_bars
-from hub.core.db import alerts
 from hub.i18n import translator
 from hub.schemas import DayCounts, SitePublic
 from hub.throttle import LoginThrottle
@@ -239,10 +237,5 @@ def acknowledge(alert_id: int, engine: EngineDep, user: UserDep) -> RedirectResp
     site_id = queries.alert_site(engine, alert_id)
     if site_id is None or not user.can_see(site_id):
         raise HTTPException(404, "Alert not found")
-    with engine.begin() as conn:
-        conn.execute(
-            update(alerts)
-            .where(and_(alerts.c.id == alert_id, alerts.c.acked_by.is_(None)))
-            .values(acked_by=user.username, acked_at_ms=int(datetime.now(UTC).timestamp() * 1000))
-        )
+    queries.acknowledge_alert(engine, alert_id, user.username)
     return RedirectResponse("/", status_code=303)
