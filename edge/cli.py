@@ -200,7 +200,7 @@ def status(db_path: Path) -> None:
     """How many checks are stored and how many still wait for the hub."""
     store = open_log(db_path)
     click.echo(f"check log: {db_path}")
-    total = store.db["checks"].count
+    total = store.count()
     click.echo(f"checks: {total}  synced up to: #{store.acked_seq()}  backlog: {store.backlog()}")
     for key, label in ((SyncKey.UPLINK_OK_MS, "last upload"), (SyncKey.DOWNLINK_OK_MS, "last config check")):
         stamp = store.state(key)
@@ -278,7 +278,7 @@ def purge(db_path: Path, retention_days: int) -> None:
     store = open_log(db_path)
     try:
         purged = store.purge(now_ms - retention_days * 86_400_000)
-        left, backlog = store.db["checks"].count, store.backlog()
+        left, backlog = store.count(), store.backlog()
     finally:
         store.close()
     click.echo(

@@ -11,16 +11,17 @@ to admit — it is acknowledged (what was done) and the person measured again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from edge import clock
 from edge.codes import Colour
 from edge.decode import Code
-from edge.guards import Shift
 from edge.kiosk import forms
 from edge.policy import Decision, confirmed_colour, temperature_decision
 from edge.station import GateStation, Outcome
+from edge.tables.fevers import FeverTable
+from edge.tables.guards import Shift
+from edge.tables.visitors import VisitorEntry, VisitorTable
 from edge.thermometer import Reading, Thermometer
 
 FEVER_ACTIONS = {
@@ -35,25 +36,14 @@ class ActionError(ValueError):
     """An action that does not apply to that check (the message says why)."""
 
 
-@dataclass(frozen=True)
-class VisitorEntry:
-    id: int
-    check_seq: int
-    name: str
-    host: str
-    purpose: str
-    escort: str | None
-    entered_ms: int
-    left_ms: int | None
-
-
 class GuardDesk:
     """Guard actions on one gate station."""
 
     def __init__(self, station: GateStation, thermometer: Thermometer) -> None:
         self.station = station
         self.thermometer = thermometer
-        self.db = station.store.db
+        self.visitor_book = VisitorTable(station.store)
+        self.fevers = FeverTable(station.store)
 
     def _reading(self, typed: float | None) -> Reading:
         """The typed temperature, else the sensor's. A sensor that gives none is the same
@@ -127,14 +117,10 @@ class GuardDesk:
         entry: list[int] = []
 
         def book(seq: int) -> None:
-            cursor = self.db.execute(
-                "INSERT INTO visitors (check_seq, name, phone, host, purpose, escort, guard_id, entered_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, form.name, form.phone, form.host, form.purpose, form.escort, shift.guard_id,
-                 clock.now().wall_ms),
+            entry.append(
+                self.visitor_book.add(seq, form.name, form.phone, form.host, form.purpose, form.escort,
+                                      shift.guard_id, clock.now().wall_ms)
             )  # fmt: skip
-            assert cursor.lastrowid is not None
-            entry.append(cursor.lastrowid)
 
         admitted = decision.verdict == "admit"
         outcome = self.station.write(
@@ -144,29 +130,13 @@ class GuardDesk:
 
     def visitor_left(self, shift: Shift, visitor_id: int) -> VisitorEntry:
         """Close a visitor's entry (销号)."""
-        with self.db.conn:
-            changed = self.db.execute(
-                "UPDATE visitors SET left_ms = ?, left_guard_id = ? WHERE id = ? AND left_ms IS NULL",
-                (clock.now().wall_ms, shift.guard_id, visitor_id),
-            ).rowcount
-        if not changed:
+        if not self.visitor_book.close(visitor_id, shift.guard_id, clock.now().wall_ms):
             raise ActionError(f"visitor #{visitor_id} is not in the building")
         return self.visitors(visitor_id=visitor_id)[0]
 
     def visitors(self, *, inside_only: bool = False, visitor_id: int | None = None) -> list[VisitorEntry]:
         """The visitor book, newest first (the phone number stays in the database)."""
-        where, params = ["1"], []
-        if inside_only:
-            where.append("left_ms IS NULL")
-        if visitor_id is not None:
-            where.append("id = ?")
-            params.append(visitor_id)
-        rows = self.db.execute(
-            "SELECT id, check_seq, name, host, purpose, escort, entered_ms, left_ms FROM visitors "
-            f"WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT 200",
-            params,
-        ).fetchall()
-        return [VisitorEntry(*row) for row in rows]
+        return self.visitor_book.entries(inside_only=inside_only, visitor_id=visitor_id)
 
     def refusal(self, shift: Shift, form: forms.Refusal) -> Outcome:
         """Someone refused to be checked: denied, and reported at once (priority lane)."""
@@ -176,21 +146,13 @@ class GuardDesk:
 
     def fever_holds(self) -> list[dict[str, Any]]:
         """Confirmed fevers nobody has acknowledged yet: the lane stays held until then."""
-        rows = self.db.execute(
-            "SELECT c.seq, c.temp_c, c.wall_ms FROM checks c LEFT JOIN fever_acks a ON a.seq = c.seq "
-            "WHERE c.reason = 'fever' AND c.verdict = 'deny' AND a.seq IS NULL ORDER BY c.seq"
-        ).fetchall()
-        return [{"seq": seq, "temp_c": temp, "wall_ms": wall} for seq, temp, wall in rows]
+        return self.fevers.unacknowledged()
 
     def acknowledge_fever(self, shift: Shift, seq: int, form: forms.FeverAck) -> None:
         """Release a fever hold, recording what the guard did."""
         if seq not in {hold["seq"] for hold in self.fever_holds()}:
             raise ActionError(f"check #{seq} is not a fever waiting for acknowledgement")
-        with self.db.conn:
-            self.db.execute(
-                "INSERT INTO fever_acks (seq, guard_id, action, note, acked_ms) VALUES (?, ?, ?, ?, ?)",
-                (seq, shift.guard_id, form.action, form.note, clock.now().wall_ms),
-            )
+        self.fevers.acknowledge(seq, shift.guard_id, form.action, form.note, clock.now().wall_ms)
 
     def _temperature_first(self, reading: Reading, holder: str, otherwise: Decision) -> Decision:
         presentation = self.station.presentation(None, reading, holder)

@@ -82,7 +82,7 @@ def check_database(path: Path) -> tuple[Finding, CheckStore | None]:
         ), None
     try:
         store = CheckStore(path)
-        result = store.db.execute("PRAGMA quick_check").fetchone()[0]
+        result = store.quick_check()
     except (StoreError, sqlite3.Error) as exc:
         return Finding("check log", "FAIL", _unwritable(path, exc)), None
     if result != "ok":
@@ -92,7 +92,7 @@ def check_database(path: Path) -> tuple[Finding, CheckStore | None]:
             f"{path} is damaged ({result}); stop the services, keep a copy of the file for support, "
             "and replace the SD card if this repeats",
         ), store
-    total = store.db["checks"].count
+    total = store.count()
     return Finding(
         "check log", "PASS", f"intact; {total} checks, {store.backlog()} waiting for the hub"
     ), store

@@ -21,6 +21,7 @@ from edge.device_home import DeviceHome
 from edge.log_identity import record_log
 from edge.settings import DeviceSettings
 from edge.store import CheckStore
+from edge.tables.guards import GuardTable
 
 
 class InitError(Exception):
@@ -60,10 +61,7 @@ def _archive_log(home: DeviceHome, label: str) -> Path:
         Path(f"{home.database}{suffix}").unlink(missing_ok=True)
     store = CheckStore(home.database)
     try:
-        store.db.execute("ATTACH DATABASE ? AS old", (str(target),))
-        with store.db.conn:
-            store.db.execute("INSERT OR IGNORE INTO guards SELECT * FROM old.guards")
-        store.db.execute("DETACH DATABASE old")
+        GuardTable(store).copy_from(target)
     finally:
         store.close()
     return target

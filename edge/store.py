@@ -391,6 +391,14 @@ class CheckStore:
         row = self.db.execute("SELECT reason, boot_id, mono_ms FROM checks WHERE seq = ?", (seq,)).fetchone()
         return bool(row) and row[0] == "temp_high" and row[1] == boot_id and row[2] >= since_mono_ms
 
+    def count(self) -> int:
+        """Checks held (synced ones until purged included)."""
+        return int(self.db.execute("SELECT count(*) FROM checks").fetchone()[0])
+
+    def quick_check(self) -> str:
+        """SQLite's quick integrity check of the file: "ok", or what is damaged."""
+        return str(self.db.execute("PRAGMA quick_check").fetchone()[0])
+
     def backlog(self) -> int:
         """Checks not yet confirmed by the hub."""
         return int(

@@ -26,10 +26,11 @@ from fastapi.templating import Jinja2Templates
 from core.reasons import texts as reason_texts
 from edge import systemd
 from edge.desk import FEVER_ACTIONS, ActionError
-from edge.guards import GuardError, Shift
+from edge.guards import GuardError
 from edge.kiosk import forms
 from edge.kiosk.runtime import Kiosk
 from edge.store import StorageFault
+from edge.tables.guards import Shift
 
 HERE = Path(__file__).parent
 COOKIE = "gatecheck_shift"

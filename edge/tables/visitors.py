@@ -1,0 +1,61 @@
+"""The visitor book: registered on entry with their check, closed when they leave (销号)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edge.store import CheckStore
+
+
+@dataclass(frozen=True)
+class VisitorEntry:
+    id: int
+    check_seq: int
+    name: str
+    host: str
+    purpose: str
+    escort: str | None
+    entered_ms: int
+    left_ms: int | None
+
+
+class VisitorTable:
+    def __init__(self, store: CheckStore) -> None:
+        self.db = store.db
+
+    def add(
+        self, check_seq: int, name: str, phone: str, host: str, purpose: str, escort: str | None,
+        guard_id: str, entered_ms: int,
+    ) -> int:  # fmt: skip
+        """Open an entry — inside the transaction that stores the visitor's check."""
+        cursor = self.db.execute(
+            "INSERT INTO visitors (check_seq, name, phone, host, purpose, escort, guard_id, entered_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (check_seq, name, phone, host, purpose, escort, guard_id, entered_ms),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def close(self, visitor_id: int, guard_id: str, left_ms: int) -> bool:
+        """Close an open entry; False when there is none (left already, or unknown)."""
+        with self.db.conn:
+            changed: int = self.db.execute(
+                "UPDATE visitors SET left_ms = ?, left_guard_id = ? WHERE id = ? AND left_ms IS NULL",
+                (left_ms, guard_id, visitor_id),
+            ).rowcount
+        return changed > 0
+
+    def entries(self, *, inside_only: bool = False, visitor_id: int | None = None) -> list[VisitorEntry]:
+        """The book, newest first (the phone number stays in the database)."""
+        where, params = ["1"], []
+        if inside_only:
+            where.append("left_ms IS NULL")
+        if visitor_id is not None:
+            where.append("id = ?")
+            params.append(visitor_id)
+        rows = self.db.execute(
+            "SELECT id, check_seq, name, host, purpose, escort, entered_ms, left_ms FROM visitors "
+            f"WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT 200",
+            params,
+        ).fetchall()
+        return [VisitorEntry(*row) for row in rows]
