@@ -10,32 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
 
-from fastapi import Cookie, Depends, FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
-from core.reasons import texts as reason_texts
 from edge import systemd
-from edge.desk import FEVER_ACTIONS, ActionError
+from edge.desk import ActionError
 from edge.guards import GuardError
-from edge.kiosk import forms
+from edge.kiosk.routes import actions, screen, shifts
 from edge.kiosk.runtime import Kiosk
 from edge.store import StorageFault
-from edge.tables.guards import Shift
 
 HERE = Path(__file__).parent
-COOKIE = "gatecheck_shift"
-STATUS_EVERY_S = 2.0
-T = TypeVar("T")
 
 
 def _message(exc: RequestValidationError) -> str:
@@ -48,19 +39,6 @@ def _message(exc: RequestValidationError) -> str:
     return "; ".join(lines)
 
 
-def on_duty(request: Request, gatecheck_shift: Annotated[str | None, Cookie()] = None) -> Shift:
-    """The guard whose shift cookie this screen holds (actions need one)."""
-    kiosk: Kiosk = request.app.state.kiosk
-    with kiosk.lock:
-        shift = kiosk.guards.on_duty(gatecheck_shift) if gatecheck_shift else None
-    if shift is None:
-        raise HTTPException(401, "log in with your guard id and PIN first")
-    return shift
-
-
-Guard = Annotated[Shift, Depends(on_duty)]
-
-
 async def _watchdog(kiosk: Kiosk, period_s: float) -> None:
     """Ping systemd while the camera loop turns and this event loop answers."""
     while True:
@@ -70,6 +48,9 @@ async def _watchdog(kiosk: Kiosk, period_s: float) -> None:
 
 
 def create_kiosk_app(kiosk: Kiosk) -> FastAPI:
+    """The gate page's app over a running gate: routers for the screen, the guards' shifts
+    and their actions (``edge.kiosk.routes``), every error a JSON ``{"error": …}``."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         period = systemd.watchdog_period_s()
@@ -82,8 +63,9 @@ def create_kiosk_app(kiosk: Kiosk) -> FastAPI:
 
     app = FastAPI(title="gatecheck kiosk", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.kiosk = kiosk
-    templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    for router in (screen.router, shifts.router, actions.router):
+        app.include_router(router)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -106,124 +88,8 @@ def create_kiosk_app(kiosk: Kiosk) -> FastAPI:
     async def card_refused(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
         return await unstored(request, StorageFault(exc))  # guards, shifts, visitors: same card
 
-    def act(action: Callable[[], T]) -> T:
-        with kiosk.lock:
-            return action()
-
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
-
-    @app.get("/", response_class=HTMLResponse)
-    def page(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(
-            request,
-            "kiosk.html",
-            {
-                "gate": kiosk.station.bundle.gate,
-                "config": {
-                    "clear_after_s": kiosk.clear_after_s,
-                    "reasons": reason_texts(),
-                    "fever_actions": FEVER_ACTIONS,
-                },
-            },
-        )
-
-    @app.get("/events", response_class=EventSourceResponse)
-    async def events() -> AsyncIterator[ServerSentEvent]:
-        entry = kiosk.events.subscribe()
-        _, queue = entry
-        try:
-            yield ServerSentEvent(event="status", data=await asyncio.to_thread(kiosk.status))
-            yield ServerSentEvent(event="holds", data=await asyncio.to_thread(kiosk.holds))
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), STATUS_EVERY_S)
-                except TimeoutError:
-                    yield ServerSentEvent(event="status", data=await asyncio.to_thread(kiosk.status))
-                    continue
-                yield ServerSentEvent(event=event["event"], data=event["data"])
-        finally:
-            kiosk.events.unsubscribe(entry)
-
-    @app.post("/api/heartbeat", status_code=204)
-    def heartbeat() -> None:
-        """The page's script beats every few seconds; the browser's watchdog listens."""
-        kiosk.page_seen = time.monotonic()
-
-    @app.get("/api/health")
-    def health() -> dict[str, bool]:
-        """For the kiosk-browser service (and monitoring): is each part still working?"""
-        return {"camera_alive": kiosk.camera_alive(), "page_alive": kiosk.page_alive()}
-
-    @app.get("/api/state")
-    def state(gatecheck_shift: Annotated[str | None, Cookie()] = None) -> dict[str, Any]:
-        with kiosk.lock:
-            shift = kiosk.guards.on_duty(gatecheck_shift) if gatecheck_shift else None
-        return {
-            "status": kiosk.status(),
-            "holds": kiosk.holds(),
-            "guard": {"id": shift.guard_id, "name": shift.guard_name} if shift else None,
-        }
-
-    @app.post("/api/login")
-    def login(form: forms.Login, response: Response) -> dict[str, Any]:
-        shift = act(lambda: kiosk.guards.log_in(form.guard_id, form.pin))
-        response.set_cookie(COOKIE, shift.token, httponly=True, samesite="strict")
-        return {"id": shift.guard_id, "name": shift.guard_name}
-
-    @app.get("/api/shift")
-    def shift_counts(guard: Guard) -> dict[str, Any]:
-        counts = act(lambda: kiosk.guards.counts(guard))
-        return {"guard": guard.guard_id, "name": guard.guard_name, "started_ms": guard.started_ms,
-                "counts": counts.__dict__}  # fmt: skip
-
-    @app.post("/api/logout")
-    def handover(guard: Guard, response: Response) -> dict[str, Any]:
-        ended = act(lambda: kiosk.guards.log_out(guard.token))
-        counts = act(lambda: kiosk.guards.counts(ended))
-        response.delete_cookie(COOKIE)
-        return {"guard": ended.guard_id, "started_ms": ended.started_ms, "ended_ms": ended.ended_ms,
-                "counts": counts.__dict__}  # fmt: skip
-
-    @app.post("/api/checks/{seq}/remeasure")
-    def remeasure(seq: int, form: forms.Remeasure, guard: Guard) -> dict[str, Any]:
-        return kiosk.announce(act(lambda: kiosk.desk.remeasure(guard, seq, form)))
-
-    @app.post("/api/checks/{seq}/override")
-    def override(seq: int, form: forms.Override, guard: Guard) -> dict[str, Any]:
-        return kiosk.announce(act(lambda: kiosk.desk.override(guard, seq, form)))
-
-    @app.post("/api/checks/{seq}/confirm")
-    def confirm(seq: int, form: forms.Confirm, guard: Guard) -> dict[str, Any]:
-        return kiosk.announce(act(lambda: kiosk.desk.confirm_colour(guard, seq, form.colour)))
-
-    @app.post("/api/manual")
-    def manual(form: forms.Identity, guard: Guard) -> dict[str, Any]:
-        return kiosk.announce(act(lambda: kiosk.desk.manual_entry(guard, form)))
-
-    @app.post("/api/refusals")
-    def refusal(form: forms.Refusal, guard: Guard) -> dict[str, Any]:
-        return kiosk.announce(act(lambda: kiosk.desk.refusal(guard, form)))
-
-    @app.post("/api/visitors")
-    def visitor(form: forms.Visitor, guard: Guard) -> dict[str, Any]:
-        outcome, entry = act(lambda: kiosk.desk.register_visitor(guard, form))
-        return {**kiosk.announce(outcome), "visitor_id": entry}
-
-    @app.get("/api/visitors")
-    def visitors(guard: Guard, inside: bool = True) -> list[dict[str, Any]]:
-        return [v.__dict__ for v in act(lambda: kiosk.desk.visitors(inside_only=inside))]
-
-    @app.post("/api/visitors/{visitor_id}/leave")
-    def visitor_left(visitor_id: int, guard: Guard) -> dict[str, Any]:
-        return act(lambda: kiosk.desk.visitor_left(guard, visitor_id)).__dict__
-
-    @app.post("/api/fevers/{seq}/ack")
-    def fever_ack(seq: int, form: forms.FeverAck, guard: Guard) -> list[dict[str, Any]]:
-        act(lambda: kiosk.desk.acknowledge_fever(guard, seq, form))
-        holds = kiosk.holds()
-        kiosk.events.publish({"event": "holds", "data": holds})
-        return holds
 
     return app

@@ -22,6 +22,7 @@ from edge.codes.names import mask_name
 from edge.desk import GuardDesk
 from edge.frames import Frame, FrameError
 from edge.guards import GuardBook
+from edge.kiosk.schemas import ShownCheck
 from edge.log_identity import LogReplaced
 from edge.station import GateStation, Outcome
 from edge.store import StorageFault, SyncKey
@@ -121,7 +122,7 @@ class Kiosk:
         self.desk = GuardDesk(self.station, self.watched)
         self.guards = GuardBook(self.station.store)
 
-    def describe(self, outcome: Outcome) -> dict[str, Any]:
+    def describe(self, outcome: Outcome) -> ShownCheck:
         """What the page shows for a check, and which follow-up actions apply to it."""
         decision = outcome.decision
         actions = []
@@ -131,27 +132,27 @@ class Kiosk:
             actions.append("confirm")
         if decision.verdict != "admit" and decision.reason not in ("fever", "override", "refused"):
             actions.append("override")
-        return {
-            "seq": outcome.seq,
-            "verdict": decision.verdict,
-            "reason": decision.reason,
-            "text_zh": decision.text_zh,
-            "text_en": decision.text_en,
-            "temp_c": outcome.reading.celsius if outcome.reading else None,
-            "temp_source": outcome.reading.source if outcome.reading else "none",
-            "name": mask_name(outcome.display_name) if outcome.display_name else None,
-            "flags": list(decision.flags),
-            "guard_id": outcome.guard_id,
-            "refers_to": outcome.refers_to,
-            "recorded_ms": outcome.wall_ms,
-            "hold": decision.reason == "fever" and decision.verdict == "deny",
-            "actions": actions,
-        }
+        return ShownCheck(
+            seq=outcome.seq,
+            verdict=decision.verdict,
+            reason=decision.reason,
+            text_zh=decision.text_zh,
+            text_en=decision.text_en,
+            temp_c=outcome.reading.celsius if outcome.reading else None,
+            temp_source=outcome.reading.source if outcome.reading else "none",
+            name=mask_name(outcome.display_name) if outcome.display_name else None,
+            flags=list(decision.flags),
+            guard_id=outcome.guard_id,
+            refers_to=outcome.refers_to,
+            recorded_ms=outcome.wall_ms,
+            hold=decision.reason == "fever" and decision.verdict == "deny",
+            actions=actions,
+        )
 
-    def announce(self, outcome: Outcome) -> dict[str, Any]:
+    def announce(self, outcome: Outcome) -> ShownCheck:
         shown = self.describe(outcome)
-        self.events.publish({"event": "verdict", "data": shown})
-        if shown["hold"]:
+        self.events.publish({"event": "verdict", "data": shown.model_dump()})
+        if shown.hold:
             self.events.publish({"event": "holds", "data": self.holds()})
         self.events.publish({"event": "status", "data": self.status()})  # the backlog grew
         return shown

@@ -1,0 +1,1 @@
+"""The kiosk's routes: the screen itself, guards' shifts, guards' actions."""

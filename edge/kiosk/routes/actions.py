@@ -1,0 +1,62 @@
+"""The guard's actions — each recorded as a new check with the guard's id (edge.desk)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter
+
+from edge.kiosk import forms
+from edge.kiosk.deps import GuardDep, KioskDep, act
+from edge.kiosk.schemas import FeverHold, RegisteredVisitor, ShownCheck, Visitor
+
+router = APIRouter(prefix="/api")
+
+
+@router.post("/checks/{seq}/remeasure", response_model=ShownCheck)
+def remeasure(seq: int, form: forms.Remeasure, guard: GuardDep, kiosk: KioskDep) -> ShownCheck:
+    return kiosk.announce(act(kiosk, lambda: kiosk.desk.remeasure(guard, seq, form)))
+
+
+@router.post("/checks/{seq}/override", response_model=ShownCheck)
+def override(seq: int, form: forms.Override, guard: GuardDep, kiosk: KioskDep) -> ShownCheck:
+    return kiosk.announce(act(kiosk, lambda: kiosk.desk.override(guard, seq, form)))
+
+
+@router.post("/checks/{seq}/confirm", response_model=ShownCheck)
+def confirm(seq: int, form: forms.Confirm, guard: GuardDep, kiosk: KioskDep) -> ShownCheck:
+    return kiosk.announce(act(kiosk, lambda: kiosk.desk.confirm_colour(guard, seq, form.colour)))
+
+
+@router.post("/manual", response_model=ShownCheck)
+def manual(form: forms.Identity, guard: GuardDep, kiosk: KioskDep) -> ShownCheck:
+    return kiosk.announce(act(kiosk, lambda: kiosk.desk.manual_entry(guard, form)))
+
+
+@router.post("/refusals", response_model=ShownCheck)
+def refusal(form: forms.Refusal, guard: GuardDep, kiosk: KioskDep) -> ShownCheck:
+    return kiosk.announce(act(kiosk, lambda: kiosk.desk.refusal(guard, form)))
+
+
+@router.post("/visitors", response_model=RegisteredVisitor)
+def visitor(form: forms.Visitor, guard: GuardDep, kiosk: KioskDep) -> RegisteredVisitor:
+    outcome, entry = act(kiosk, lambda: kiosk.desk.register_visitor(guard, form))
+    return RegisteredVisitor(**kiosk.announce(outcome).model_dump(), visitor_id=entry)
+
+
+@router.get("/visitors", response_model=list[Visitor])
+def visitors(guard: GuardDep, kiosk: KioskDep, inside: bool = True) -> list[Visitor]:
+    return [Visitor(**asdict(v)) for v in act(kiosk, lambda: kiosk.desk.visitors(inside_only=inside))]
+
+
+@router.post("/visitors/{visitor_id}/leave", response_model=Visitor)
+def visitor_left(visitor_id: int, guard: GuardDep, kiosk: KioskDep) -> Visitor:
+    return Visitor(**asdict(act(kiosk, lambda: kiosk.desk.visitor_left(guard, visitor_id))))
+
+
+@router.post("/fevers/{seq}/ack", response_model=list[FeverHold])
+def fever_ack(seq: int, form: forms.FeverAck, guard: GuardDep, kiosk: KioskDep) -> list[FeverHold]:
+    act(kiosk, lambda: kiosk.desk.acknowledge_fever(guard, seq, form))
+    holds = kiosk.holds()
+    kiosk.events.publish({"event": "holds", "data": holds})
+    return [FeverHold(**hold) for hold in holds]

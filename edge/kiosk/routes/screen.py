@@ -1,0 +1,81 @@
+"""The gate page, its live events, heartbeat and health."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Cookie, Request
+from fastapi.responses import HTMLResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.templating import Jinja2Templates
+
+from core.reasons import texts as reason_texts
+from edge.desk import FEVER_ACTIONS
+from edge.kiosk.deps import KioskDep
+from edge.kiosk.schemas import Health
+
+STATUS_EVERY_S = 2.0
+templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse)
+def page(request: Request, kiosk: KioskDep) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        "kiosk.html",
+        {
+            "gate": kiosk.station.bundle.gate,
+            "config": {
+                "clear_after_s": kiosk.clear_after_s,
+                "reasons": reason_texts(),
+                "fever_actions": FEVER_ACTIONS,
+            },
+        },
+    )
+
+
+@router.get("/events", response_class=EventSourceResponse)
+async def events(kiosk: KioskDep) -> AsyncIterator[ServerSentEvent]:
+    entry = kiosk.events.subscribe()
+    _, queue = entry
+    try:
+        yield ServerSentEvent(event="status", data=await asyncio.to_thread(kiosk.status))
+        yield ServerSentEvent(event="holds", data=await asyncio.to_thread(kiosk.holds))
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), STATUS_EVERY_S)
+            except TimeoutError:
+                yield ServerSentEvent(event="status", data=await asyncio.to_thread(kiosk.status))
+                continue
+            yield ServerSentEvent(event=event["event"], data=event["data"])
+    finally:
+        kiosk.events.unsubscribe(entry)
+
+
+@router.post("/api/heartbeat", status_code=204)
+def heartbeat(kiosk: KioskDep) -> None:
+    """The page's script beats every few seconds; the browser's watchdog listens."""
+    kiosk.page_seen = time.monotonic()
+
+
+@router.get("/api/health", response_model=Health)
+def health(kiosk: KioskDep) -> Health:
+    """For the kiosk-browser service (and monitoring): is each part still working?"""
+    return Health(camera_alive=kiosk.camera_alive(), page_alive=kiosk.page_alive())
+
+
+@router.get("/api/state")
+def state(kiosk: KioskDep, gatecheck_shift: Annotated[str | None, Cookie()] = None) -> dict[str, Any]:
+    """Everything the page draws on load: the status bar, fever holds, who is on duty."""
+    with kiosk.lock:
+        shift = kiosk.guards.on_duty(gatecheck_shift) if gatecheck_shift else None
+    return {
+        "status": kiosk.status(),
+        "holds": kiosk.holds(),
+        "guard": {"id": shift.guard_id, "name": shift.guard_name} if shift else None,
+    }

@@ -1,0 +1,82 @@
+"""What the kiosk's JSON routes answer — response models, like the hub's."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from core.policy import Verdict
+from core.protocol import TempSource
+
+
+class ShownCheck(BaseModel):
+    """What the page shows for a check, and which follow-up actions apply to it."""
+
+    seq: int
+    verdict: Verdict
+    reason: str
+    text_zh: str
+    text_en: str
+    temp_c: float | None
+    temp_source: TempSource
+    name: str | None
+    """Masked (张*), never the full name."""
+    flags: list[str]
+    guard_id: str | None
+    refers_to: int | None
+    recorded_ms: int
+    hold: bool
+    """A confirmed fever: the lane is held until a guard acknowledges it."""
+    actions: list[str]
+
+
+class RegisteredVisitor(ShownCheck):
+    visitor_id: int | None
+    """None when the temperature kept the visitor out (no entry opened)."""
+
+
+class GuardOnDuty(BaseModel):
+    id: str
+    name: str
+
+
+class ShiftCountsOut(BaseModel):
+    checks: int
+    admit: int
+    deny: int
+    remeasure: int
+    manual: int
+    fevers: int
+    overrides: int
+    visitors_in: int
+
+
+class ShiftReport(BaseModel):
+    """The handover: the shift's checks by verdict, and the visitors still inside."""
+
+    guard: str
+    name: str | None = None
+    started_ms: int
+    ended_ms: int | None = None
+    counts: ShiftCountsOut
+
+
+class Visitor(BaseModel):
+    id: int
+    check_seq: int
+    name: str
+    host: str
+    purpose: str
+    escort: str | None
+    entered_ms: int
+    left_ms: int | None
+
+
+class FeverHold(BaseModel):
+    seq: int
+    temp_c: float | None
+    wall_ms: int
+
+
+class Health(BaseModel):
+    camera_alive: bool
+    page_alive: bool
