@@ -26,7 +26,6 @@ import statistics
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
 from pathlib import Path
 
 import sqlite_utils
@@ -69,7 +68,7 @@ def baseline(path: Path, n: int) -> None:
     table = db["checks"]
     for check in checks(n):
         with db.conn:
-            table.insert(asdict(check))  # type: ignore[union-attr]
+            table.insert(check.model_dump() | {"flags": ",".join(check.flags)})  # type: ignore[union-attr]
     db.close()
 
 
