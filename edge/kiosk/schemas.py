@@ -6,6 +6,7 @@ from pydantic import BaseModel
 
 from core.policy import Verdict
 from core.protocol import TempSource
+from edge.tables.guards import ShiftCounts
 
 
 class ShownCheck(BaseModel):
@@ -39,17 +40,6 @@ class GuardOnDuty(BaseModel):
     name: str
 
 
-class ShiftCountsOut(BaseModel):
-    checks: int
-    admit: int
-    deny: int
-    remeasure: int
-    manual: int
-    fevers: int
-    overrides: int
-    visitors_in: int
-
-
 class ShiftReport(BaseModel):
     """The handover: the shift's checks by verdict, and the visitors still inside."""
 
@@ -57,18 +47,7 @@ class ShiftReport(BaseModel):
     name: str | None = None
     started_ms: int
     ended_ms: int | None = None
-    counts: ShiftCountsOut
-
-
-class Visitor(BaseModel):
-    id: int
-    check_seq: int
-    name: str
-    host: str
-    purpose: str
-    escort: str | None
-    entered_ms: int
-    left_ms: int | None
+    counts: ShiftCounts
 
 
 class FeverHold(BaseModel):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict
+
 from edge.store import CheckStore
 
 
@@ -30,9 +32,11 @@ class Shift:
     last_seq: int | None = None
 
 
-@dataclass(frozen=True)
-class ShiftCounts:
-    """What a guard hands over: the shift's checks by verdict, and what is still open."""
+class ShiftCounts(BaseModel):
+    """What a guard hands over: the shift's checks by verdict, and what is still open
+    (also the kiosk's answer: one definition)."""
+
+    model_config = ConfigDict(frozen=True)
 
     checks: int
     admit: int
@@ -137,7 +141,10 @@ class ShiftTable:
         ).fetchone()
         visitors_in = self.db.execute("SELECT count(*) FROM visitors WHERE left_ms IS NULL").fetchone()[0]
         checks, admit, deny, remeasure, manual, fevers, overrides = row
-        return ShiftCounts(checks, admit, deny, remeasure, manual, fevers, overrides, visitors_in)
+        return ShiftCounts(
+            checks=checks, admit=admit, deny=deny, remeasure=remeasure, manual=manual,
+            fevers=fevers, overrides=overrides, visitors_in=visitors_in,
+        )  # fmt: skip
 
     def _where(self, condition: str, params: tuple[object, ...]) -> Shift | None:
         row = self.db.execute(

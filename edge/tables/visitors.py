@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pydantic import BaseModel, ConfigDict
 
 from edge.store import CheckStore
 
 
-@dataclass(frozen=True)
-class VisitorEntry:
+class VisitorEntry(BaseModel):
+    """An entry of the visitor book (also the kiosk's answer: one definition)."""
+
+    model_config = ConfigDict(frozen=True)
+
     id: int
     check_seq: int
     name: str
@@ -58,4 +61,5 @@ class VisitorTable:
             f"WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT 200",
             params,
         ).fetchall()
-        return [VisitorEntry(*row) for row in rows]
+        names = tuple(VisitorEntry.model_fields)
+        return [VisitorEntry(**dict(zip(names, row, strict=True))) for row in rows]

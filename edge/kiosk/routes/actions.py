@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from fastapi import APIRouter
 
 from edge.kiosk import forms
 from edge.kiosk.deps import GuardDep, KioskDep, act
-from edge.kiosk.schemas import FeverHold, RegisteredVisitor, ShownCheck, Visitor
+from edge.kiosk.schemas import FeverHold, RegisteredVisitor, ShownCheck
+from edge.tables.visitors import VisitorEntry
 
 router = APIRouter(prefix="/api")
 
@@ -44,14 +43,14 @@ def visitor(form: forms.Visitor, guard: GuardDep, kiosk: KioskDep) -> Registered
     return RegisteredVisitor(**kiosk.announce(outcome).model_dump(), visitor_id=entry)
 
 
-@router.get("/visitors", response_model=list[Visitor])
-def visitors(guard: GuardDep, kiosk: KioskDep, inside: bool = True) -> list[Visitor]:
-    return [Visitor(**asdict(v)) for v in act(kiosk, lambda: kiosk.desk.visitors(inside_only=inside))]
+@router.get("/visitors", response_model=list[VisitorEntry])
+def visitors(guard: GuardDep, kiosk: KioskDep, inside: bool = True) -> list[VisitorEntry]:
+    return act(kiosk, lambda: kiosk.desk.visitors(inside_only=inside))
 
 
-@router.post("/visitors/{visitor_id}/leave", response_model=Visitor)
-def visitor_left(visitor_id: int, guard: GuardDep, kiosk: KioskDep) -> Visitor:
-    return Visitor(**asdict(act(kiosk, lambda: kiosk.desk.visitor_left(guard, visitor_id))))
+@router.post("/visitors/{visitor_id}/leave", response_model=VisitorEntry)
+def visitor_left(visitor_id: int, guard: GuardDep, kiosk: KioskDep) -> VisitorEntry:
+    return act(kiosk, lambda: kiosk.desk.visitor_left(guard, visitor_id))
 
 
 @router.post("/fevers/{seq}/ack", response_model=list[FeverHold])

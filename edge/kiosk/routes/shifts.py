@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from fastapi import APIRouter, Response
 
 from edge.kiosk import forms
 from edge.kiosk.deps import COOKIE, GuardDep, KioskDep, act
-from edge.kiosk.schemas import GuardOnDuty, ShiftCountsOut, ShiftReport
+from edge.kiosk.schemas import GuardOnDuty, ShiftReport
 
 router = APIRouter(prefix="/api")
 
@@ -27,7 +25,7 @@ def shift_counts(guard: GuardDep, kiosk: KioskDep) -> ShiftReport:
         guard=guard.guard_id,
         name=guard.guard_name,
         started_ms=guard.started_ms,
-        counts=ShiftCountsOut(**asdict(counts)),
+        counts=counts,
     )
 
 
@@ -40,5 +38,5 @@ def handover(guard: GuardDep, response: Response, kiosk: KioskDep) -> ShiftRepor
         guard=ended.guard_id,
         started_ms=ended.started_ms,
         ended_ms=ended.ended_ms,
-        counts=ShiftCountsOut(**asdict(counts)),
+        counts=counts,
     )
