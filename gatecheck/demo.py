@@ -36,6 +36,7 @@ from edge.thermometer import Reading
 from gatecheck.samples import forge_gc1, render_frame, spoil, write_png
 from hub.auth import create_user
 from hub.core.config import HubSettings
+from hub.core.db import create_schema, make_engine
 from hub.main import create_app
 from hub.registry import create_site, enrol_device
 from hub.schemas import DayCounts
@@ -191,6 +192,7 @@ def demo(serve: bool, port: int, people: int, workdir: Path | None) -> None:
 
 def _run(root: Path, serve: bool, port: int, people: int) -> None:
     settings = HubSettings(database_url=f"sqlite:///{root / 'hub.db'}")
+    create_schema(make_engine(settings.database_url))  # what `gatecheck hub migrate` does
     app = create_app(settings)
     engine = app.state.engine
     with BackgroundHub(app, port=port) as server:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 import click
 import uvicorn
 
 from hub.auth import AuthError, create_user
-from hub.core.config import HubSettings
-from hub.core.db import create_schema, make_engine
-from hub.main import create_app
-from hub.options import database_option
+from hub.core.db import SchemaMismatch, create_schema, current_schema, make_engine, require_schema
+from hub.options import database_option, open_database
 from hub.recompute import recompute
 
 
@@ -28,16 +27,50 @@ def hub() -> None:
 )
 @click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), help="TLS certificate (PEM).")
 @click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="TLS private key (PEM).")
-def serve(database_url: str, host: str, port: int, ssl_certfile: str | None, ssl_keyfile: str | None) -> None:
-    """Serve device ingest, the JSON API and the dashboard."""
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes serving requests (all on the same database; PostgreSQL for more than one).",
+)
+def serve(
+    database_url: str, host: str, port: int, ssl_certfile: str | None, ssl_keyfile: str | None, workers: int
+) -> None:
+    """Serve device ingest, the JSON API and the dashboard. The database must be at this
+    software's schema ('gatecheck hub migrate' first). SIGTERM lets requests in flight
+    finish (up to 30 s) before the processes exit."""
     if bool(ssl_certfile) != bool(ssl_keyfile):
         raise click.UsageError("give both --ssl-certfile and --ssl-keyfile, or neither")
-    app = create_app(HubSettings(database_url=database_url))
+    try:
+        require_schema(make_engine(database_url))
+    except SchemaMismatch as exc:
+        raise click.ClickException(str(exc)) from exc
+    # Worker processes read their settings from the environment, like a deployment's.
+    os.environ["GATECHECK_HUB_DATABASE_URL"] = database_url
     scheme = "https" if ssl_certfile else "http"
-    click.echo(f"gatecheck hub on {scheme}://{host}:{port}/  (database: {database_url})")
+    click.echo(f"gatecheck hub on {scheme}://{host}:{port}/  (database: {database_url}, {workers} worker(s))")
     uvicorn.run(
-        app, host=host, port=port, log_level="info", ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile
+        "hub.asgi:app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        timeout_graceful_shutdown=30,
     )
+
+
+@hub.command()
+@database_option
+def migrate(database_url: str) -> None:
+    """Bring the hub database to this software's schema (run once per upgrade, before
+    starting the hub; safe to repeat)."""
+    engine = make_engine(database_url)
+    create_schema(engine)
+    click.echo(f"hub database at schema {current_schema(engine)}  ({engine.url.render_as_string()})")
 
 
 @hub.command("user")
@@ -50,8 +83,7 @@ def serve(database_url: str, host: str, port: int, ssl_certfile: str | None, ssl
 )
 def add_user(database_url: str, username: str, role: str, sites: tuple[str, ...], password: str) -> None:
     """Add a dashboard user, or reset their password, role and sites."""
-    engine = make_engine(database_url)
-    create_schema(engine)
+    engine = open_database(database_url)
     try:
         user = create_user(engine, username, password, role, sites)
     except AuthError as exc:
@@ -69,7 +101,6 @@ def recompute_command(database_url: str, site_id: str, start: datetime, end: dat
     """Rebuild a site's daily counts for a range of local dates from the raw checks."""
     if start > end:
         raise click.BadParameter("--from is after --to")
-    engine = make_engine(database_url)
-    create_schema(engine)
+    engine = open_database(database_url)
     n = recompute(engine, site_id, start.date(), end.date())
     click.echo(f"recomputed {site_id} {start.date()}..{end.date()} from {n} checks")

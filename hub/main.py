@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
@@ -21,7 +22,7 @@ from core.protocol import HEADER_SERVER_TIME
 from hub.api.deps import LoginRequired, UserDep
 from hub.api.routes import admin, device, ingest, pages, reports
 from hub.core.config import HubSettings
-from hub.core.db import create_schema, make_engine
+from hub.core.db import SchemaMismatch, make_engine, require_schema
 from hub.metrics import HubMetrics
 from hub.records import RegistryError, UnknownRecord
 from hub.throttle import LoginThrottle
@@ -87,7 +88,7 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
     """Build a hub serving ``settings.database_url`` (or the given engine)."""
     settings = settings or HubSettings()
     engine = engine or make_engine(settings.database_url)
-    create_schema(engine)
+    require_schema(engine)
     # The OpenAPI document and its viewer are behind the login like every other page.
     app = FastAPI(title="gatecheck hub", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
@@ -150,6 +151,17 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
+        """Liveness: this process answers (a load balancer restarts it when not)."""
         return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        """Readiness: the database answers and is at this software's schema (a load
+        balancer sends no traffic here otherwise)."""
+        try:
+            require_schema(engine)
+        except (SchemaMismatch, SQLAlchemyError) as exc:
+            return JSONResponse({"status": "not ready", "detail": str(exc)[:300]}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     return app

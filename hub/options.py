@@ -4,9 +4,14 @@ load the server to parse its options."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from hub.core.config import HubSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 database_option = click.option(
     "--database-url",
@@ -15,3 +20,17 @@ database_option = click.option(
     show_default=True,
     help="SQLAlchemy URL of the hub database [env GATECHECK_HUB_DATABASE_URL].",
 )
+
+
+def open_database(database_url: str) -> Engine:
+    """The hub's database for an operator's command, refused (with what to do) unless it is
+    at this software's schema. Imported here, not at the top: a laptop running
+    ``gatecheck provision --hub`` never loads SQLAlchemy or Alembic."""
+    from hub.core.db import SchemaMismatch, make_engine, require_schema
+
+    engine = make_engine(database_url)
+    try:
+        require_schema(engine)
+    except SchemaMismatch as exc:
+        raise click.ClickException(str(exc)) from exc
+    return engine

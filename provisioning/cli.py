@@ -6,19 +6,16 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 from pydantic import ValidationError
 
 from core.bundle import DeviceBundle
 from core.policy import Policy
-from hub.options import database_option
+from hub.options import database_option, open_database
 from hub.records import DEFAULT_ORGANISATION, DeviceEnrol, RegistryError, SiteCreate
 from provisioning.backends import AdminApiRegistry, Registry
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
 
 T = TypeVar("T")
 
@@ -28,16 +25,6 @@ out_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="File to write (secrets are written with mode 0600).",
 )
-
-
-def open_hub_db(database_url: str) -> Engine:
-    """The hub's database, on the hub's machine. Imported here, not at the top: with
-    ``--hub`` (a laptop) the operator's tool loads neither SQLAlchemy nor Alembic."""
-    from hub.core.db import create_schema, make_engine
-
-    engine = make_engine(database_url)
-    create_schema(engine)
-    return engine
 
 
 @click.group()
@@ -84,7 +71,7 @@ def open_registry(
     if hub_url is None:
         from hub.registry import DatabaseRegistry
 
-        return DatabaseRegistry(open_hub_db(database_url))
+        return DatabaseRegistry(open_database(database_url))
     if admin_password is None:
         admin_password = click.prompt(f"Password of {admin_user} at {hub_url}", hide_input=True)
     return AdminApiRegistry(hub_url, admin_user, admin_password, hub_ca or True)
@@ -260,7 +247,7 @@ def issuer_create(database_url: str, name: str, out: Path) -> None:
     from provisioning.issuers import create_issuer
 
     try:
-        secret = create_issuer(open_hub_db(database_url), name)
+        secret = create_issuer(open_database(database_url), name)
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from exc
     secret.save(out)
@@ -323,7 +310,7 @@ def trust_add_cert(database_url: str, paths: tuple[Path, ...]) -> None:
     """Trust EU DCC document signer certificates (PEM or DER files, or folders of them)."""
     from hub.trust import add_signer_certificate
 
-    engine = open_hub_db(database_url)
+    engine = open_database(database_url)
     files = [f for p in paths for f in (sorted(p.iterdir()) if p.is_dir() else [p]) if f.is_file()]
     for path in files:
         try:
@@ -341,7 +328,7 @@ def trust_revoke(database_url: str, scheme: str, identifier: str) -> None:
     """Revoke one code; devices refuse it once they have the new trust list."""
     from hub.trust import revoke_code
 
-    click.echo(revoke_code(open_hub_db(database_url), scheme, identifier))
+    click.echo(revoke_code(open_database(database_url), scheme, identifier))
 
 
 @trust.command("show")
@@ -350,5 +337,5 @@ def trust_show(database_url: str) -> None:
     """Print the current trust list as devices receive it (JSON)."""
     from hub.trust import build_trust_list
 
-    trust_list = build_trust_list(open_hub_db(database_url))
+    trust_list = build_trust_list(open_database(database_url))
     click.echo(json.dumps(trust_list.model_dump(mode="json"), indent=2))

@@ -22,6 +22,7 @@ from edge.kiosk.runtime import Kiosk
 from edge.store import CheckStore
 from gatecheck.samples import render_frame, write_png
 from hub.core.config import HubSettings
+from hub.core.db import create_schema, make_engine
 from hub.main import create_app
 from hub.registry import Site, create_site, enrol_device
 from hub.server import BackgroundHub
@@ -83,6 +84,7 @@ def hub_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
 
 @pytest.fixture
 def hub_app(hub_database_url: str) -> Iterator[FastAPI]:
+    create_schema(make_engine(hub_database_url))  # as `gatecheck hub migrate` does, once
     app = create_app(HubSettings(database_url=hub_database_url))
     yield app
     app.state.engine.dispose()

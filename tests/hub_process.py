@@ -15,8 +15,10 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 
 
-def start_hub_process(database_url: str, port: int, timeout_s: float = 30.0) -> subprocess.Popen[bytes]:
-    """Start the hub on 127.0.0.1:``port`` and return once it answers /healthz."""
+def start_hub_process(
+    database_url: str, port: int, timeout_s: float = 30.0, workers: int = 1
+) -> subprocess.Popen[bytes]:
+    """Start the hub on 127.0.0.1:``port`` and return once it is ready (/readyz)."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -28,6 +30,8 @@ def start_hub_process(database_url: str, port: int, timeout_s: float = 30.0) -> 
             str(port),
             "--database-url",
             database_url,
+            "--workers",
+            str(workers),
         ],
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.DEVNULL,
@@ -36,7 +40,7 @@ def start_hub_process(database_url: str, port: int, timeout_s: float = 30.0) -> 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
                 return process
         except httpx.HTTPError:
             time.sleep(0.1)

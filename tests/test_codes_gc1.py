@@ -125,6 +125,7 @@ def test_provisioning_commands_make_codes_a_device_trusts(tmp_path: Path) -> Non
         assert result.exit_code == 0, result.output
         return result.output
 
+    run("hub", "migrate", "--database-url", db)
     run(
         "provision",
         "issuer",

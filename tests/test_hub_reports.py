@@ -254,7 +254,9 @@ def test_unauthenticated_access_is_refused_everywhere_but_login_and_devices(
     for route in hub_app.routes:
         path = getattr(route, "path", "")
         methods = getattr(route, "methods", set())
-        if path in ("/login", "/healthz") or path.startswith(("/api/v1/ingest", "/api/v1/device/")):
+        if path in ("/login", "/healthz", "/readyz") or path.startswith(
+            ("/api/v1/ingest", "/api/v1/device/")
+        ):
             continue
         concrete = path.replace("{site_id}", site.id).replace("{alert_id}", "1")
         for method in methods - {"HEAD"}:

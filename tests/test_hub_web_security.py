@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select
 from hub import auth
 from hub.auth import create_user
 from hub.core.config import HubSettings
-from hub.core.db import alerts, devices
+from hub.core.db import alerts, create_schema, devices, make_engine
 from hub.main import create_app
 from hub.registry import Site, create_site, enrol_device
 from hub.server import BackgroundHub
@@ -234,7 +234,9 @@ def test_a_page_on_another_site_cannot_log_the_browser_in(
 
 
 def test_the_hubs_sqlite_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
-    app = create_app(HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}"))
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    create_schema(make_engine(url))
+    app = create_app(HubSettings(database_url=url))
     create_user(app.state.engine, "admin", ADMIN_PASSWORD, "admin")  # keys and hashes inside
     for name in ("hub.db", "hub.db-wal"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name

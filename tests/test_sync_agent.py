@@ -27,7 +27,7 @@ from edge.station import GateStation
 from edge.store import CheckStore, SyncKey
 from edge.thermometer import Reading
 from hub.core.config import HubSettings
-from hub.core.db import device_logs, devices, sites
+from hub.core.db import create_schema, device_logs, devices, make_engine, sites
 from hub.main import create_app
 from hub.server import BackgroundHub
 from hub.trust import revoke_code
@@ -84,7 +84,9 @@ def test_byte_cap_splits_batches(
 
 
 def test_413_halves_the_batch(tmp_path: Path, bundle: DeviceBundle, store: CheckStore) -> None:
-    small = create_app(HubSettings(database_url=f"sqlite:///{tmp_path / 'hub2.db'}", max_body_bytes=6000))
+    url = f"sqlite:///{tmp_path / 'hub2.db'}"
+    create_schema(make_engine(url))
+    small = create_app(HubSettings(database_url=url, max_body_bytes=6000))
     # The same device, enrolled in this second hub's database.
     from tests.conftest import copy_device
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -286,10 +288,40 @@ def make_engine(url: str) -> Engine:
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
-def create_schema(engine: Engine) -> None:
-    """Bring the database to the newest schema with the Alembic migrations (idempotent)."""
+def _alembic_config() -> Config:
     config = Config(str(MIGRATIONS / "alembic.ini"))
     config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def create_schema(engine: Engine) -> None:
+    """Bring the database to the newest schema with the Alembic migrations (idempotent).
+    Run once per upgrade — by ``gatecheck hub migrate``, never by serving processes."""
+    config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+class SchemaMismatch(Exception):
+    """The database is not at the schema this software was written for."""
+
+
+def current_schema(engine: Engine) -> str | None:
+    """The schema revision the database is at (None: empty)."""
+    with engine.connect() as conn:
+        revision: str | None = MigrationContext.configure(conn).get_current_revision()
+    return revision
+
+
+def require_schema(engine: Engine) -> None:
+    """Refuse a database at another schema revision than this software's, rather than
+    change it: several hub processes start at once, and only ``gatecheck hub migrate``
+    (run once, before them) may migrate."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    current = current_schema(engine)
+    if current != head:
+        raise SchemaMismatch(
+            f"the hub database is at schema revision {current or 'none (empty)'}, this software needs "
+            f"{head}: run 'gatecheck hub migrate' once (with the same --database-url), then start the hub"
+        )

@@ -1,7 +1,8 @@
 """Alembic environment: migrations run on the connection the hub hands over.
 
-The hub runs ``alembic upgrade head`` itself at start (``hub.core.db.create_schema``), so
-operators never call Alembic directly; ``alembic -c hub/migrations/alembic.ini`` works
+``gatecheck hub migrate`` runs ``alembic upgrade head`` (``hub.core.db.create_schema``),
+once per upgrade — serving processes only check the revision — so operators never call
+Alembic directly; ``alembic -c hub/migrations/alembic.ini`` works
 for developers writing a new revision.
 """
 

@@ -1,0 +1,103 @@
+"""The hub beyond one process: migrations run once by `gatecheck hub migrate`, serving
+processes refuse a schema they do not match, readiness for a load balancer, graceful
+stop, and exactly-once when one device's batches reach two hub processes at once."""
+
+from __future__ import annotations
+
+import gzip
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select, text
+
+from core.protocol import INGEST_PATH, sign_request
+from hub.core.db import alerts, checks, create_schema, daily_counts, make_engine
+from hub.registry import Site, enrol_device
+from tests.conftest import cli
+from tests.hub_helpers import make_batch, make_check
+from tests.hub_process import free_port, start_hub_process
+
+
+def test_serve_refuses_a_database_it_does_not_match_and_migrate_fixes_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    code, out = cli("hub", "serve", "--database-url", url, "--port", str(free_port()))
+    assert code == 1 and "gatecheck hub migrate" in out and "none (empty)" in out
+    code, out = cli("hub", "migrate", "--database-url", url)
+    assert code == 0 and "hub database at schema" in out
+    assert cli("hub", "migrate", "--database-url", url)[0] == 0  # again: nothing to do
+    # The operator's other commands check the schema too instead of changing it.
+    behind = f"sqlite:///{tmp_path / 'other.db'}"
+    code, out = cli("provision", "site", "list", "--database-url", behind)
+    assert code == 1 and "gatecheck hub migrate" in out
+
+
+def test_readiness_says_when_the_database_is_not_at_this_schema(hub_app: FastAPI, hub_engine: Engine) -> None:
+    probe = TestClient(hub_app)
+    assert probe.get("/readyz").json() == {"status": "ready"}
+    with hub_engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+    answer = probe.get("/readyz")
+    assert answer.status_code == 503 and "gatecheck hub migrate" in answer.json()["detail"]
+    assert probe.get("/healthz").status_code == 200  # alive, just not ready
+
+
+@pytest.fixture
+def postgres_hub(postgres_admin_url: str) -> Iterator[tuple[str, Engine]]:
+    from tests.postgres import fresh_database
+
+    with fresh_database(postgres_admin_url) as url:
+        engine = make_engine(url)
+        create_schema(engine)
+        yield url, engine
+        engine.dispose()
+
+
+def test_one_devices_batches_at_two_hub_processes_at_once_count_once(
+    postgres_hub: tuple[str, Engine], tmp_path: Path
+) -> None:
+    url, engine = postgres_hub
+    from hub.registry import create_site
+
+    site: Site = create_site(engine, "Two nodes", "Asia/Shanghai")
+    device = enrol_device(engine, site.id, "North", "http://127.0.0.1:9")
+    ports = [free_port(), free_port()]
+    hubs = [start_hub_process(url, ports[0], workers=2), start_hub_process(url, ports[1])]
+    try:
+        fever = make_check(3, verdict="deny", reason="fever", temp_c=38.7)
+        log = [make_check(1), make_check(2), fever, *(make_check(i) for i in range(4, 41))]
+        body = gzip.compress(make_batch(device, 0, log).model_dump_json().encode())
+        answers: list[int] = []
+
+        def upload(port: int) -> None:  # an agent that timed out on one node retries on another
+            headers = sign_request(device.signing_key_bytes, device.device_id, "POST", INGEST_PATH, body)
+            answer = httpx.post(
+                f"http://127.0.0.1:{port}{INGEST_PATH}",
+                content=body,
+                headers={**headers, "Content-Encoding": "gzip"},
+                timeout=30,
+            )
+            answers.append(answer.status_code)
+
+        for _ in range(5):  # five rounds of eight simultaneous copies over the two nodes
+            senders = [threading.Thread(target=upload, args=(ports[i % 2],)) for i in range(8)]
+            for sender in senders:
+                sender.start()
+            for sender in senders:
+                sender.join(30)
+        assert answers == [200] * 40
+    finally:
+        for hub in hubs:
+            hub.send_signal(signal.SIGTERM)
+        # Stopped by SIGTERM (uvicorn re-raises it after the graceful shutdown: -15 or 0).
+        assert all(hub.wait(timeout=40) in (0, -signal.SIGTERM) for hub in hubs)
+    with engine.connect() as conn:
+        stored = conn.scalar(select(func.count()).select_from(checks))
+        counted = conn.scalar(select(func.sum(daily_counts.c.n)).where(daily_counts.c.metric == "checks"))
+        fevers = conn.scalar(select(func.count()).select_from(alerts).where(alerts.c.reason == "fever"))
+    assert (stored, counted, fevers) == (40, 40, 1)
