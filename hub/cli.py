@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
+from pathlib import Path
 
 import click
 import uvicorn
@@ -71,6 +72,36 @@ def migrate(database_url: str) -> None:
     engine = make_engine(database_url)
     create_schema(engine)
     click.echo(f"hub database at schema {current_schema(engine)}  ({engine.url.render_as_string()})")
+
+
+@hub.command("backup")
+@database_option
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(database_url: str, target: Path) -> None:
+    """Write a consistent copy of the hub database to TARGET while the hub keeps serving
+    (SQLite: a database file; PostgreSQL: a pg_dump archive for 'hub restore')."""
+    from hub.backup import BackupError, backup
+
+    try:
+        backup(open_database(database_url), target)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"backup written to {target} ({target.stat().st_size:,} bytes)")
+
+
+@hub.command("restore")
+@database_option
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def restore_command(database_url: str, source: Path) -> None:
+    """Load a PostgreSQL backup (from 'hub backup') into the empty database at
+    --database-url. An SQLite backup is itself a hub database: serve it directly."""
+    from hub.backup import BackupError, restore
+
+    try:
+        restore(make_engine(database_url), source)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"restored {source} into {make_engine(database_url).url.render_as_string()}")
 
 
 @hub.command("user")
