@@ -74,6 +74,26 @@ def migrate(database_url: str) -> None:
     click.echo(f"hub database at schema {current_schema(engine)}  ({engine.url.render_as_string()})")
 
 
+@hub.command("purge")
+@database_option
+@click.option(
+    "--keep-days",
+    type=click.IntRange(7),
+    default=90,
+    show_default=True,
+    help="Raw checks received longer ago than this go (daily counts, alerts and reports stay).",
+)
+def purge_command(database_url: str, keep_days: int) -> None:
+    """Delete old raw checks in small transactions while the hub serves; the day counts
+    stay exact (a re-sent old check still counts once)."""
+    from hub.retention import purge
+
+    report = purge(open_database(database_url), keep_days)
+    click.echo(
+        f"purged {report.checks:,} raw checks from {report.logs} device logs older than {keep_days} days"
+    )
+
+
 @hub.command("backup")
 @database_option
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))

@@ -153,15 +153,13 @@ def _log_ack(
     ``after_seq``, so if the hub held everything up to there it now holds everything up to
     the batch's last seq. None when the hub has never heard of this log."""
     where = and_(device_logs.c.device_id == device_id, device_logs.c.log_id == log_id)
+    columns = (device_logs.c.log_no, device_logs.c.acked_seq, device_logs.c.purged_seq)
     if after_seq is None or last_seq is None:
-        return conn.execute(select(device_logs.c.log_no, device_logs.c.acked_seq).where(where)).one_or_none()
+        return conn.execute(select(*columns).where(where)).one_or_none()
     acked = device_logs.c.acked_seq
     moved = case((and_(acked >= after_seq, acked < last_seq), last_seq), else_=acked)
     return conn.execute(
-        update(device_logs)
-        .where(where)
-        .values(acked_seq=moved)
-        .returning(device_logs.c.log_no, device_logs.c.acked_seq)
+        update(device_logs).where(where).values(acked_seq=moved).returning(*columns)
     ).one_or_none()
 
 
@@ -294,11 +292,13 @@ def ingest_batch(
         boots[batch.boot_id] = clock
         new_rows: list[dict[str, Any]] = []
         conflicting: list[dict[str, Any]] = []
+        purged = base + log.purged_seq
         for check in items:
             check["seq"] += base
             stored = held.get(check["seq"])
             if stored is None:
-                new_rows.append(check)
+                if check["seq"] > purged:  # at or below: the hub had it, then purged it
+                    new_rows.append(check)
             elif stored != tuple(",".join(check[k]) if k == "flags" else check[k] for k in CONTENT):
                 conflicting.append(check)
         placed = [

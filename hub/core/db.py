@@ -89,6 +89,13 @@ device_logs = Table(
     Column("log_id", String(32), comment="NULL: the first log, from before logs had ids."),
     Column("acked_seq", BigInteger, nullable=False, default=0, comment="In the log's own numbers."),
     Column("first_seen_ms", BigInteger, nullable=False),
+    Column(
+        "purged_seq",
+        BigInteger,
+        nullable=False,
+        server_default="0",
+        comment="Raw checks up to this seq were purged (never above acked_seq).",
+    ),
     PrimaryKeyConstraint("device_id", "log_no"),
     UniqueConstraint("device_id", "log_id"),
 )

@@ -1,0 +1,245 @@
+"""Fleet benchmark: many gates at the morning peak against one PostgreSQL, 1 and 2 workers.
+
+``--devices`` simulated devices (1,000), each with its own key and check log, upload an
+uneven morning-peak load: a fifth of them first send a small urgent batch (a fever or a
+red code), every device sends its routine checks (20–80), and a tenth are catching up a
+backlog (500–2,000 checks in 500-check batches). ``--senders`` connections upload at once
+(devices in turn, each device's batches in order, as an agent does), while a manager's
+browser session reads the overview page a few times a second. Requests are signed before
+the clock starts, so the machine's two cores go to the hub and the database.
+
+Printed per run: checks/s, requests/s, request latency p50/p99, the overview's p95 during
+the load, CPU seconds spent per 1,000 checks by the hub processes and by PostgreSQL, and
+``lost``/``duplicated`` from comparing every device's log with the hub.
+
+    .venv/bin/python bench/fleet.py [--devices 1000] [--senders 32] [--workers 1 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import random
+import re
+import signal
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from core.protocol import INGEST_PATH, BatchIn, CheckColumns, CheckIn, sign_request
+from hub.auth import create_user
+from hub.core.db import checks, create_schema, make_engine
+from hub.registry import create_site, enrol_device
+from tests.hub_process import free_port, start_hub_process
+from tests.postgres import fresh_database, postgres_server
+
+BATCH = 500
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Device:
+    device_id: str
+    checks: int
+    headers_bodies: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+
+def workload(n: int, rng: random.Random) -> list[tuple[list[CheckIn], list[CheckIn]]]:
+    """Per device: (urgent checks sent first, the whole log in order)."""
+    now = int(time.time() * 1000)
+    plan = []
+    for d in range(n):
+        size = rng.randint(500, 2000) if rng.random() < 0.1 else rng.randint(20, 80)
+        urgent_at = {rng.randint(1, size)} if rng.random() < 0.2 else set()
+        log = [
+            CheckIn(
+                seq=i,
+                gate=f"Gate {d}",
+                wall_ms=now - (size - i) * 2000,
+                mono_ms=10**8 + i * 2000,
+                boot_id=f"boot-{d}",
+                verdict="deny" if i in urgent_at else "admit",
+                reason=rng.choice(["fever", "code_red"]) if i in urgent_at else "ok",
+                temp_c=38.4 if i in urgent_at else 36.5,
+                temp_source="sensor",
+                scheme="gc1",
+                holder=f"{rng.getrandbits(128):032x}",
+            )
+            for i in range(1, size + 1)
+        ]
+        plan.append(([c for c in log if c.seq in urgent_at], log))
+    return plan
+
+
+def signed(
+    bundle: object, after: int | None, chunk: list[CheckIn], backlog: int, log_id: str
+) -> tuple[dict[str, str], bytes]:
+    batch = BatchIn(
+        device_id=bundle.device_id, log_id=log_id, after_seq=after, boot_id=chunk[0].boot_id,
+        sent_wall_ms=int(time.time() * 1000), sent_mono_ms=10**8 + chunk[-1].seq * 2000,
+        backlog=backlog, checks=CheckColumns.pack(chunk),
+    )  # fmt: skip
+    body = gzip.compress(batch.model_dump_json().encode())
+    headers = sign_request(bundle.signing_key_bytes, bundle.device_id, "POST", INGEST_PATH, body)
+    return {**headers, "Content-Encoding": "gzip"}, body
+
+
+def cpu_seconds(roots: list[int] | None, name: str | None = None) -> float:
+    """User+system CPU of the process trees under ``roots`` (or of every process called
+    ``name``), from /proc."""
+    stats: dict[int, tuple[int, str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        stats[int(entry.name)] = (int(fields[1]), comm, (int(fields[11]) + int(fields[12])) / TICK)
+    if name is not None:
+        return sum(cpu for _, comm, cpu in stats.values() if comm == name)
+    wanted, grew = set(roots or []), True
+    while grew:
+        extra = {pid for pid, (ppid, _, _) in stats.items() if ppid in wanted and pid not in wanted}
+        wanted |= extra
+        grew = bool(extra)
+    return sum(stats[pid][2] for pid in wanted if pid in stats)
+
+
+def overview_reader(url: str, password: str, stop: threading.Event, latencies: list[float]) -> None:
+    with httpx.Client(base_url=url, timeout=30) as browser:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").text)
+        assert token, "no login form"
+        form = {"username": "manager", "password": password, "csrf_token": token.group(1)}
+        assert browser.post("/login", data=form).status_code in (200, 303)
+        while not stop.is_set():
+            started = time.perf_counter()
+            browser.get("/").raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
+            stop.wait(0.3)
+
+
+def run(admin_url: str, n_devices: int, senders: int, workers: int) -> dict[str, float]:
+    with fresh_database(admin_url) as url:
+        engine = make_engine(url)
+        create_schema(engine)
+        port = free_port()
+        hub_url = f"http://127.0.0.1:{port}"
+        sites = [create_site(engine, f"Site {i}", "Asia/Shanghai") for i in range(max(1, n_devices // 20))]
+        bundles = [
+            enrol_device(engine, sites[i % len(sites)].id, f"Gate {i}", hub_url) for i in range(n_devices)
+        ]
+        create_user(engine, "manager", "manager password", "admin")
+        rng = random.Random(11)
+        devices: list[Device] = []
+        for bundle, (urgent, log) in zip(bundles, workload(n_devices, rng), strict=True):
+            device, log_id = Device(bundle.device_id, len(log)), f"{rng.getrandbits(128):032x}"
+            if urgent:
+                device.headers_bodies.append(signed(bundle, None, urgent, len(log), log_id))
+            for start in range(0, len(log), BATCH):
+                chunk = log[start : start + BATCH]
+                device.headers_bodies.append(
+                    signed(bundle, start, chunk, len(log) - start - len(chunk), log_id)
+                )
+            devices.append(device)
+        sent = sum(d.checks for d in devices)
+        latencies: list[float] = []
+        lock = threading.Lock()
+
+        def upload(queue: Iterator[Device]) -> None:
+            with httpx.Client(base_url=hub_url, timeout=60) as client:
+                while True:
+                    with lock:
+                        device = next(queue, None)
+                    if device is None:
+                        return
+                    for headers, body in device.headers_bodies:
+                        started = time.perf_counter()
+                        client.post(INGEST_PATH, content=body, headers=headers).raise_for_status()
+                        with lock:
+                            latencies.append((time.perf_counter() - started) * 1000)
+
+        hub = start_hub_process(url, port, workers=workers)
+        try:
+            overview: list[float] = []
+            stop = threading.Event()
+            reader = threading.Thread(
+                target=overview_reader, args=(hub_url, "manager password", stop, overview)
+            )
+            reader.start()
+            hub_cpu, db_cpu = cpu_seconds([hub.pid]), cpu_seconds(None, "postgres")
+            started = time.perf_counter()
+            queue = iter(devices)
+            with ThreadPoolExecutor(senders) as pool:
+                for done in [pool.submit(upload, queue) for _ in range(senders)]:
+                    done.result()
+            elapsed = time.perf_counter() - started
+            hub_cpu, db_cpu = cpu_seconds([hub.pid]) - hub_cpu, cpu_seconds(None, "postgres") - db_cpu
+            stop.set()
+            reader.join()
+        finally:
+            hub.send_signal(signal.SIGTERM)
+            hub.wait()
+        with engine.connect() as conn:  # every device's log against what the hub holds
+            held = dict(
+                conn.execute(select(checks.c.device_id, func.count()).group_by(checks.c.device_id)).all()
+            )
+            distinct = select(checks.c.device_id, checks.c.seq).distinct().subquery()
+            stored = int(conn.scalar(select(func.count()).select_from(checks)) or 0)
+            unique = int(conn.scalar(select(func.count()).select_from(distinct)) or 0)
+        lost = sum(max(0, d.checks - held.get(d.device_id, 0)) for d in devices)
+        engine.dispose()
+    latencies.sort()
+    overview.sort()
+    return {
+        "workers": workers, "checks": sent, "seconds": elapsed, "checks_s": sent / elapsed,
+        "requests_s": len(latencies) / elapsed,
+        "p50": statistics.median(latencies), "p99": latencies[int(len(latencies) * 0.99) - 1],
+        "overview_p95": overview[int(len(overview) * 0.95) - 1] if overview else float("nan"),
+        "hub_cpu_per_1k": hub_cpu / sent * 1000, "db_cpu_per_1k": db_cpu / sent * 1000,
+        "lost": lost, "duplicated": stored - unique,
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--senders", type=int, default=32, help="connections uploading at once")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    with postgres_server(free_port()) as admin_url:
+        results = [run(admin_url, args.devices, args.senders, w) for w in args.workers]
+    print(f"Fleet: {args.devices} devices, {args.senders} connections, PostgreSQL, {os.cpu_count()} cores")
+    print(
+        "workers  checks   secs  checks/s  req/s  p50 ms  p99 ms  overview p95"
+        "  hub CPU s/1k  db CPU s/1k  lost dup"
+    )
+    for r in results:
+        row = [
+            f"{r['workers']:>7}", f"{r['checks']:>7.0f}", f"{r['seconds']:>6.1f}", f"{r['checks_s']:>9.0f}",
+            f"{r['requests_s']:>6.0f}", f"{r['p50']:>7.1f}", f"{r['p99']:>7.1f}",
+            f"{r['overview_p95']:>10.1f} ms", f"{r['hub_cpu_per_1k']:>12.3f}", f"{r['db_cpu_per_1k']:>12.3f}",
+            f"{r['lost']:>5.0f}", f"{r['duplicated']:>3.0f}",
+        ]  # fmt: skip
+        print(" ".join(row))
+    if len(results) > 1:
+        ratio = results[-1]["checks_s"] / results[0]["checks_s"]
+        print(f"{results[-1]['workers']:.0f} workers / {results[0]['workers']:.0f}: {ratio:.2f}x checks/s")
+
+
+if __name__ == "__main__":
+    main()
