@@ -30,6 +30,16 @@ def _libpq_url(engine: Engine) -> str:
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def _pg_tool(name: str, *args: str) -> None:
+    """Run one of PostgreSQL's client tools; its complaint becomes the error's message."""
+    tool = shutil.which(name)
+    if tool is None:
+        raise BackupError(f"{name} not found: install PostgreSQL's client tools (postgresql-client)")
+    done = subprocess.run([tool, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BackupError(f"{name} failed: {done.stderr.strip()}")
+
+
 def backup(engine: Engine, target: Path) -> None:
     """Write a consistent copy of the hub's database to ``target`` (owner-only: it holds
     the sites' pseudonym keys and the password hashes)."""
@@ -47,16 +57,7 @@ def backup(engine: Engine, target: Path) -> None:
                 copy.close()
                 source.close()
             return
-        pg_dump = shutil.which("pg_dump")
-        if pg_dump is None:
-            raise BackupError("pg_dump not found: install PostgreSQL's client tools (postgresql-client)")
-        done = subprocess.run(
-            [pg_dump, "--format=custom", "--no-owner", f"--file={target}", _libpq_url(engine)],
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            raise BackupError(f"pg_dump failed: {done.stderr.strip()}")
+        _pg_tool("pg_dump", "--format=custom", "--no-owner", f"--file={target}", _libpq_url(engine))
     except (sqlite3.Error, BackupError, OSError) as exc:
         target.unlink(missing_ok=True)
         raise BackupError(str(exc)) from exc
@@ -69,13 +70,4 @@ def restore(engine: Engine, source: Path) -> None:
         raise BackupError(
             f"an SQLite backup is a hub database: serve it with --database-url sqlite:///{source}"
         )
-    pg_restore = shutil.which("pg_restore")
-    if pg_restore is None:
-        raise BackupError("pg_restore not found: install PostgreSQL's client tools (postgresql-client)")
-    done = subprocess.run(
-        [pg_restore, "--no-owner", "--exit-on-error", f"--dbname={_libpq_url(engine)}", str(source)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise BackupError(f"pg_restore failed: {done.stderr.strip()}")
+    _pg_tool("pg_restore", "--no-owner", "--exit-on-error", f"--dbname={_libpq_url(engine)}", str(source))
