@@ -241,3 +241,10 @@ def test_the_hubs_sqlite_file_is_readable_by_its_owner_only(tmp_path: Path) -> N
     for name in ("hub.db", "hub.db-wal"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
     app.state.engine.dispose()
+
+
+def test_a_basic_login_with_a_name_no_user_can_have_is_refused_not_a_500(hub_app: FastAPI) -> None:
+    script = TestClient(hub_app)
+    for name in ("ad\x00min", "x" * 65, "line\nbreak"):
+        answer = script.get("/api/v1/sites", auth=httpx.BasicAuth(name, "whatever password"))
+        assert answer.status_code == 401, name

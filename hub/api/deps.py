@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import re
 import time
 import zlib
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from core.protocol import (
     REPLAY_DETAIL,
     verify_request,
 )
+from core.text import LINE_PATTERN
 from hub import queries, sessions
 from hub.auth import User, authenticate, load_user
 from hub.core.config import HubSettings
@@ -178,9 +180,7 @@ async def require_user(request: Request, engine: EngineDep) -> User:
         if request.method not in SAFE_METHODS and not (
             same_origin(request) and sessions.same_token(await _csrf_token(request), session.csrf)
         ):
-            raise HTTPException(
-                403, "表单已失效，请刷新页面 / Form expired or from another site: reload the page"
-            )
+            raise HTTPException(403, FORM_REFUSED)
         request.state.session = session
         user = await run_in_threadpool(load_user, engine, session.username)
     elif request.url.path.startswith(SCRIPT_API) and (
@@ -200,6 +200,9 @@ async def require_user(request: Request, engine: EngineDep) -> User:
     return user
 
 
+_ONE_LINE = re.compile(LINE_PATTERN)
+
+
 def _basic_credentials(header: str) -> tuple[str, str] | None:
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded:
@@ -208,7 +211,8 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
         username, sep, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
     except (ValueError, UnicodeDecodeError):
         return None
-    return (username, password) if sep else None
+    # A name no user can have is no login attempt (and never reaches the database).
+    return (username, password) if sep and len(username) <= 64 and _ONE_LINE.match(username) else None
 
 
 UserDep = Annotated[User, Depends(require_user)]
