@@ -9,10 +9,11 @@ browser session reads the overview page a few times a second. Requests are signe
 the clock starts, so the machine's two cores go to the hub and the database.
 
 Printed per run: checks/s, requests/s, request latency p50/p99, the overview's p95 during
-the load, CPU seconds spent per 1,000 checks by the hub processes and by PostgreSQL, and
+the load (``--rate`` offers a steady number of requests per second instead of as many as
+the hub takes), CPU seconds spent per 1,000 checks by the hub processes and by PostgreSQL, and
 ``lost``/``duplicated`` from comparing every device's log with the hub.
 
-    .venv/bin/python bench/fleet.py [--devices 1000] [--senders 32] [--workers 1 2]
+    .venv/bin/python bench/fleet.py [--devices 1000] [--senders 32] [--workers 1 2] [--rate 300]
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def overview_reader(url: str, password: str, stop: threading.Event, latencies: l
             stop.wait(0.3)
 
 
-def run(admin_url: str, n_devices: int, senders: int, workers: int) -> dict[str, float]:
+def run(admin_url: str, n_devices: int, senders: int, workers: int, rate: float) -> dict[str, float]:
     with fresh_database(admin_url) as url:
         engine = make_engine(url)
         create_schema(engine)
@@ -157,6 +158,7 @@ def run(admin_url: str, n_devices: int, senders: int, workers: int) -> dict[str,
         sent = sum(d.checks for d in devices)
         latencies: list[float] = []
         lock = threading.Lock()
+        schedule = {"start": 0.0, "next": 0}
 
         def upload(queue: Iterator[Device]) -> None:
             with httpx.Client(base_url=hub_url, timeout=60) as client:
@@ -166,6 +168,11 @@ def run(admin_url: str, n_devices: int, senders: int, workers: int) -> dict[str,
                     if device is None:
                         return
                     for headers, body in device.headers_bodies:
+                        if rate:  # an offered load of ``rate`` requests/s, not as fast as possible
+                            with lock:
+                                slot = schedule["next"]
+                                schedule["next"] += 1
+                            time.sleep(max(0.0, schedule["start"] + slot / rate - time.perf_counter()))
                         started = time.perf_counter()
                         client.post(INGEST_PATH, content=body, headers=headers).raise_for_status()
                         with lock:
@@ -180,7 +187,7 @@ def run(admin_url: str, n_devices: int, senders: int, workers: int) -> dict[str,
             )
             reader.start()
             hub_cpu, db_cpu = cpu_seconds([hub.pid]), cpu_seconds(None, "postgres")
-            started = time.perf_counter()
+            started = schedule["start"] = time.perf_counter()
             queue = iter(devices)
             with ThreadPoolExecutor(senders) as pool:
                 for done in [pool.submit(upload, queue) for _ in range(senders)]:
@@ -219,11 +226,21 @@ def main() -> None:
     )
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--senders", type=int, default=32, help="connections uploading at once")
+    parser.add_argument("--rate", type=float, default=0, help="requests/s offered (0: as fast as possible)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per worker count, interleaved (medians)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     with postgres_server(free_port()) as admin_url:
-        results = [run(admin_url, args.devices, args.senders, w) for w in args.workers]
-    print(f"Fleet: {args.devices} devices, {args.senders} connections, PostgreSQL, {os.cpu_count()} cores")
+        runs: dict[int, list[dict[str, float]]] = {w: [] for w in args.workers}
+        for _ in range(args.repeat):  # interleaved, so a slow spell of the machine hits both
+            for w in args.workers:
+                runs[w].append(run(admin_url, args.devices, args.senders, w, args.rate))
+    results = [{k: statistics.median(r[k] for r in runs[w]) for k in runs[w][0]} for w in args.workers]
+    print(f"Fleet: {args.devices} devices, {args.senders} connections, PostgreSQL, {os.cpu_count()} cores,")
+    print(
+        f"medians of {args.repeat} interleaved runs"
+        + (f", {args.rate:.0f} requests/s offered" if args.rate else "")
+    )
     print(
         "workers  checks   secs  checks/s  req/s  p50 ms  p99 ms  overview p95"
         "  hub CPU s/1k  db CPU s/1k  lost dup"
