@@ -153,9 +153,9 @@ def load_dashboard_data(engine: Engine, n_sites: int, n_days: int) -> list[str]:
     today = date(2026, 11, 23)
     metrics = (
         "checks",
-        "admit",
-        "deny",
-        "fever",
+        "admitted",
+        "denied",
+        "fevers",
         "holders",
         "devices",
         "gate:North",

@@ -1,8 +1,8 @@
 """Every reason a check (or an alert) can have — one table, used by the gate, the hub and
 the dashboard.
 
-A reason code is stable: the hub counts by it (``deny:<code>``, and under its own name
-when ``counted``), the kiosk and the dashboard show its texts, the sync agent sends
+A reason code is stable: the hub counts by it (``deny:<code>``, and in the day report's
+field ``metric`` when it has one), the kiosk and the dashboard show its texts, the sync agent sends
 ``urgent`` ones ahead of the backlog and the hub raises ``alert`` ones to the managers the
 moment they arrive. Adding a reason is one line here; the policy rules that produce it
 live in ``edge.policy``.
@@ -22,8 +22,9 @@ class Reason:
     """A denial the sites must report within the hour: sent ahead of the routine backlog."""
     alert: bool = False
     """Raised to the site's managers (dashboard, webhook) as soon as the hub has it."""
-    counted: bool = False
-    """Counted per day under its own name, besides ``deny:<code>``."""
+    metric: str | None = None
+    """The daily count this reason adds to, besides ``deny:<code>`` — named as the field of
+    the hub's day report (``DayCounts``), the same name from the count to the CSV."""
 
 
 REASONS: dict[str, Reason] = {
@@ -36,7 +37,7 @@ REASONS: dict[str, Reason] = {
             "Fever confirmed: entry refused",
             urgent=True,
             alert=True,
-            counted=True,
+            metric="fevers",
         ),
         Reason("temp_high", "体温偏高，请复测", "Temperature high: measure again"),
         Reason("temp_out_of_range", "体温读数异常，请复测", "Implausible reading: measure again"),
@@ -50,7 +51,12 @@ REASONS: dict[str, Reason] = {
         Reason("not_yet_valid", "健康码尚未生效，禁止通行", "Code not yet valid: entry refused"),
         Reason("clock_unset", "设备时钟未校准，请人工核验", "Device clock not set: check by hand"),
         Reason(
-            "code_red", "红码，禁止通行", "Red code: entry refused", urgent=True, alert=True, counted=True
+            "code_red",
+            "红码，禁止通行",
+            "Red code: entry refused",
+            urgent=True,
+            alert=True,
+            metric="code_red",
         ),
         Reason("code_yellow", "黄码，禁止通行", "Yellow code: entry refused"),
         Reason("code_green_refused", "绿码不符合本场所规定，禁止通行", "Green codes not accepted here"),
@@ -58,10 +64,10 @@ REASONS: dict[str, Reason] = {
         Reason("code_unverified", "无法离线验证，请人工核验健康码", "Unverifiable code: guard confirms it"),
         Reason("trust_stale", "信任列表已过期，请人工核验", "Trust list out of date: check by hand"),
         Reason(
-            "refused", "拒绝检查，禁止通行", "Refused the check: entry refused", urgent=True, counted=True
+            "refused", "拒绝检查，禁止通行", "Refused the check: entry refused", urgent=True, metric="refused"
         ),
         Reason("override", "保安人工判定", "Decided by the guard"),
-        Reason("visitor", "访客已登记，通行", "Visitor registered: admitted", counted=True),
+        Reason("visitor", "访客已登记，通行", "Visitor registered: admitted", metric="visitors"),
         Reason("id_checked", "已人工核验身份，通行", "Identity checked by the guard: admitted"),
         Reason(
             "log_replaced",

@@ -37,6 +37,7 @@ from gatecheck.samples import forge_gc1, render_frame, spoil, write_png
 from hub.auth import create_user
 from hub.core.config import HubSettings
 from hub.core.db import create_schema, make_engine
+from hub.counting import VERDICT_METRICS
 from hub.main import create_app
 from hub.registry import create_site, enrol_device
 from hub.schemas import DayCounts
@@ -105,7 +106,7 @@ def expected_counts(visits: list[Visit]) -> Counter[str]:
     counts: Counter[str] = Counter(checks=len(visits))
     for visit in visits:
         verdict, reason = visit.expect
-        counts[{"admit": "admitted", "deny": "denied"}.get(verdict, verdict)] += 1
+        counts[VERDICT_METRICS[verdict]] += 1
         counts["fevers"] += reason == "fever"
         counts["temp_manual"] += visit.typed
         if verdict == "deny":

@@ -1,9 +1,11 @@
 """What a check adds to its site's daily counts — one definition for ingest and recompute.
 
 Counts are stored as (site, local date, metric) → n so that a new reason code needs no
-schema change. Metric names: ``checks``, the verdicts (``admit``, ``deny``, ``remeasure``,
-``manual``), ``deny:<reason>``, each reason the table in ``core.reasons`` marks ``counted``
-(``fever``, ``code_red``, ``refused``, ``visitor``), ``override``, ``temp_manual``
+schema change. A metric is named as the field of the day report it fills
+(``hub.schemas.DayCounts``), so nothing is renamed on the way out: ``checks``, the
+verdicts (``admitted``, ``denied``, ``remeasure``, ``manual``), ``deny:<reason>``, the
+``metric`` a reason has in ``core.reasons`` (``fevers``, ``code_red``, ``refused``,
+``visitors``), ``overrides``, ``temp_manual``
 (temperature typed by hand), ``gate:<gate>`` and ``hour:<HH>`` (checks per entrance and
 per local hour), and — counted from their own tables — ``holders`` (unique people) and
 ``devices`` (devices reporting).
@@ -49,16 +51,21 @@ METRIC_MAX = len("gate:") + GATE_MAX
 """The longest metric name (``gate:<gate>``): the width of the metric column."""
 
 
+VERDICT_METRICS = {"admit": "admitted", "deny": "denied", "remeasure": "remeasure", "manual": "manual"}
+"""Each verdict's daily count, named as the day report's field (``hub.schemas.DayCounts``)."""
+
+
 def metrics_for(check: Mapping[str, Any]) -> list[str]:
     """The metrics one check increments (``local_hour`` must be set)."""
-    metrics = ["checks", check["verdict"], f"gate:{check['gate']}", f"hour:{check['local_hour']:02d}"]
+    verdict, gate, hour = VERDICT_METRICS[check["verdict"]], check["gate"], check["local_hour"]
+    metrics = ["checks", verdict, f"gate:{gate}", f"hour:{hour:02d}"]
     reason = check["reason"]
     if check["verdict"] == "deny":
         metrics.append(f"deny:{reason}")
-    if reason_of(reason).counted:
-        metrics.append(reason)
+    if metric := reason_of(reason).metric:
+        metrics.append(metric)
     if "override" in (check.get("flags") or ""):
-        metrics.append("override")
+        metrics.append("overrides")
     if check["temp_source"] == "manual":
         metrics.append("temp_manual")
     return metrics

@@ -14,21 +14,6 @@ from sqlalchemy import ColumnElement, Engine, and_, case, func, select, update
 from hub.core.db import alerts, daily_counts, devices, sites
 from hub.schemas import Alert, DayCounts, DayState, DayStatus, DeviceHealth, SitePublic
 
-_FIELD_OF_METRIC = {
-    "checks": "checks",
-    "admit": "admitted",
-    "deny": "denied",
-    "remeasure": "remeasure",
-    "manual": "manual",
-    "fever": "fevers",
-    "code_red": "code_red",
-    "refused": "refused",
-    "override": "overrides",
-    "visitor": "visitors",
-    "holders": "holders",
-    "devices": "devices",
-    "temp_manual": "temp_manual",
-}
 _SITE_COLUMNS = (sites.c.id, sites.c.name, sites.c.timezone, sites.c.report_deadline)
 
 
@@ -51,7 +36,8 @@ def get_site(engine: Engine, site_id: str) -> SitePublic | None:
     return _site(row) if row else None
 
 
-OVERVIEW_METRICS = ("checks", "admit", "deny", "fever", "holders", "code_red", "refused")
+OVERVIEW_METRICS = ("checks", "admitted", "denied", "fevers", "holders", "code_red", "refused")
+_DAY_FIELDS = frozenset(DayCounts.model_fields)
 """What the all-sites overview shows (in DaySummary's order), besides the denial reasons."""
 
 
@@ -79,8 +65,8 @@ def daily(engine: Engine, site_ids: Sequence[str] | None, start: date, end: date
                 day.by_gate[name] = n
             elif kind == "hour" and name:
                 day.by_hour[name] = n
-            elif metric in _FIELD_OF_METRIC:
-                setattr(day, _FIELD_OF_METRIC[metric], n)
+            elif metric in _DAY_FIELDS:  # a metric is named as the field it fills
+                setattr(day, metric, n)
     return [days[key] for key in sorted(days)]
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, select
 from edge import clock
 from edge.store import CheckStore, NewCheck
 from hub.core.db import checks, daily_counts
+from hub.counting import VERDICT_METRICS
 
 
 def fill(store: CheckStore, device_id: str, n: int, urgent_every: int = 0, gate: str = "North") -> None:
@@ -40,9 +41,9 @@ def edge_totals(store: CheckStore) -> Counter[str]:
     totals: Counter[str] = Counter()
     for row in store.rows():
         totals["checks"] += 1
-        totals[row["verdict"]] += 1
+        totals[VERDICT_METRICS[row["verdict"]]] += 1
         if row["reason"] == "fever":
-            totals["fever"] += 1
+            totals["fevers"] += 1
     return totals
 
 
@@ -52,7 +53,7 @@ def hub_totals(engine: Engine, device_id: str) -> tuple[Counter[str], list[int]]
         rows = conn.execute(
             select(daily_counts.c.metric, func.sum(daily_counts.c.n)).group_by(daily_counts.c.metric)
         )
-        compared = {"checks", "admit", "deny", "remeasure", "manual", "fever"}
+        compared = {"checks", "admitted", "denied", "remeasure", "manual", "fevers"}
         totals = Counter({metric: int(n) for metric, n in rows if metric in compared})
         seqs = list(
             conn.scalars(select(checks.c.seq).where(checks.c.device_id == device_id).order_by(checks.c.seq))

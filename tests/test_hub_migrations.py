@@ -47,3 +47,25 @@ def test_every_field_of_a_check_has_its_column_at_both_ends(tmp_path: Path) -> N
     assert fields <= set(checks.c.keys())
     store = CheckStore(tmp_path / "edge.db")
     assert fields <= {column.name for column in store.db["checks"].columns}
+
+
+def test_counts_stored_under_the_old_metric_names_are_renamed(tmp_path: Path) -> None:
+    """Revision 0006: a metric is named as the day report's field (admit → admitted, …)."""
+    from alembic import command
+    from sqlalchemy import insert, select
+
+    from hub.core.db import alembic_config, daily_counts, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0005")
+        conn.execute(insert(daily_counts), [
+            {"site_id": "s", "local_date": "2026-11-30", "metric": m, "n": n}
+            for m, n in (("admit", 5), ("fever", 1), ("deny:fever", 1), ("override", 2))
+        ])  # fmt: skip
+    create_schema(engine)
+    with engine.connect() as conn:
+        names = dict(conn.execute(select(daily_counts.c.metric, daily_counts.c.n)).all())
+    assert names == {"admitted": 5, "fevers": 1, "deny:fever": 1, "overrides": 2}

@@ -53,7 +53,7 @@ def test_purge_keeps_counts_exact_and_never_takes_what_a_device_has_not_complete
     again = post(client, device, make_batch(device, 0, log)).json()
     assert again == {"acked_seq": 13, "stored": 2, "duplicates": 11, "conflicts": 0}
     after = counts(hub_engine)
-    assert after["checks"] == before["checks"] + 2 and after["fever"] == before["fever"] == 1
+    assert after["checks"] == before["checks"] + 2 and after["fevers"] == before["fevers"] == 1
 
     assert purge(hub_engine, keep_days=30).checks == 1  # now #13 may go; #11, #12 are new
     assert held(hub_engine) == [11, 12] and counts(hub_engine) == after

@@ -23,7 +23,7 @@ from tests.hub_helpers import make_batch, make_check, post
 from tests.kiosk_helpers import SettableSensor
 
 NO_MASK = Reason(
-    "no_mask", "未戴口罩，禁止通行", "No mask: entry refused", urgent=True, alert=True, counted=True
+    "no_mask", "未戴口罩，禁止通行", "No mask: entry refused", urgent=True, alert=True, metric="no_masks"
 )
 
 
@@ -41,7 +41,7 @@ def test_a_new_reason_is_counted_and_alerted_by_the_hub(
     with hub_engine.connect() as conn:
         counts = dict(conn.execute(select(daily_counts.c.metric, daily_counts.c.n)).all())
         raised = list(conn.scalars(select(alerts.c.reason)))
-    assert counts["no_mask"] == 1 and counts["deny:no_mask"] == 1 and counts["checks"] == 2
+    assert counts["no_masks"] == 1 and counts["deny:no_mask"] == 1 and counts["checks"] == 2
     assert raised == ["no_mask"]
     overview = client.get("/").text
     assert "未戴口罩，禁止通行" in overview  # the alert, in the manager's words

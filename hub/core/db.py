@@ -295,7 +295,7 @@ def make_engine(url: str) -> Engine:
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
-def _alembic_config() -> Config:
+def alembic_config() -> Config:
     config = Config(str(MIGRATIONS / "alembic.ini"))
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
@@ -304,7 +304,7 @@ def _alembic_config() -> Config:
 def create_schema(engine: Engine) -> None:
     """Bring the database to the newest schema with the Alembic migrations (idempotent).
     Run once per upgrade — by ``gatecheck hub migrate``, never by serving processes."""
-    config = _alembic_config()
+    config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
@@ -325,7 +325,7 @@ def require_schema(engine: Engine) -> None:
     """Refuse a database at another schema revision than this software's, rather than
     change it: several hub processes start at once, and only ``gatecheck hub migrate``
     (run once, before them) may migrate."""
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     current = current_schema(engine)
     if current != head:
         raise SchemaMismatch(
