@@ -19,10 +19,6 @@ DEFAULT_HOME = Path("/var/lib/gatecheck")
 class DeviceHome:
     path: Path
 
-    @classmethod
-    def from_env(cls) -> DeviceHome:
-        return cls(Path(os.environ.get("GATECHECK_HOME") or DEFAULT_HOME))
-
     @property
     def bundle(self) -> Path:
         return self.path / "device.json"

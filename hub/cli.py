@@ -10,7 +10,7 @@ import click
 import uvicorn
 
 from hub.auth import AuthError, create_user
-from hub.core.db import SchemaMismatch, create_schema, current_schema, make_engine, require_schema
+from hub.core.db import create_schema, current_schema, make_engine
 from hub.options import database_option, open_database
 from hub.recompute import recompute
 
@@ -43,10 +43,7 @@ def serve(
     finish (up to 30 s) before the processes exit."""
     if bool(ssl_certfile) != bool(ssl_keyfile):
         raise click.UsageError("give both --ssl-certfile and --ssl-keyfile, or neither")
-    try:
-        require_schema(make_engine(database_url))
-    except SchemaMismatch as exc:
-        raise click.ClickException(str(exc)) from exc
+    open_database(database_url).dispose()  # refused, with what to do, unless at this schema
     # Worker processes read their settings from the environment, like a deployment's.
     os.environ["GATECHECK_HUB_DATABASE_URL"] = database_url
     scheme = "https" if ssl_certfile else "http"
@@ -117,11 +114,12 @@ def restore_command(database_url: str, source: Path) -> None:
     --database-url. An SQLite backup is itself a hub database: serve it directly."""
     from hub.backup import BackupError, restore
 
+    engine = make_engine(database_url)
     try:
-        restore(make_engine(database_url), source)
+        restore(engine, source)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"restored {source} into {make_engine(database_url).url.render_as_string()}")
+    click.echo(f"restored {source} into {engine.url.render_as_string()}")
 
 
 @hub.command("user")
