@@ -67,7 +67,9 @@ def migrate(database_url: str) -> None:
     """Bring the hub database to this software's schema (run once per upgrade, before
     starting the hub; safe to repeat)."""
     engine = make_engine(database_url)
-    create_schema(engine)
+    made = create_schema(engine)
+    if made:
+        click.echo(f"made month partitions for raw checks: {', '.join(m.name for m in made)}")
     click.echo(f"hub database at schema {current_schema(engine)}  ({engine.url.render_as_string()})")
 
 
@@ -86,8 +88,10 @@ def purge_command(database_url: str, keep_days: int) -> None:
     from hub.retention import purge
 
     report = purge(open_database(database_url), keep_days)
+    months = f" ({report.months} month partitions dropped)" if report.months else ""
     click.echo(
         f"purged {report.checks:,} raw checks from {report.logs} device logs older than {keep_days} days"
+        f"{months}"
     )
 
 

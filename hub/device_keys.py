@@ -3,38 +3,69 @@ its signed requests within the replay window — the tables and the SQL touching
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Connection, Engine, and_, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from core.protocol import CLOCK_TOLERANCE_S
-from hub.core.db import devices, nonces
+from hub.core.db import devices, nonces, sites
 
 
-def device_key(engine: Engine, device_id: str, nonce: str) -> tuple[bytes, str, bool] | None:
-    """The device's public key and status, and whether this nonce was already used — one
-    round trip, as it runs for every device request."""
+@dataclass(frozen=True)
+class DeviceKey:
+    """Who a device is, as every request of it needs: the site id leads every statement
+    that follows (the check tables are keyed, and can be sharded, by site)."""
+
+    device_id: str
+    site_id: str
+    gate: str
+    timezone: str
+    public_key: bytes
+    status: str
+
+
+def device_key(engine: Engine, device_id: str, nonce: str) -> tuple[DeviceKey, bool] | None:
+    """The device, and whether this nonce was already used — it runs for every device
+    request, so two reads on one connection."""
     with engine.connect() as conn:
         row = conn.execute(
-            select(devices.c.public_key, devices.c.status).where(devices.c.id == device_id)
+            select(
+                devices.c.site_id, devices.c.gate, sites.c.timezone, devices.c.public_key, devices.c.status
+            )
+            .join(sites, sites.c.id == devices.c.site_id)
+            .where(devices.c.id == device_id)
         ).one_or_none()
         if row is None:
             return None
+        key = DeviceKey(device_id, row.site_id, row.gate, row.timezone, bytes(row.public_key), row.status)
         used = conn.scalar(
-            select(nonces.c.nonce).where(and_(nonces.c.device_id == device_id, nonces.c.nonce == nonce[:64]))
+            select(nonces.c.nonce).where(
+                and_(
+                    nonces.c.site_id == key.site_id,
+                    nonces.c.device_id == device_id,
+                    nonces.c.nonce == nonce[:64],
+                )
+            )
         )
-    return bytes(row.public_key), row.status, used is not None
+    return key, used is not None
 
 
 class Replayed(Exception):
     """A nonce this device already used within the replay window."""
 
 
-def record_nonce(conn: Connection, device_id: str, nonce: str, now_ms: int) -> None:
+def record_nonce(conn: Connection, device: DeviceKey, nonce: str, now_ms: int) -> None:
     """Remember a nonce for the replay window inside the caller's transaction."""
     horizon = now_ms - 2 * CLOCK_TOLERANCE_S * 1000
+    mine = and_(nonces.c.site_id == device.site_id, nonces.c.device_id == device.device_id)
     try:
         # First in the transaction: a conflict aborts the whole request, nothing stored.
-        conn.execute(insert(nonces).values(device_id=device_id, nonce=nonce[:64], seen_ms=now_ms))
+        conn.execute(
+            insert(nonces).values(
+                site_id=device.site_id, device_id=device.device_id, nonce=nonce[:64], seen_ms=now_ms
+            )
+        )
     except IntegrityError:
         raise Replayed from None
-    conn.execute(delete(nonces).where(and_(nonces.c.device_id == device_id, nonces.c.seen_ms < horizon)))
+    conn.execute(delete(nonces).where(and_(mine, nonces.c.seen_ms < horizon)))

@@ -31,10 +31,11 @@ from hub.core.db import (
     daily_holders,
     device_boots,
     device_logs,
-    devices,
-    sites,
+    device_status,
+    new_ids,
 )
 from hub.counting import LOG_CONFLICT, LOG_REPLACED, LocalDays, tally
+from hub.device_keys import DeviceKey
 
 
 class IngestError(Exception):
@@ -100,7 +101,7 @@ def _first_seen(conn: Connection, table: Any, rows: list[dict[str, Any]], key: s
 
 
 def _raise_alerts(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    raised = [
+    raised: list[dict[str, Any]] = [
         {
             k: r[k]
             for k in ("site_id", "device_id", "seq", "gate", "reason", "temp_c", "event_ms", "received_ms")
@@ -109,29 +110,55 @@ def _raise_alerts(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str
         if r["verdict"] == "deny" and reason(r["reason"]).alert
     ]
     if raised:
+        for alert, alert_id in zip(
+            raised, new_ids(conn, alerts, raised[0]["site_id"], len(raised)), strict=True
+        ):
+            alert["id"] = alert_id
         conn.execute(alerts.insert(), raised)
     return raised
 
 
-def _record_boot(conn: Connection, device_id: str, boot_id: str, clock: clocks.BootClock, now: int) -> None:
+def _record_boot(
+    conn: Connection, device: DeviceKey, boot_id: str, clock: clocks.BootClock, now: int
+) -> None:
     values = {"skew_ms": clock.skew_ms, "mono_offset_ms": clock.mono_offset_ms, "last_seen_ms": now}
-    stmt = _insert(conn)(device_boots).values(device_id=device_id, boot_id=boot_id, **values)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["device_id", "boot_id"], set_=values))
+    stmt = _insert(conn)(device_boots).values(
+        site_id=device.site_id, device_id=device.device_id, boot_id=boot_id, **values
+    )
+    conn.execute(stmt.on_conflict_do_update(index_elements=["site_id", "device_id", "boot_id"], set_=values))
 
 
-def _known_boots(conn: Connection, device_id: str, boot_ids: set[str]) -> dict[str, clocks.BootClock]:
+def _known_boots(conn: Connection, device: DeviceKey, boot_ids: set[str]) -> dict[str, clocks.BootClock]:
     rows = conn.execute(
         select(device_boots.c.boot_id, device_boots.c.skew_ms, device_boots.c.mono_offset_ms).where(
-            and_(device_boots.c.device_id == device_id, device_boots.c.boot_id.in_(boot_ids))
+            and_(
+                device_boots.c.site_id == device.site_id,
+                device_boots.c.device_id == device.device_id,
+                device_boots.c.boot_id.in_(boot_ids),
+            )
         )
     )
     return {r.boot_id: clocks.BootClock(r.skew_ms, r.mono_offset_ms) for r in rows}
 
 
-_SITE_TIMEZONE = (
-    select(sites.c.timezone).where(sites.c.id == devices.c.site_id).scalar_subquery().label("timezone")
-)
-"""The device's site timezone, read in the same statement that locks the device row."""
+def _lock_device(
+    conn: Connection, device: DeviceKey, batch: BatchIn, clock: clocks.BootClock, now: int
+) -> None:
+    """Record what the batch tells of its device. Written first, it takes the device's
+    lock (a row lock on PostgreSQL, the write lock on SQLite), so two uploads from one
+    device never interleave — wherever they arrive."""
+    values = {
+        "last_seen_ms": now,
+        "last_boot_id": batch.boot_id,
+        "clock_skew_ms": clock.skew_ms,
+        "backlog": batch.backlog,
+        "software": batch.software or None,
+        "trust_version": batch.trust_version,
+        "trust_fetched_ms": batch.trust_fetched_ms,
+    }
+    stmt = _insert(conn)(device_status).values(site_id=device.site_id, device_id=device.device_id, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["site_id", "device_id"], set_=values))
+
 
 CONTENT = ("gate", "wall_ms", "mono_ms", "boot_id", "verdict", "reason", "temp_c", "temp_source",
            "scheme", "holder", "flags")  # fmt: skip
@@ -146,13 +173,17 @@ class IngestResult:
 
 
 def _log_ack(
-    conn: Connection, device_id: str, log_id: str, after_seq: int | None, last_seq: int | None
+    conn: Connection, device: DeviceKey, log_id: str, after_seq: int | None, last_seq: int | None
 ) -> Any:
     """(log_no, acked_seq) of this device's log, the acknowledgement moved first when a
     routine batch continues what the hub holds: it vouches for every check after
     ``after_seq``, so if the hub held everything up to there it now holds everything up to
     the batch's last seq. None when the hub has never heard of this log."""
-    where = and_(device_logs.c.device_id == device_id, device_logs.c.log_id == log_id)
+    where = and_(
+        device_logs.c.site_id == device.site_id,
+        device_logs.c.device_id == device.device_id,
+        device_logs.c.log_id == log_id,
+    )
     columns = (device_logs.c.log_no, device_logs.c.acked_seq, device_logs.c.purged_seq)
     if after_seq is None or last_seq is None:
         return conn.execute(select(*columns).where(where)).one_or_none()
@@ -163,34 +194,49 @@ def _log_ack(
     ).one_or_none()
 
 
-def _open_log(conn: Connection, device_id: str, log_id: str, received_ms: int) -> int:
+def _open_log(conn: Connection, device: DeviceKey, log_id: str, received_ms: int) -> int:
     """Take a log the hub has not seen: the device's first (or its log from before logs had
     ids) becomes log 0; any later one — the old log was lost — gets the next number."""
+    mine = and_(device_logs.c.site_id == device.site_id, device_logs.c.device_id == device.device_id)
     claimed = conn.scalar(
         update(device_logs)
-        .where(and_(device_logs.c.device_id == device_id, device_logs.c.log_id.is_(None)))
+        .where(and_(mine, device_logs.c.log_id.is_(None)))
         .values(log_id=log_id)
         .returning(device_logs.c.log_no)
     )
     if claimed is not None:
         return int(claimed)
-    last = conn.scalar(select(func.max(device_logs.c.log_no)).where(device_logs.c.device_id == device_id))
+    last = conn.scalar(select(func.max(device_logs.c.log_no)).where(mine))
     log_no = 0 if last is None else last + 1
     conn.execute(
         device_logs.insert().values(
-            device_id=device_id, log_no=log_no, log_id=log_id, acked_seq=0, first_seen_ms=received_ms
+            site_id=device.site_id,
+            device_id=device.device_id,
+            log_no=log_no,
+            log_id=log_id,
+            acked_seq=0,
+            first_seen_ms=received_ms,
         )
     )
     return log_no
 
 
 def _alert_once(conn: Connection, alert: dict[str, Any]) -> bool:
-    stmt = _insert(conn)(alerts).values(**alert).on_conflict_do_nothing()
-    return bool(conn.execute(stmt).rowcount)
+    """Raise an alert unless this (check, reason) already has one."""
+    held = conn.scalar(
+        select(alerts.c.id).where(
+            and_(*(alerts.c[k] == alert[k] for k in ("site_id", "device_id", "seq", "reason")))
+        )
+    )
+    if held is not None:
+        return False
+    (alert["id"],) = new_ids(conn, alerts, alert["site_id"], 1)
+    conn.execute(alerts.insert().values(**alert))
+    return True
 
 
 def _keep_conflicts(
-    conn: Connection, site_id: str, device_id: str, conflicting: list[dict[str, Any]], received_ms: int
+    conn: Connection, device: DeviceKey, conflicting: list[dict[str, Any]], received_ms: int
 ) -> list[dict[str, Any]]:
     """Store each conflicting version once (an agent retrying sends it again)."""
     kept = {
@@ -198,18 +244,22 @@ def _keep_conflicts(
         for r in conn.execute(
             select(check_conflicts.c.seq, check_conflicts.c.content).where(
                 and_(
-                    check_conflicts.c.device_id == device_id,
+                    check_conflicts.c.site_id == device.site_id,
+                    check_conflicts.c.device_id == device.device_id,
                     check_conflicts.c.seq.in_([c["seq"] for c in conflicting]),
                 )
             )
         )
     }
     rows = [
-        {"site_id": site_id, "device_id": device_id, "seq": c["seq"], "received_ms": received_ms,
+        {"site_id": device.site_id, "device_id": device.device_id, "seq": c["seq"],
+         "received_ms": received_ms,
          "content": json.dumps({k: c[k] for k in CONTENT}, ensure_ascii=False, sort_keys=True)}
         for c in conflicting
     ]  # fmt: skip
     new = [r for r in rows if (r["seq"], r["content"]) not in kept]
+    for row, row_id in zip(new, new_ids(conn, check_conflicts, device.site_id, len(new)), strict=True):
+        row["id"] = row_id
     if new:
         conn.execute(check_conflicts.insert(), new)
     return new
@@ -217,7 +267,7 @@ def _keep_conflicts(
 
 def ingest_batch(
     engine: Engine,
-    device_id: str,
+    device: DeviceKey,
     batch: BatchIn,
     received_ms: int,
     before: Callable[[Connection], None] | None = None,
@@ -225,6 +275,7 @@ def ingest_batch(
     """Store a batch from an authenticated device and say how far it may advance.
     ``before`` runs first in the same transaction (the route records the request's nonce
     there, so a replay is refused atomically and costs no extra commit)."""
+    device_id = device.device_id
     if batch.device_id != device_id:
         raise IngestError(f"batch is for device {batch.device_id}, signed by {device_id}")
     try:
@@ -241,26 +292,11 @@ def ingest_batch(
     with engine.begin() as conn:
         if before is not None:
             before(conn)
-        # Updating the device row first takes its lock (a row lock on PostgreSQL, the write
-        # lock on SQLite), so two uploads from one device never interleave.
-        device = conn.execute(
-            update(devices)
-            .where(devices.c.id == device_id)
-            .values(
-                last_seen_ms=received_ms,
-                last_boot_id=batch.boot_id,
-                clock_skew_ms=clock.skew_ms,
-                backlog=batch.backlog,
-                software=batch.software or None,
-                trust_version=batch.trust_version,
-                trust_fetched_ms=batch.trust_fetched_ms,
-            )
-            .returning(devices.c.site_id, devices.c.gate, _SITE_TIMEZONE)
-        ).one()
+        _lock_device(conn, device, batch, clock, received_ms)
         raised: list[dict[str, Any]] = []
-        log = _log_ack(conn, device_id, batch.log_id, batch.after_seq, last_seq)
+        log = _log_ack(conn, device, batch.log_id, batch.after_seq, last_seq)
         if log is None:
-            log_no = _open_log(conn, device_id, batch.log_id, received_ms)
+            log_no = _open_log(conn, device, batch.log_id, received_ms)
             if log_no > 0:
                 raised.append(
                     {"site_id": device.site_id, "device_id": device_id, "seq": log_no << LOG_SEQ_BITS,
@@ -268,12 +304,18 @@ def ingest_batch(
                      "event_ms": received_ms, "received_ms": received_ms}
                 )  # fmt: skip
                 _alert_once(conn, raised[-1])
-            log = _log_ack(conn, device_id, batch.log_id, batch.after_seq, last_seq)
+            log = _log_ack(conn, device, batch.log_id, batch.after_seq, last_seq)
         base = log.log_no << LOG_SEQ_BITS
         if batch.after_seq is not None and batch.backlog == 0 and log.acked_seq >= (last_seq or floor):
             # Nothing left on the device and the hub holds all of it: complete until now.
-            conn.execute(update(devices).where(devices.c.id == device_id).values(synced_until_ms=received_ms))
-        _record_boot(conn, device_id, batch.boot_id, clock, received_ms)
+            conn.execute(
+                update(device_status)
+                .where(
+                    and_(device_status.c.site_id == device.site_id, device_status.c.device_id == device_id)
+                )
+                .values(synced_until_ms=received_ms)
+            )
+        _record_boot(conn, device, batch.boot_id, clock, received_ms)
         held: dict[int, tuple[Any, ...]] = {}
         if seqs:
             held = {
@@ -281,6 +323,7 @@ def ingest_batch(
                 for r in conn.execute(
                     select(checks.c.seq, *(checks.c[k] for k in CONTENT)).where(
                         and_(
+                            checks.c.site_id == device.site_id,
                             checks.c.device_id == device_id,
                             checks.c.seq.between(base + seqs[0], base + seqs[-1]),
                         )
@@ -288,7 +331,7 @@ def ingest_batch(
                 )
             }
         other_boots = {c["boot_id"] for c in items} - {batch.boot_id}
-        boots = _known_boots(conn, device_id, other_boots) if other_boots else {}
+        boots = _known_boots(conn, device, other_boots) if other_boots else {}
         boots[batch.boot_id] = clock
         new_rows: list[dict[str, Any]] = []
         conflicting: list[dict[str, Any]] = []
@@ -324,7 +367,7 @@ def ingest_batch(
                 counts[(day, "devices")] += n
             _upsert_counts(conn, device.site_id, dict(counts))
             raised += _raise_alerts(conn, new_rows)
-        if conflicting and _keep_conflicts(conn, device.site_id, device_id, conflicting, received_ms):
+        if conflicting and _keep_conflicts(conn, device, conflicting, received_ms):
             first = conflicting[0]
             alert = {"site_id": device.site_id, "device_id": device_id, "seq": first["seq"],
                      "gate": first["gate"], "reason": LOG_CONFLICT, "temp_c": first["temp_c"],

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Engine, and_, case, func, select, update
 
-from hub.core.db import alerts, daily_counts, devices, sites
+from hub.core.db import alerts, daily_counts, device_status, devices, sites
 from hub.schemas import Alert, DayCounts, DayState, DayStatus, DeviceHealth, SitePublic
 
 _SITE_COLUMNS = (sites.c.id, sites.c.name, sites.c.timezone, sites.c.report_deadline)
@@ -162,6 +162,13 @@ def _local_ms(day: date, at: time, tz: ZoneInfo) -> int:
     return int(datetime.combine(day, at, tzinfo=tz).timestamp() * 1000)
 
 
+_WITH_STATUS = devices.outerjoin(
+    device_status,
+    and_(device_status.c.site_id == devices.c.site_id, device_status.c.device_id == devices.c.id),
+)
+"""Each device with what its last upload told (nothing before its first)."""
+
+
 @dataclass(frozen=True)
 class _Device:
     site_id: str
@@ -173,9 +180,10 @@ class _Device:
 def _active_devices(engine: Engine, site_ids: Sequence[str]) -> dict[str, list[_Device]]:
     with engine.connect() as conn:
         rows = conn.execute(
-            select(
-                devices.c.site_id, devices.c.gate, devices.c.synced_until_ms, devices.c.created_at_ms
-            ).where(and_(devices.c.site_id.in_(list(site_ids)), devices.c.status == "active"))
+            select(devices.c.site_id, devices.c.gate, device_status.c.synced_until_ms)
+            .add_columns(devices.c.created_at_ms)
+            .select_from(_WITH_STATUS)
+            .where(and_(devices.c.site_id.in_(list(site_ids)), devices.c.status == "active"))
         ).all()
         found: dict[str, list[_Device]] = {site_id: [] for site_id in site_ids}
         for row in rows:
@@ -241,7 +249,10 @@ def device_health(engine: Engine, site_id: str, now: datetime | None = None) -> 
     now_ms = (now or datetime.now(UTC)).timestamp() * 1000
     with engine.connect() as conn:
         rows = conn.execute(
-            select(devices).where(devices.c.site_id == site_id).order_by(devices.c.gate)
+            select(devices, device_status)
+            .select_from(_WITH_STATUS)
+            .where(devices.c.site_id == site_id)
+            .order_by(devices.c.gate)
         ).all()
     return [
         DeviceHealth(
@@ -272,16 +283,16 @@ def open_alerts(engine: Engine, site_ids: Sequence[str] | None, limit: int = 100
         return [Alert.model_validate(dict(r._mapping)) for r in rows]
 
 
-def alert_site(engine: Engine, alert_id: int) -> str | None:
-    with engine.connect() as conn:
-        return conn.scalar(select(alerts.c.site_id).where(alerts.c.id == alert_id))
-
-
-def acknowledge_alert(engine: Engine, alert_id: int, username: str) -> None:
-    """Mark an alert handled by ``username`` (once: a second acknowledgement changes nothing)."""
+def acknowledge_alert(engine: Engine, site_id: str, alert_id: int, username: str) -> bool:
+    """Mark an alert handled by ``username`` (once: a second acknowledgement changes
+    nothing); False when the site has no such alert."""
+    this = and_(alerts.c.site_id == site_id, alerts.c.id == alert_id)
     with engine.begin() as conn:
+        if conn.scalar(select(alerts.c.id).where(this)) is None:
+            return False
         conn.execute(
             update(alerts)
-            .where(and_(alerts.c.id == alert_id, alerts.c.acked_by.is_(None)))
+            .where(and_(this, alerts.c.acked_by.is_(None)))
             .values(acked_by=username, acked_at_ms=int(datetime.now(UTC).timestamp() * 1000))
         )
+    return True

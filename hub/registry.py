@@ -19,7 +19,7 @@ from sqlalchemy import Engine, and_, func, insert, select, update
 from core.bundle import DeviceBundle
 from core.policy import Policy
 from core.protocol import DeviceConfig, public_key_for
-from hub.core.db import device_logs, devices, organisations, sites
+from hub.core.db import device_logs, device_status, devices, organisations, sites
 from hub.records import (
     DEFAULT_ORGANISATION,
     DeviceEnrol,
@@ -191,7 +191,7 @@ def _bundle(engine: Engine, device_id: str, signing_key: bytes) -> DeviceBundle:
 
 _LATEST_ACK = func.coalesce(
     select(device_logs.c.acked_seq)
-    .where(device_logs.c.device_id == devices.c.id)
+    .where(and_(device_logs.c.site_id == devices.c.site_id, device_logs.c.device_id == devices.c.id))
     .order_by(device_logs.c.log_no.desc())
     .limit(1)
     .scalar_subquery(),
@@ -237,12 +237,16 @@ def list_devices(
             devices.c.created_at_ms,
             devices.c.key_rotated_ms,
             devices.c.revoked_ms,
-            devices.c.last_seen_ms,
+            device_status.c.last_seen_ms,
             _LATEST_ACK,
-            devices.c.backlog,
-            devices.c.software,
+            device_status.c.backlog,
+            device_status.c.software,
         )
         .join(sites, sites.c.id == devices.c.site_id)
+        .outerjoin(
+            device_status,
+            and_(device_status.c.site_id == devices.c.site_id, device_status.c.device_id == devices.c.id),
+        )
         .order_by(sites.c.name, devices.c.gate, devices.c.id)
     )
     if site_id is not None:

@@ -8,6 +8,11 @@ transactions so ingest never waits long. Only checks a device's log has *complet
 backlog stays until the backlog is in. Each log remembers how far it was purged
 (``device_logs.purged_seq``), and ingest takes a re-sent check at or below that as the
 duplicate it is — so a day's counts stay exact after a purge.
+
+On PostgreSQL raw checks are partitioned by month (hub/core/partitions.py): a month goes as a
+whole once it ended more than ``keep_days`` ago (so raw checks are kept ``keep_days`` to
+``keep_days`` + one month), and rows are deleted only for what a whole month could not
+take — a month held back by an incomplete log, strays in the default partition.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, and_, delete, func, select, update
 
 from core.protocol import LOG_SEQ_BITS
+from hub.core import partitions
 from hub.core.db import checks, device_logs
 
 CHUNK = 5000
@@ -28,21 +34,43 @@ CHUNK = 5000
 class PurgeReport:
     checks: int = 0
     logs: int = 0
+    months: int = 0
+    """Month partitions dropped (PostgreSQL)."""
 
 
 def purge(engine: Engine, keep_days: int, now_ms: int | None = None) -> PurgeReport:
     """Delete raw checks received more than ``keep_days`` ago (completed logs only)."""
-    cutoff = (now_ms if now_ms is not None else int(time.time() * 1000)) - keep_days * 86_400_000
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    cutoff = now_ms - keep_days * 86_400_000
     report = PurgeReport()
     with engine.connect() as conn:
+        by_month = partitions.partitioned(conn)
+    if by_month:
+        partitions.ensure_months(engine, now_ms)
+        cutoff = partitions.Month.of(cutoff).start_ms  # whole months only
+        with engine.connect() as conn:
+            old_months = [m for m in partitions.months(conn) if m.end_ms <= cutoff]
+        for month in old_months:
+            dropped = partitions.drop_month(engine, month)
+            if dropped is not None:
+                report.checks += dropped
+                report.months += 1
+    _purge_rows(engine, cutoff, report)
+    return report
+
+
+def _purge_rows(engine: Engine, cutoff: int, report: PurgeReport) -> None:
+    with engine.connect() as conn:
+        log = device_logs.c
         logs = conn.execute(
-            select(device_logs.c.device_id, device_logs.c.log_no, device_logs.c.acked_seq).where(
-                device_logs.c.acked_seq > device_logs.c.purged_seq
+            select(log.site_id, log.device_id, log.log_no, log.acked_seq).where(
+                log.acked_seq > log.purged_seq
             )
         ).all()
-    for device_id, log_no, acked_seq in logs:
+    for site_id, device_id, log_no, acked_seq in logs:
         base = log_no << LOG_SEQ_BITS
         old = and_(
+            checks.c.site_id == site_id,
             checks.c.device_id == device_id,
             checks.c.seq.between(base + 1, base + acked_seq),
             checks.c.received_ms < cutoff,
@@ -60,8 +88,14 @@ def purge(engine: Engine, keep_days: int, now_ms: int | None = None) -> PurgeRep
         with engine.begin() as conn:
             conn.execute(
                 update(device_logs)
-                .where(and_(device_logs.c.device_id == device_id, device_logs.c.log_no == log_no))
+                .where(
+                    and_(
+                        device_logs.c.site_id == site_id,
+                        device_logs.c.device_id == device_id,
+                        device_logs.c.log_no == log_no,
+                        device_logs.c.purged_seq < last - base,
+                    )
+                )
                 .values(purged_seq=last - base)
             )
         report.logs += 1
-    return report

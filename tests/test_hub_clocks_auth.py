@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 
 from core.bundle import DeviceBundle
 from core.protocol import INGEST_PATH, sign_request
-from hub.core.db import checks, device_boots, devices
+from hub.core.db import checks, device_boots, device_status
 from hub.registry import enrol_device
 from tests.hub_helpers import make_batch, make_check, now_ms, post
 
@@ -49,7 +49,9 @@ def test_a_device_that_thinks_it_is_1970_is_placed_on_the_right_day(
         == (datetime.fromtimestamp(ten_minutes_ago / 1000, UTC) + timedelta(hours=8)).date().isoformat()
     )
     with hub_engine.connect() as conn:
-        skew = conn.scalar(select(devices.c.clock_skew_ms).where(devices.c.id == device.device_id))
+        skew = conn.scalar(
+            select(device_status.c.clock_skew_ms).where(device_status.c.device_id == device.device_id)
+        )
     assert skew is not None and abs(skew + YEARS_56_MS) < 5_000
 
 
@@ -149,20 +151,17 @@ def test_a_replay_that_races_past_the_first_check_stores_nothing(
 ) -> None:
     """Two copies of a request in flight at once both pass the read-only nonce check; the
     second one's ingest transaction must fail as a whole."""
-    from hub.device_keys import Replayed, record_nonce
+    from hub.device_keys import Replayed, device_key, record_nonce
     from hub.ingest import ingest_batch
 
+    found = device_key(hub_engine, device.device_id, "n-1")
+    assert found is not None and found[1] is False
+    key = found[0]
     batch = make_batch(device, None, [make_check(9, verdict="deny", reason="fever")])
     now = now_ms()
-    ingest_batch(
-        hub_engine,
-        device.device_id,
-        batch,
-        now,
-        before=lambda c: record_nonce(c, device.device_id, "n-1", now),
-    )
+    ingest_batch(hub_engine, key, batch, now, before=lambda c: record_nonce(c, key, "n-1", now))
     with pytest.raises(Replayed):
-        ingest_batch(hub_engine, device.device_id, batch.model_copy(update={"checks": make_batch(
+        ingest_batch(hub_engine, key, batch.model_copy(update={"checks": make_batch(
             device, None, [make_check(10, verdict="deny", reason="fever")]).checks}), now,
-            before=lambda c: record_nonce(c, device.device_id, "n-1", now))  # fmt: skip
+            before=lambda c: record_nonce(c, key, "n-1", now))  # fmt: skip
     assert [r.seq for r in stored(hub_engine)] == [9]

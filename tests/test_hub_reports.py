@@ -16,13 +16,13 @@ import pytest
 from click.testing import CliRunner
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from core.bundle import DeviceBundle
 from gatecheck.cli import main
 from hub.auth import create_user
 from hub.core.config import HubSettings
-from hub.core.db import daily_counts, devices
+from hub.core.db import daily_counts, device_status, devices
 from hub.main import create_app
 from hub.recompute import recompute
 from hub.registry import Site, create_site, enrol_device
@@ -124,7 +124,17 @@ def test_unique_people_and_devices_reporting(client: TestClient, hub_engine: Eng
 
 def _device_synced_until(engine: Engine, device_id: str, ms: int) -> None:
     with engine.begin() as conn:
-        conn.execute(update(devices).where(devices.c.id == device_id).values(synced_until_ms=ms))
+        site_id = conn.scalar(select(devices.c.site_id).where(devices.c.id == device_id))
+        done = conn.execute(
+            update(device_status).where(device_status.c.device_id == device_id).values(synced_until_ms=ms)
+        )
+        if not done.rowcount:  # never uploaded: as if one upload had said so
+            conn.execute(
+                insert(device_status).values(
+                    site_id=site_id, device_id=device_id, last_seen_ms=ms, last_boot_id="b",
+                    clock_skew_ms=0, backlog=0, synced_until_ms=ms,
+                )
+            )  # fmt: skip
 
 
 def _enrolled_at(engine: Engine, device_id: str, ms: int) -> None:
@@ -202,7 +212,8 @@ def test_fever_and_red_code_alerts_reach_the_list_and_the_webhook(
             assert post(http, dev, make_batch(dev, 0, batch)).status_code == 200
             listed = http.get("/api/v1/alerts").json()
             assert sorted(a["reason"] for a in listed) == ["code_red", "fever"]
-            assert http.post(f"/alerts/{listed[0]['id']}/ack", follow_redirects=False).status_code == 303
+            ack = f"/sites/{site.id}/alerts/{listed[0]['id']}/ack"
+            assert http.post(ack, follow_redirects=False).status_code == 303
             assert len(http.get("/api/v1/alerts").json()) == 1
     finally:
         receiver.shutdown()

@@ -56,13 +56,14 @@ def test_state_changes_need_the_csrf_token_and_the_hubs_origin(
 ) -> None:
     alert_id, device_id = raise_fever(client, hub_engine, site)
     token = client.headers.pop("X-CSRF-Token")
-    assert client.post(f"/alerts/{alert_id}/ack", follow_redirects=False).status_code == 403
+    assert client.post(f"/sites/{site.id}/alerts/{alert_id}/ack", follow_redirects=False).status_code == 403
     revoke = f"/api/v1/admin/devices/{device_id}/revoke"
     assert client.post(revoke).status_code == 403
     foreign = {"X-CSRF-Token": token, "Origin": "http://testserver:8081"}  # another port: same site
     assert client.post(revoke, headers=foreign).status_code == 403
     assert not acked(hub_engine) and device_status(hub_engine, device_id) == "active"
-    form = client.post(f"/alerts/{alert_id}/ack", data={"csrf_token": token}, follow_redirects=False)
+    ack = f"/sites/{site.id}/alerts/{alert_id}/ack"
+    form = client.post(ack, data={"csrf_token": token}, follow_redirects=False)
     assert form.status_code == 303 and acked(hub_engine)
     assert client.post(revoke, headers={"X-CSRF-Token": token}).status_code == 200
     assert device_status(hub_engine, device_id) == "revoked"
@@ -117,7 +118,7 @@ def test_http_basic_only_on_the_json_api_never_the_pages(
     assert script.get("/api/v1/admin/devices", auth=basic).status_code == 200
     assert script.get("/api/v1/sites", auth=basic).status_code == 200
     assert script.get("/", auth=basic, follow_redirects=False).status_code == 303
-    refused = script.post(f"/alerts/{alert_id}/ack", auth=basic, follow_redirects=False)
+    refused = script.post(f"/sites/{site.id}/alerts/{alert_id}/ack", auth=basic, follow_redirects=False)
     assert refused.status_code == 303 and refused.headers["location"] == "/login"
     assert not acked(hub_engine)
 
@@ -192,7 +193,7 @@ def test_a_page_on_another_port_cannot_act_through_a_logged_in_browser(
     with BackgroundHub(hub_app) as hub, httpx.Client(base_url=hub.url) as device_side:
         alert_id, device_id = raise_fever(device_side, hub_engine, site)
         handler.page = f"""<!doctype html><body>
-<form id="ack" method="post" action="{hub.url}/alerts/{alert_id}/ack" target="sink"></form>
+<form id="ack" method="post" action="{hub.url}/sites/{site.id}/alerts/{alert_id}/ack" target="sink"></form>
 <iframe name="sink"></iframe>
 <script>
 fetch("{hub.url}/api/v1/admin/devices/{device_id}/revoke",

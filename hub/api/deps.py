@@ -30,7 +30,7 @@ from core.text import LINE_PATTERN
 from hub import queries, sessions
 from hub.auth import User, authenticate, load_user
 from hub.core.config import HubSettings
-from hub.device_keys import device_key
+from hub.device_keys import DeviceKey, device_key
 from hub.schemas import SitePublic
 from hub.sessions import CSRF_FIELD, CSRF_HEADER
 from hub.throttle import LoginThrottle
@@ -56,7 +56,7 @@ class SignedUpload:
     is not recorded yet: the route records it in its own transaction (``record_nonce``),
     so a replay fails together with what it tried to do."""
 
-    device_id: str
+    device: DeviceKey
     body: bytes
     """The decompressed request body."""
     nonce: str
@@ -109,11 +109,13 @@ async def signed_upload(request: Request, engine: EngineDep, settings: SettingsD
     if encoding not in ("", "identity", "gzip"):
         raise HTTPException(415, f"unsupported Content-Encoding {encoding!r}; use gzip")
     body = await _read_capped(request, settings.max_body_bytes)
-    public_key, status, nonce_used = found
-    if not verify_request(public_key, request.method, request.url.path, timestamp, nonce, signature, body):
+    device, nonce_used = found
+    if not verify_request(
+        device.public_key, request.method, request.url.path, timestamp, nonce, signature, body
+    ):
         raise HTTPException(401, "bad signature")
-    if status != "active":
-        raise HTTPException(403, f"device is {status}")
+    if device.status != "active":
+        raise HTTPException(403, f"device is {device.status}")
     now_ms = int(time.time() * 1000)
     try:
         drift_s = abs(int(timestamp) - now_ms / 1000)
@@ -124,7 +126,7 @@ async def signed_upload(request: Request, engine: EngineDep, settings: SettingsD
         raise HTTPException(401, f"{CLOCK_REFUSAL} request signed {drift_s:.0f} s away from hub time")
     if nonce_used:
         raise HTTPException(401, REPLAY_DETAIL)
-    return SignedUpload(device_id, _decompress(body, encoding, settings.max_body_bytes), nonce, now_ms)
+    return SignedUpload(device, _decompress(body, encoding, settings.max_body_bytes), nonce, now_ms)
 
 
 SignedUploadDep = Annotated[SignedUpload, Depends(signed_upload)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Engine,
     Float,
     ForeignKey,
@@ -27,10 +30,13 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    func,
+    select,
 )
 
 from core.private import create_private_file
 from core.protocol import FLAGS_TEXT_MAX, GATE_MAX, ID_MAX, REASON_MAX
+from hub.core.partitions import Month, ensure_months
 from hub.counting import METRIC_MAX
 
 metadata = MetaData()
@@ -64,26 +70,42 @@ devices = Table(
     Column("gate", String(GATE_MAX), nullable=False),
     Column("public_key", LargeBinary(32), nullable=False),
     Column("status", String(16), nullable=False, default="active"),
-    Column("last_seen_ms", BigInteger),
-    Column("last_boot_id", String(64)),
-    Column("clock_skew_ms", BigInteger),
-    Column("backlog", Integer),
-    Column("synced_until_ms", BigInteger, comment="Hub time up to which the device has sent all."),
-    Column("trust_version", BigInteger, comment="Trust list version the device applied."),
-    Column("trust_fetched_ms", BigInteger, comment="When the device received that trust list."),
-    Column("software", String(32)),
     Column("created_at_ms", BigInteger, nullable=False),
     Column("hub_url", String(255), comment="URL the device was told to sync to (for new bundles)."),
     Column("key_rotated_ms", BigInteger, comment="When the device's key pair was last replaced."),
     Column("revoked_ms", BigInteger, comment="When the device was revoked (status 'revoked')."),
 )
 
+# What each batch tells of its device, written by every upload. Kept apart from
+# ``devices`` (who a device is, written at enrolment, rotation and revocation — a reference
+# table when sharded) so the per-request write lands on the device's site's shard.
+device_status = Table(
+    "device_status",
+    metadata,
+    Column("site_id", String(32), nullable=False),
+    Column("device_id", String(32), ForeignKey("devices.id"), nullable=False),
+    Column("last_seen_ms", BigInteger, nullable=False),
+    Column("last_boot_id", String(64), nullable=False),
+    Column("clock_skew_ms", BigInteger, nullable=False),
+    Column("backlog", Integer, nullable=False),
+    Column("synced_until_ms", BigInteger, comment="Hub time up to which the device has sent all."),
+    Column("trust_version", BigInteger, comment="Trust list version the device applied."),
+    Column("trust_fetched_ms", BigInteger, comment="When the device received that trust list."),
+    Column("software", String(32)),
+    PrimaryKeyConstraint("site_id", "device_id"),
+)
+
 # Each check log a device has used. A log is numbered from 0 in the order the hub first
 # heard of it; the hub keeps log n's checks at seqs n·2^40 + seq (sync.protocol.LOG_SEQ_BITS),
 # so a log started again after a loss never collides with the old one's numbers.
+#
+# Shard-ready (docs/hub.md "Sharding"): every table a check's data lands in carries the
+# site id in every primary and unique key, so it can be distributed by site; the rule is
+# held by tests/test_hub_shard_ready.py.
 device_logs = Table(
     "device_logs",
     metadata,
+    Column("site_id", String(32), nullable=False),
     Column("device_id", String(32), ForeignKey("devices.id"), nullable=False),
     Column("log_no", Integer, nullable=False),
     Column("log_id", String(32), comment="NULL: the first log, from before logs had ids."),
@@ -96,16 +118,19 @@ device_logs = Table(
         server_default="0",
         comment="Raw checks up to this seq were purged (never above acked_seq).",
     ),
-    PrimaryKeyConstraint("device_id", "log_no"),
-    UniqueConstraint("device_id", "log_id"),
+    PrimaryKeyConstraint("site_id", "device_id", "log_no"),
+    UniqueConstraint("site_id", "device_id", "log_id"),
 )
 
+# On PostgreSQL partitioned by month of ``received_ms`` (hub/core/partitions.py), which the
+# primary key there must include; (site, device, seq) stays unique because ingest looks a
+# check up across partitions under the device's lock before inserting it.
 checks = Table(
     "checks",
     metadata,
+    Column("site_id", String(32), nullable=False),
     Column("device_id", String(32), ForeignKey("devices.id"), nullable=False),
     Column("seq", BigInteger, nullable=False),
-    Column("site_id", String(32), nullable=False),
     Column("gate", String(GATE_MAX), nullable=False),
     Column("wall_ms", BigInteger, nullable=False),
     Column("mono_ms", BigInteger, nullable=False),
@@ -122,7 +147,7 @@ checks = Table(
     Column("scheme", String(16)),
     Column("holder", String(ID_MAX)),
     Column("flags", String(FLAGS_TEXT_MAX), nullable=False, default=""),
-    PrimaryKeyConstraint("device_id", "seq"),
+    PrimaryKeyConstraint("site_id", "device_id", "seq"),
     Index("checks_by_site_day", "site_id", "local_date"),
 )
 
@@ -132,12 +157,14 @@ checks = Table(
 check_conflicts = Table(
     "check_conflicts",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("site_id", String(32), nullable=False, index=True),
+    Column("site_id", String(32), nullable=False),
+    Column("id", BigInteger, nullable=False, comment="Unique within the site (new_ids)."),
     Column("device_id", String(32), nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("received_ms", BigInteger, nullable=False),
     Column("content", Text, nullable=False, comment="The check as this upload sent it (JSON)."),
+    PrimaryKeyConstraint("site_id", "id"),
+    Index("check_conflicts_by_check", "site_id", "device_id", "seq"),
 )
 
 # Who was seen and which devices reported, per site-day: unique people and "devices
@@ -165,8 +192,8 @@ daily_devices = Table(
 alerts = Table(
     "alerts",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("site_id", String(32), nullable=False, index=True),
+    Column("site_id", String(32), nullable=False),
+    Column("id", BigInteger, nullable=False, comment="Unique within the site (new_ids)."),
     Column("device_id", String(32), nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("gate", String(GATE_MAX), nullable=False),
@@ -176,7 +203,8 @@ alerts = Table(
     Column("received_ms", BigInteger, nullable=False),
     Column("acked_by", String(64)),
     Column("acked_at_ms", BigInteger),
-    UniqueConstraint("device_id", "seq", "reason", name="alerts_once"),
+    PrimaryKeyConstraint("site_id", "id"),
+    UniqueConstraint("site_id", "device_id", "seq", "reason", name="alerts_once"),
 )
 
 users = Table(
@@ -215,22 +243,24 @@ sessions = Table(
 device_boots = Table(
     "device_boots",
     metadata,
+    Column("site_id", String(32), nullable=False),
     Column("device_id", String(32), nullable=False),
     Column("boot_id", String(64), nullable=False),
     Column("skew_ms", BigInteger, nullable=False),
     Column("mono_offset_ms", BigInteger, nullable=False, comment="hub time minus device monotonic"),
     Column("last_seen_ms", BigInteger, nullable=False),
-    PrimaryKeyConstraint("device_id", "boot_id"),
+    PrimaryKeyConstraint("site_id", "device_id", "boot_id"),
 )
 
 # Nonces of signed requests seen within the replay window.
 nonces = Table(
     "nonces",
     metadata,
+    Column("site_id", String(32), nullable=False),
     Column("device_id", String(32), nullable=False),
     Column("nonce", String(64), nullable=False),
     Column("seen_ms", BigInteger, nullable=False, index=True),
-    PrimaryKeyConstraint("device_id", "nonce"),
+    PrimaryKeyConstraint("site_id", "device_id", "nonce"),
 )
 
 # The trust list every device receives: gc1 issuer keys, EU DCC signer certificates and
@@ -272,6 +302,34 @@ daily_counts = Table(
 )
 
 
+def new_ids(conn: Connection, table: Table, site_id: str, n: int) -> list[int]:
+    """``n`` ids for new rows of the site's ``alerts`` or ``check_conflicts``.
+
+    Their keys are (site id, id) so the tables can be distributed by site, which rules out
+    a serial primary key; PostgreSQL draws from the table's sequence (``<table>_ids``;
+    Citus hands every node its own range of it), SQLite — one writer at a time, and this
+    runs inside the writer's transaction — counts on from the site's largest id."""
+    if n <= 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        drawn = conn.exec_driver_sql(f"SELECT nextval('{table.name}_ids') FROM generate_series(1, {int(n)})")
+        return [int(i) for (i,) in drawn]
+    start = int(
+        conn.scalar(select(func.coalesce(func.max(table.c.id), 0)).where(table.c.site_id == site_id)) or 0
+    )
+    return list(range(start + 1, start + 1 + n))
+
+
+PARTITION_NAME = re.compile(r"^checks_(default|p\d{6})$")
+"""PostgreSQL partitions of ``checks`` (hub/core/partitions.py), made outside the declared tables."""
+
+
+def include_in_schema(obj: Any, name: str | None, type_: str, reflected: bool, _compare_to: Any) -> bool:
+    """Alembic's filter: the month partitions (and their indexes) are data, not schema."""
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+    return not (reflected and table is not None and PARTITION_NAME.match(table))
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -301,13 +359,15 @@ def alembic_config() -> Config:
     return config
 
 
-def create_schema(engine: Engine) -> None:
-    """Bring the database to the newest schema with the Alembic migrations (idempotent).
+def create_schema(engine: Engine) -> list[Month]:
+    """Bring the database to the newest schema with the Alembic migrations (idempotent),
+    then make the raw checks' month partitions due (PostgreSQL); returns those made.
     Run once per upgrade — by ``gatecheck hub migrate``, never by serving processes."""
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+    return ensure_months(engine, int(time.time() * 1000))
 
 
 class SchemaMismatch(Exception):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from hub.core.db import metadata
+from hub.core.db import include_in_schema, metadata
 
 config = context.config
 
@@ -32,6 +32,7 @@ def _migrate(connection: object) -> None:
         target_metadata=metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
+        include_object=include_in_schema,
     )
     with context.begin_transaction():
         context.run_migrations()

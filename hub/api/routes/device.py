@@ -25,10 +25,10 @@ def get_config(upload: SignedUploadDep, engine: EngineDep, request: Request, res
     """The device's current configuration; 304 when its If-None-Match is still current."""
     try:
         with engine.begin() as conn:
-            record_nonce(conn, upload.device_id, upload.nonce, upload.received_ms)
+            record_nonce(conn, upload.device, upload.nonce, upload.received_ms)
     except Replayed as exc:
         raise HTTPException(401, REPLAY_DETAIL) from exc
-    config = device_config(engine, upload.device_id)
+    config = device_config(engine, upload.device.device_id)
     if config is None:
         raise HTTPException(404, "Device not found")
     etag = etag_of(config)

@@ -52,10 +52,10 @@ def ingest(
         with metrics.ingest_seconds.time():
             result = ingest_batch(
                 engine,
-                upload.device_id,
+                upload.device,
                 batch,
                 int(time.time() * 1000),
-                before=lambda conn: record_nonce(conn, upload.device_id, upload.nonce, upload.received_ms),
+                before=lambda conn: record_nonce(conn, upload.device, upload.nonce, upload.received_ms),
             )
     except Replayed as exc:
         metrics.refused.labels("401").inc()

@@ -232,10 +232,8 @@ def export_csv(
     )
 
 
-@router.post("/alerts/{alert_id}/ack")
-def acknowledge(alert_id: int, engine: EngineDep, user: UserDep) -> RedirectResponse:
-    site_id = queries.alert_site(engine, alert_id)
-    if site_id is None or not user.can_see(site_id):
+@router.post("/sites/{site_id}/alerts/{alert_id}/ack")
+def acknowledge(site_id: str, alert_id: int, engine: EngineDep, user: UserDep) -> RedirectResponse:
+    if not (user.can_see(site_id) and queries.acknowledge_alert(engine, site_id, alert_id, user.username)):
         raise HTTPException(404, "Alert not found")
-    queries.acknowledge_alert(engine, alert_id, user.username)
     return RedirectResponse("/", status_code=303)
