@@ -8,12 +8,17 @@ backlog (500–2,000 checks in 500-check batches). ``--senders`` connections upl
 browser session reads the overview page a few times a second. Requests are signed before
 the clock starts, so the machine's two cores go to the hub and the database.
 
+``--pattern steady`` is the hour after the rush: no backlogs, every device sending what
+its gate saw since the last sync round (1–8 checks a request) — the small requests a
+latency goal is about; with ``--rate`` it offers a fixed number of requests per second
+instead of as many as the hub takes.
+
 Printed per run: checks/s, requests/s, request latency p50/p99, the overview's p95 during
-the load (``--rate`` offers a steady number of requests per second instead of as many as
-the hub takes), CPU seconds spent per 1,000 checks by the hub processes and by PostgreSQL, and
+the load, CPU seconds spent per 1,000 checks by the hub processes and by PostgreSQL, and
 ``lost``/``duplicated`` from comparing every device's log with the hub.
 
-    .venv/bin/python bench/fleet.py [--devices 1000] [--senders 32] [--workers 1 2] [--rate 300]
+    .venv/bin/python bench/fleet.py [--devices 1000] [--senders 32] [--workers 1 2]
+                                    [--pattern peak|steady] [--rate 300]
 """
 
 from __future__ import annotations
@@ -55,12 +60,13 @@ class Device:
     headers_bodies: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
 
 
-def workload(n: int, rng: random.Random) -> list[tuple[list[CheckIn], list[CheckIn]]]:
+def workload(n: int, rng: random.Random, pattern: str) -> list[tuple[list[CheckIn], list[CheckIn]]]:
     """Per device: (urgent checks sent first, the whole log in order)."""
     now = int(time.time() * 1000)
     plan = []
     for d in range(n):
-        size = rng.randint(500, 2000) if rng.random() < 0.1 else rng.randint(20, 80)
+        catching_up = pattern == "peak" and rng.random() < 0.1
+        size = rng.randint(500, 2000) if catching_up else rng.randint(20, 80)
         urgent_at = {rng.randint(1, size)} if rng.random() < 0.2 else set()
         log = [
             CheckIn(
@@ -132,7 +138,19 @@ def overview_reader(url: str, password: str, stop: threading.Event, latencies: l
             stop.wait(0.3)
 
 
-def run(admin_url: str, n_devices: int, senders: int, workers: int, rate: float) -> dict[str, float]:
+def cuts(size: int, rng: random.Random, pattern: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each request's slice of a log: 500 at a time at the peak, what a
+    sync round finds (1–8 checks) in the steady hour."""
+    start = 0
+    while start < size:
+        end = min(size, start + (BATCH if pattern == "peak" else rng.randint(1, 8)))
+        yield start, end
+        start = end
+
+
+def run(
+    admin_url: str, n_devices: int, senders: int, workers: int, rate: float, pattern: str
+) -> dict[str, float]:
     with fresh_database(admin_url) as url:
         engine = make_engine(url)
         create_schema(engine)
@@ -145,15 +163,12 @@ def run(admin_url: str, n_devices: int, senders: int, workers: int, rate: float)
         create_user(engine, "manager", "manager password", "admin")
         rng = random.Random(11)
         devices: list[Device] = []
-        for bundle, (urgent, log) in zip(bundles, workload(n_devices, rng), strict=True):
+        for bundle, (urgent, log) in zip(bundles, workload(n_devices, rng, pattern), strict=True):
             device, log_id = Device(bundle.device_id, len(log)), f"{rng.getrandbits(128):032x}"
             if urgent:
                 device.headers_bodies.append(signed(bundle, None, urgent, len(log), log_id))
-            for start in range(0, len(log), BATCH):
-                chunk = log[start : start + BATCH]
-                device.headers_bodies.append(
-                    signed(bundle, start, chunk, len(log) - start - len(chunk), log_id)
-                )
+            for start, end in cuts(len(log), rng, pattern):
+                device.headers_bodies.append(signed(bundle, start, log[start:end], len(log) - end, log_id))
             devices.append(device)
         sent = sum(d.checks for d in devices)
         latencies: list[float] = []
@@ -229,14 +244,18 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0, help="requests/s offered (0: as fast as possible)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per worker count, interleaved (medians)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--pattern", choices=["peak", "steady"], default="peak", help="see above")
     args = parser.parse_args()
     with postgres_server(free_port()) as admin_url:
         runs: dict[int, list[dict[str, float]]] = {w: [] for w in args.workers}
         for _ in range(args.repeat):  # interleaved, so a slow spell of the machine hits both
             for w in args.workers:
-                runs[w].append(run(admin_url, args.devices, args.senders, w, args.rate))
+                runs[w].append(run(admin_url, args.devices, args.senders, w, args.rate, args.pattern))
     results = [{k: statistics.median(r[k] for r in runs[w]) for k in runs[w][0]} for w in args.workers]
-    print(f"Fleet: {args.devices} devices, {args.senders} connections, PostgreSQL, {os.cpu_count()} cores,")
+    print(
+        f"Fleet ({args.pattern}): {args.devices} devices, {args.senders} connections, PostgreSQL, "
+        f"{os.cpu_count()} cores,"
+    )
     print(
         f"medians of {args.repeat} interleaved runs"
         + (f", {args.rate:.0f} requests/s offered" if args.rate else "")
