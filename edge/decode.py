@@ -1,15 +1,20 @@
 """QR decoding: a cascade of engines and cheap image variants under a time budget.
 
-Measured on real photos and phone-screen frames (bench/decode.py): zxing-cpp reads the
-most and is the fastest, so it goes first on the frame as captured (resized to a working
-resolution). Only when it finds nothing do we try, in order of value per millisecond:
-pyzbar, zxing with a global binariser, a 2x upscale of small frames, a blur against
-moire, contrast equalisation (CLAHE) and sharpening, and OpenCV's detector last. A
-stream frame with no sign of a code stops after the first pass: most frames at a gate
-show nobody, and they must stay cheap.
+Measured on real photos and phone-screen frames (bench/decode.py). A still photo is first
+read by zxing-cpp at full resolution in grey — exactly what zxing-cpp alone reads, every
+code in it, small codes in large photos included. Only when that finds nothing do we try,
+in order of value per millisecond: the colour-aware darkness image (green, yellow and red
+codes on white: a yellow code has little contrast in grey), the frame scaled to a working
+resolution, pyzbar, zxing with a global binariser, a 2x upscale of small frames, a blur
+against moire, contrast equalisation (CLAHE) and sharpening, and OpenCV's detector last.
 
-Payload bytes stay exact: zxing-cpp hands back the raw bytes of the symbol and the text
-it decodes them to; ``encoding`` records how the two relate.
+A stream frame from the gate camera starts with the darkness image at working resolution
+and stops there when zxing-cpp saw no sign of a code: most frames at a gate show nobody,
+and they must stay cheap.
+
+Each code found reports its colour (edge/code_colour.py). Payload bytes stay exact:
+zxing-cpp hands back the raw bytes of the symbol and the text it decodes them to;
+``encoding`` records how the two relate.
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 import zxingcpp
 from pyzbar import pyzbar
+
+from core.policy import Colour
+from edge.code_colour import code_colour, darkness
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +57,8 @@ class Code:
     """How ``text`` relates to ``payload``: utf-8, shift_jis, gb18030, iso-8859-1 or binary."""
     corners: Corners
     engine: str
+    colour: Colour | None = None
+    """Green, yellow or red as drawn by a health-code app; None for black or unclear."""
 
 
 def _encoding_of(payload: bytes, text: str) -> str:
@@ -138,18 +148,39 @@ def _codes(found: list[tuple[bytes, str, object]], engine: str, scale: float) ->
     ]
 
 
+def _scaled(image: np.ndarray) -> tuple[np.ndarray, float]:
+    long_side = max(image.shape[:2])
+    if long_side <= WORKING_LONG_SIDE:
+        return image, 1.0
+    scale = WORKING_LONG_SIDE / long_side
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), scale
+
+
 def to_working(image: np.ndarray) -> tuple[np.ndarray, float]:
     """Greyscale at the working resolution, and the scale from input pixels to it."""
-    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    long_side = max(gray.shape[:2])
-    if long_side <= WORKING_LONG_SIDE:
-        return gray, 1.0
-    scale = WORKING_LONG_SIDE / long_side
-    return cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), scale
+    return _scaled(image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+
+
+def _valid(image: np.ndarray, engine: str, scale: float) -> tuple[list[Code], bool]:
+    """zxing-cpp's readable codes in ``image``, and whether it saw any code at all."""
+    found = zxingcpp.read_barcodes(image, formats=QR_ONLY, return_errors=True)
+    valid: list[tuple[bytes, str, object]] = [(b.bytes, b.text, _zxing_points(b)) for b in found if b.valid]
+    return _codes(valid, engine, scale), bool(found)
+
+
+def _coloured(image: np.ndarray, codes: list[Code]) -> list[Code]:
+    if image.ndim != 3:
+        return codes
+    return [replace(code, colour=code_colour(image, code.corners)) for code in codes]
+
+
+Variant = Callable[[], tuple[np.ndarray, float]]
+"""A variant of the frame made only when needed, with its scale from input pixels."""
 
 
 def decode(image: np.ndarray, *, still: bool = True, budget_ms: float | None = None) -> list[Code]:
-    """Every QR code in a frame, with its four corners (input pixels) and its engine.
+    """Every QR code in a frame (BGR or grey), with its four corners (input pixels), its
+    engine and its colour.
 
     ``still``: a photo of one presentation, worth the whole cascade within the budget.
     A stream frame (``still=False``) goes past the first pass only when zxing-cpp saw a
@@ -157,19 +188,35 @@ def decode(image: np.ndarray, *, still: bool = True, budget_ms: float | None = N
     """
     start = time.perf_counter()
     budget = (STILL_BUDGET_MS if still else STREAM_BUDGET_MS) if budget_ms is None else budget_ms
-    gray, scale = to_working(image)
-    found = zxingcpp.read_barcodes(gray, formats=QR_ONLY, return_errors=True)
-    valid = [b for b in found if b.valid]
-    if valid:
-        return _codes([(b.bytes, b.text, _zxing_points(b)) for b in valid], "zxing", scale)
-    if not still and not found:
-        return []
+    colour = image.ndim == 3
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if colour else image
+    if still:
+        codes, _ = _valid(grey, "zxing", 1.0)
+        if codes:
+            return _coloured(image, codes)
+        working, scale = _scaled(grey)
+        firsts: list[tuple[str, Variant]] = (
+            [("zxing+colour", lambda: _scaled(darkness(image)))] if colour else []
+        )
+        firsts += [("zxing+scaled", lambda: (working, scale))] if scale < 1.0 else []
+    else:
+        working, scale = _scaled(grey)
+        first, _ = _scaled(darkness(image)) if colour else (working, scale)
+        codes, seen = _valid(first, "zxing", scale)
+        if codes or not seen:
+            return _coloured(image, codes)
+        firsts = [("zxing+grey", lambda: (working, scale))] if colour else []
+    for name, variant in firsts:
+        frame, frame_scale = variant()
+        codes, _ = _valid(frame, name, frame_scale)
+        if codes:
+            return _coloured(image, codes)
     for step in FALLBACKS:
         if (time.perf_counter() - start) * 1000 >= budget:
             logger.debug("decode budget of %.0f ms spent before %s", budget, step.name)
             break
-        if step.when(gray):
-            codes = step.engine(step.prepare(gray))
-            if codes:
-                return _codes(codes, step.name, scale * step.factor)
+        if step.when(working):
+            found = step.engine(step.prepare(working))
+            if found:
+                return _coloured(image, _codes(found, step.name, scale * step.factor))
     return []

@@ -30,7 +30,8 @@ class Frame:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Load one image as greyscale, or say clearly why not.
+    """Load one image — BGR when it has colour (health-code apps draw codes green, yellow
+    or red), grey when it has none — or say clearly why not.
 
     EXIF orientation is ignored: decoding does not care, and corner coordinates then refer
     to the pixels as stored in the file."""
@@ -38,7 +39,7 @@ def read_image(path: Path) -> np.ndarray:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise FrameError(f"cannot read {path}: {exc.strerror}") from exc
-    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
+    image = cv2.imdecode(data, cv2.IMREAD_ANYCOLOR | cv2.IMREAD_IGNORE_ORIENTATION) if data.size else None
     if image is None:
         raise FrameError(f"{path} is not an image OpenCV can read (PNG, JPEG, BMP, WebP, TIFF)")
     return image

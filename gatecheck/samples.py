@@ -168,3 +168,27 @@ def empty_frame(rng: np.random.Generator, size: tuple[int, int] = (640, 480)) ->
         cv2.rectangle(image, p1, p2, int(rng.integers(0, 255)), int(rng.integers(1, 6)))
     cv2.putText(image, "EXIT 出口 7:00-9:00", (30, height - 40), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 230, 2)
     return image
+
+
+APP_COLOURS: dict[str, tuple[int, int, int]] = {
+    "green": (80, 176, 0),
+    "yellow": (0, 192, 255),
+    "red": (18, 0, 230),
+}
+"""BGR of the modules as health-code apps draw them (green #00B050, yellow #FFC000,
+red #E60012)."""
+
+
+def recolour(image: np.ndarray, colour: str) -> np.ndarray:
+    """A photo of a black code as if the app had drawn it in ``colour``, under the same
+    light: the local white level (the brightest nearby paper) is the lighting, each
+    pixel's share of it the ink, and the ink becomes ``colour`` instead of black — so
+    shadows stay shadows, and blur and glare stay."""
+    grey = (image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)).astype(np.float32)
+    side = max(3, max(grey.shape) // 20) | 1
+    white = cv2.GaussianBlur(cv2.dilate(grey, np.ones((side, side), np.uint8)), (0, 0), side / 2)
+    white = np.maximum(white, grey)
+    ink = (1.0 - grey / np.maximum(white, 1.0))[..., None]
+    target = np.array(APP_COLOURS[colour], np.float32)
+    paper = 255.0 - ink * (255.0 - target)
+    return np.clip(paper * white[..., None] / 255.0, 0, 255).astype(np.uint8)

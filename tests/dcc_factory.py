@@ -24,10 +24,14 @@ from edge.codes import b45
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
+CURVES: dict[str, ec.EllipticCurve] = {"ec": ec.SECP256R1(), "ec384": ec.SECP384R1(), "k1": ec.SECP256K1()}
+
+
 def signer(kind: str = "ec") -> tuple[PrivateKey, bytes]:
-    """A document signer key and its self-signed certificate (DER)."""
+    """A document signer key (``ec``: P-256, ``ec384``, ``k1``: secp256k1, ``rsa``) and its
+    self-signed certificate (DER)."""
     key: PrivateKey = (
-        ec.generate_private_key(ec.SECP256R1()) if kind == "ec" else rsa.generate_private_key(65537, 2048)
+        ec.generate_private_key(CURVES[kind]) if kind in CURVES else rsa.generate_private_key(65537, 2048)
     )
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test DSC")])
     now = datetime.now(UTC)
@@ -70,8 +74,10 @@ def dcc(
     cwt = cbor2.dumps({1: "DE", 6: iat, 4: iat + 365 * 86400, -260: {1: payload}})
     to_sign = cbor2.dumps(["Signature1", protected, b"", cwt])
     if isinstance(key, ec.EllipticCurvePrivateKey):
+        # ES256 whatever the curve, as national signers did; r and s at the curve's size.
         r, s = decode_dss_signature(key.sign(to_sign, ec.ECDSA(hashes.SHA256())))
-        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        size = (key.curve.key_size + 7) // 8
+        signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
     else:
         pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
         signature = key.sign(to_sign, pss, hashes.SHA256())

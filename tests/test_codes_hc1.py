@@ -27,6 +27,31 @@ def test_es256_and_ps256_verify(kind: str) -> None:
     assert result.display_name == "E. M*****"
 
 
+def test_es256_from_a_p384_signer_verifies_on_its_own_curve() -> None:
+    """National signers issued ES256 codes with a P-384 key (96-byte signatures); the EU
+    conformance data expect them to verify."""
+    key, cert = signer("ec384")
+    trust = TrustStore()
+    trust.add_certificate(cert)
+    result = verify(dcc(key, cert, hcert("v", AT), AT).encode(), trust, AT)
+    assert (result.signature_valid, result.error) == (True, None)
+
+
+def test_unsafe_or_mismatched_signatures_are_refused() -> None:
+    """A curve outside P-256/384/521 and a signature cut to another curve's size fail."""
+    for kind in ("k1", "ec384"):
+        key, cert = signer(kind)
+        trust = TrustStore()
+        trust.add_certificate(cert)
+        code = dcc(key, cert, hcert("v", AT), AT)
+        if kind == "ec384":  # the certificate is trusted for a P-256 key: sizes differ
+            _, p256_cert = signer("ec")
+            trust = TrustStore()
+            trust.hc1_by_kid[cert_kid(cert)] = [load_certificate(p256_cert)]
+        result = verify(code.encode(), trust, AT)
+        assert result.signature_valid is False, kind
+
+
 def test_every_certificate_sharing_a_key_id_is_tried() -> None:
     """Key ids are 8 bytes: collisions happen, and the right certificate may be second."""
     key, cert = signer()

@@ -149,6 +149,7 @@ def _code_json(code: Code) -> dict[str, Any]:
         "text": code.text,
         "corners": [list(point) for point in code.corners],
         "engine": code.engine,
+        "colour": code.colour,
         "encoding": code.encoding,
         "bytes_b64": base64.b64encode(code.payload).decode(),
     }
@@ -163,7 +164,8 @@ def _inputs(paths: tuple[Path, ...]) -> list[Path]:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def decode_command(as_json: bool, paths: tuple[Path, ...]) -> None:
     """Read the QR codes in image files or folders (recursive). With --json each line is
-    {"path", "codes": [{"text", "corners", "engine", "encoding", "bytes_b64"}], "ms"};
+    {"path", "codes": [{"text", "corners", "engine", "colour", "encoding", "bytes_b64"}], "ms"}
+    ("colour": green, yellow, red or null for black);
     an unreadable file gets an "error" and the exit status is 1."""
     failed = 0
     for path in _inputs(paths):

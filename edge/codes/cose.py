@@ -23,6 +23,8 @@ CWT_TAG = 61
 HEADER_ALG = 1
 HEADER_KID = 4
 ES256 = -7
+ES384 = -35
+ES512 = -36
 PS256 = -37
 
 
@@ -74,18 +76,40 @@ def parse_sign1(data: bytes) -> Sign1:
     return Sign1(protected_bytes, protected, unprotected, payload, signature)
 
 
+EC_HASHES: dict[int, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
+    ES256: hashes.SHA256,
+    ES384: hashes.SHA384,
+    ES512: hashes.SHA512,
+}
+"""The hash each ECDSA algorithm names."""
+
+EC_COORDINATE_BYTES = {"secp256r1": 32, "secp384r1": 48, "secp521r1": 66}
+"""The curves a signer key may be on (NIST P-256, P-384, P-521), with the size of r and s."""
+
+RSA_MIN_BITS = 2048
+
+
 def verify_with(sign1: Sign1, public_key: Any) -> bool:
-    """True if ``public_key`` (EC P-256 or RSA) made this signature with the stated alg."""
+    """True if ``public_key`` made this signature with the algorithm the header names.
+
+    ECDSA is checked with the header's hash on the key's own curve: national signers
+    issued codes headed ES256 with a P-384 key (a 96-byte signature), and the EU
+    conformance data expect those to verify — SHA-256 on P-384 is as safe as on P-256.
+    Refused: a curve other than P-256/384/521, a signature not the curve's size, an RSA
+    key under 2048 bits, and an algorithm that does not match the key's kind."""
     data = sign1.to_be_signed()
     try:
-        if sign1.alg == ES256 and isinstance(public_key, ec.EllipticCurvePublicKey):
-            if len(sign1.signature) != 64:
+        if sign1.alg in EC_HASHES and isinstance(public_key, ec.EllipticCurvePublicKey):
+            size = EC_COORDINATE_BYTES.get(public_key.curve.name)
+            if size is None or len(sign1.signature) != 2 * size:
                 return False
-            r = int.from_bytes(sign1.signature[:32], "big")
-            s = int.from_bytes(sign1.signature[32:], "big")
-            public_key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
+            r = int.from_bytes(sign1.signature[:size], "big")
+            s = int.from_bytes(sign1.signature[size:], "big")
+            public_key.verify(encode_dss_signature(r, s), data, ec.ECDSA(EC_HASHES[sign1.alg]()))
             return True
         if sign1.alg == PS256 and isinstance(public_key, rsa.RSAPublicKey):
+            if public_key.key_size < RSA_MIN_BITS:
+                return False
             public_key.verify(
                 sign1.signature,
                 data,
