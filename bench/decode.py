@@ -2,8 +2,12 @@
 
 For each category — the real photos in ../shared/testdata/qr-photos (one category per
 set) and synthetic phone-screen frames (see gatecheck.samples.DEGRADATIONS) — it prints
-the read rate and the median / p90 milliseconds per frame of every engine, then the cost
-of an empty frame. Everything runs pinned to one core with OpenCV single-threaded; each
+the read rate and the median / p90 milliseconds per frame of every engine (the cascade
+with and without its CNN fallback, so the fallback's cost shows per category), then the
+cost of an empty frame, then the photos recoloured as health-code apps draw them (green,
+yellow, red modules on white under the same light): read rate against black, and how often
+the reported colour is right — and whether a red or yellow code was ever called green.
+Everything runs pinned to one core with OpenCV single-threaded; each
 frame is timed ``--runs`` times and the median kept.
 
     .venv/bin/python bench/decode.py [--photos DIR] [--per-category 40] [--runs 5]
@@ -27,7 +31,7 @@ from pyzbar import pyzbar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from edge.decode import decode
-from gatecheck.samples import DEGRADATIONS, degraded_frame, empty_frame, random_payload
+from gatecheck.samples import APP_COLOURS, DEGRADATIONS, degraded_frame, empty_frame, random_payload, recolour
 
 Engine = Callable[[np.ndarray], list[tuple[bytes, str]]]
 DEFAULT_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "qr-photos"
@@ -35,6 +39,10 @@ DEFAULT_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "
 
 def cascade(image: np.ndarray) -> list[tuple[bytes, str]]:
     return [(c.payload, c.text) for c in decode(image, still=True)]
+
+
+def cascade_without_cnn(image: np.ndarray) -> list[tuple[bytes, str]]:
+    return [(c.payload, c.text) for c in decode(image, still=True, cnn=False)]
 
 
 def cascade_stream(image: np.ndarray) -> list[tuple[bytes, str]]:
@@ -63,6 +71,7 @@ def zxing_alone(image: np.ndarray) -> list[tuple[bytes, str]]:
 
 ENGINES: dict[str, Engine] = {
     "cascade": cascade,
+    "cascade -cnn": cascade_without_cnn,
     "pyzbar": pyzbar_alone,
     "opencv": opencv_alone,
     "zxing-cpp": zxing_alone,
@@ -119,7 +128,7 @@ def photo_sets(root: Path) -> dict[str, list[Sample]]:
         for image_path in sorted(folder.iterdir()):
             if image_path.suffix.lower() not in {".png", ".jpg", ".jpeg"}:
                 continue
-            image = cv2.imread(str(image_path), cv2.IMREAD_GRAYSCALE)
+            image = cv2.imread(str(image_path), cv2.IMREAD_ANYCOLOR | cv2.IMREAD_IGNORE_ORIENTATION)
             text = image_path.with_suffix(".txt").read_text(encoding="utf-8")
             samples.append(Sample(image, None, text))
         sets[f"photos/{folder.name}"] = samples
@@ -138,6 +147,25 @@ def synthetic_sets(per_category: int, seed: int) -> dict[str, list[Sample]]:
             samples.append(Sample(degraded_frame(payload, category, rng), payload, text))
         sets[f"synthetic/{category}"] = samples
     return sets
+
+
+def colours(photos: dict[str, list[Sample]]) -> None:
+    """Read rate of recoloured photos against black, colour right, red/yellow as green."""
+    print("\nColoured codes (photos recoloured as the apps draw them): read / colour right")
+    print(f"{'category':<24}{'black':>6}" + "".join(f"{c:>16}" for c in APP_COLOURS) + "  red/yellow→green")
+    for category, samples in photos.items():
+        black = sum(correct(cascade(s.image), s) for s in samples)
+        cells, dangerous = [], 0
+        for colour in APP_COLOURS:
+            read = right = 0
+            for sample in samples:
+                codes = decode(recolour(sample.image, colour), still=True)
+                match = [c for c in codes if correct([(c.payload, c.text)], sample)]
+                read += bool(match)
+                right += bool(match) and match[0].colour == colour
+                dangerous += bool(match) and colour != "green" and match[0].colour == "green"
+            cells.append(f"{read:>7} / {right:<6}")
+        print(f"{category:<24}{black:>6}" + "".join(f"{c:>16}" for c in cells) + f"  {dangerous:>5}")
 
 
 def main() -> None:
@@ -159,7 +187,7 @@ def main() -> None:
         print(f"(no photos at {args.photos}: synthetic frames only)")
 
     header = f"{'category':<24}{'n':>4}  " + "".join(
-        f"{name + ': read  med ms  p90':<28}" for name in ENGINES
+        f"{name + ': read  med ms  p90':<33}" for name in ENGINES
     )
     print(header)
     print("-" * len(header))
@@ -171,10 +199,10 @@ def main() -> None:
             totals[name].read += score.read
             totals[name].total += score.total
             totals[name].ms += score.ms
-            cells.append(f"{score.cell():<28}")
+            cells.append(f"{score.cell():<33}")
         print(f"{category:<24}{len(samples):>4}  " + "".join(cells))
     print("-" * len(header))
-    print(f"{'all':<24}{totals['cascade'].total:>4}  " + "".join(f"{t.cell():<28}" for t in totals.values()))
+    print(f"{'all':<24}{totals['cascade'].total:>4}  " + "".join(f"{t.cell():<33}" for t in totals.values()))
 
     rng = np.random.default_rng(args.seed + 1)
     empties = [Sample(empty_frame(rng), None, None) for _ in range(args.per_category)]
@@ -183,6 +211,9 @@ def main() -> None:
         score = measure(engine, empties, args.runs)
         p90 = sorted(score.ms)[int(0.9 * (len(score.ms) - 1))]
         print(f"  {name:<24}{statistics.median(score.ms):7.2f} {p90:7.2f}")
+    photos = {c: ss for c, ss in categories.items() if c.startswith("photos/")}
+    if photos:
+        colours(photos)
     frames = [s for c, ss in categories.items() if c.startswith("synthetic/") and "huge" not in c for s in ss]
     medians = {name: statistics.median(measure(e, frames, args.runs).ms) for name, e in ENGINES.items()}
     print("\n640x480 frames with a code, median ms: " + ", ".join(f"{k} {v:.2f}" for k, v in medians.items()))

@@ -29,7 +29,7 @@ from edge.log_identity import replaced_log
 from edge.sensor_config import ThermometerConfig, open_thermometer
 from edge.settings import current, set_home
 from edge.station import GateStation, Outcome, measure
-from edge.store import StorageFault, StoreError, SyncKey
+from edge.store import CheckStore, StorageFault, StoreError, SyncKey
 from edge.thermometer import ManualEntry, ReadingError, Thermometer, parse_celsius
 
 
@@ -75,6 +75,11 @@ def _print_line(check: dict[str, Any]) -> None:
     )
 
 
+def _station(bundle: DeviceBundle, store: CheckStore) -> GateStation:
+    """The gate loop with this device's decoder settings."""
+    return GateStation(bundle, store, cnn_fallback=current().camera.cnn_fallback)
+
+
 @click.group()
 def edge() -> None:
     """Gate-side commands: check people, inspect the local log."""
@@ -105,7 +110,7 @@ def scan(
     indexes or stream URLs. A still image is one presentation (no code found → check by
     hand); in a video, frames with a code become checks and repeats are debounced."""
     bundle, store = open_device(device_path, db_path, create=True)
-    station = GateStation(bundle, store)
+    station = _station(bundle, store)
     seeded = thermometer.model_copy(update={"seed": seed})
     sensor = ManualEntry(temp) if temp is not None else open_thermometer(seeded)
     emit = _print_json if as_json else _print_line
@@ -181,7 +186,7 @@ def run(
     check. Live sources drop stale frames; the same code within the debounce time is one
     check."""
     bundle, store = open_device(device_path, db_path, create=True)
-    station = GateStation(bundle, store)
+    station = _station(bundle, store)
     emit = _print_json if as_json else _print_line
     try:
         for outcome in station.watch(open_stream(source, roi), open_thermometer(thermometer)):
@@ -249,7 +254,7 @@ def kiosk(
     from edge.kiosk.runtime import Kiosk
 
     bundle, store = open_device(device_path, db_path, create=True)
-    gate = Kiosk(GateStation(bundle, store), open_thermometer(thermometer), clear_after_s=clear_after)
+    gate = Kiosk(_station(bundle, store), open_thermometer(thermometer), clear_after_s=clear_after)
     gate.log_replaced = replaced_log(device_path.parent, store, adopt=True)
     if gate.log_replaced is not None:
         click.echo(f"warning: {gate.log_replaced.describe()}", err=True)

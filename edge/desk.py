@@ -89,7 +89,8 @@ class GuardDesk:
         if earlier.decision.reason != "code_unverified":
             raise ActionError(f"check #{seq} is not a code waiting for the guard's confirmation")
         decision = confirmed_colour(colour, self.station.policy)
-        decision = Decision(decision.verdict, decision.reason, (*earlier.decision.flags, *decision.flags))
+        flags = (*earlier.decision.flags, *decision.flags, *camera_agrees(earlier, colour))
+        decision = Decision(decision.verdict, decision.reason, flags)
         return self.station.write(
             decision, earlier.reading, earlier.holder, earlier.code, earlier.verification,
             guard_id=shift.guard_id, refers_to=seq,
@@ -157,3 +158,12 @@ class GuardDesk:
     def _temperature_first(self, reading: Reading, holder: str, otherwise: Decision) -> Decision:
         presentation = self.station.presentation(None, reading, holder)
         return temperature_decision(presentation, self.station.policy) or otherwise
+
+
+def camera_agrees(earlier: Outcome, colour: Colour) -> tuple[str, ...]:
+    """Flags saying whether the camera read the colour the guard confirmed (none when the
+    camera read no colour): the record shows what the guard was offered."""
+    camera = earlier.code.colour if earlier.code else None
+    if camera is None:
+        return ()
+    return ("colour_camera",) if camera == colour else ("colour_camera_differs",)

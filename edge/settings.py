@@ -33,6 +33,9 @@ class CameraSettings(BaseModel):
 
     source: str = Field("0", description="Camera index, stream URL, video file or folder of images.")
     roi: str | None = Field(None, description="Only look at x,y,width,height (pixels) of each frame.")
+    cnn_fallback: bool = Field(
+        True, description="Try WeChat's CNN QR reader on still photos nothing else reads (off: slow boards)."
+    )
 
     @field_validator("roi")
     @classmethod

@@ -73,6 +73,8 @@ class GateStation:
 
     bundle: DeviceBundle
     store: CheckStore
+    cnn_fallback: bool = True
+    """Whether still photos get the CNN QR reader (settings: camera.cnn_fallback)."""
     policy: Policy = field(init=False)
     trust_list: TrustList = field(init=False)
     trust: TrustStore = field(init=False)
@@ -211,7 +213,7 @@ class GateStation:
 
     def first_code(self, image: np.ndarray, still: bool = True) -> Code | None:
         """The code a person presents; a stream frame gets the cheap decode (see decode)."""
-        codes = decode(image, still=still)
+        codes = decode(image, still=still, cnn=self.cnn_fallback)
         return codes[0] if codes else None
 
     def is_repeat(self, code: Code, now: float | None = None) -> bool:

@@ -34,5 +34,10 @@ fi
 # The demo runs gate and hub on one machine: both extras; the tests add their tools.
 extras="edge,hub"
 [[ "$for_tests" == "--test" ]] && extras="edge,hub,test"
+# Only one OpenCV wheel may own cv2: the contrib build replaced the plain one (the WeChat
+# QR models need it), so an older environment drops the plain wheel first.
+if "$venv/bin/python" -m pip show -q opencv-python-headless >/dev/null 2>&1; then
+    "$venv/bin/python" -m pip uninstall -y -q opencv-python-headless
+fi
 echo "bootstrap: installing gatecheck[$extras] into $venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[$extras]"

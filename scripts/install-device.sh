@@ -51,6 +51,10 @@ done
 # 3. The software, in its own virtualenv with the pinned dependencies.
 run python3 -m venv "$prefix"
 run "$prefix/bin/pip" install --quiet --upgrade pip
+# One OpenCV wheel owns cv2: an upgrade drops the plain build the contrib one replaced.
+if "$prefix/bin/pip" show -q opencv-python-headless >/dev/null 2>&1; then
+    run "$prefix/bin/pip" uninstall --yes --quiet opencv-python-headless
+fi
 run "$prefix/bin/pip" install --quiet "$repo[edge]"  # the gate's stack only: no PostgreSQL drivers
 run ln -sf "$prefix/bin/gatecheck" /usr/local/bin/gatecheck
 

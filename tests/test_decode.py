@@ -154,3 +154,33 @@ def test_degraded_phone_screens_are_read(category: str) -> None:
 def test_stream_mode_gives_up_early_on_empty_frames() -> None:
     rng = np.random.default_rng(5)
     assert decode(empty_frame(rng), still=False) == []
+
+
+def test_the_cnn_reader_travels_with_the_project_and_reads_a_real_photo() -> None:
+    """WeChat's CNN detector and super-resolution models load from inside the package and
+    read a real camera photo on their own."""
+    from edge.decode import CNN, MODELS
+
+    assert {p.name for p in MODELS.iterdir()} >= {"detect.caffemodel", "sr.caffemodel", "README.md"}
+    photo = sorted(p for p in PHOTOS.iterdir() if p.suffix == ".png")[0]
+    grey = cv2.imread(str(photo), cv2.IMREAD_GRAYSCALE)
+    expected = photo.with_suffix(".txt").read_text(encoding="utf-8")
+    assert [text.replace("\r\n", "\n") for _, text, _ in CNN.engine(grey)] == [expected]
+
+
+def test_the_cnn_reader_is_left_out_of_stream_frames_and_when_turned_off() -> None:
+    """Too slow for the camera loop, and a slow board may turn it off for stills too."""
+    from edge import decode as decoder
+
+    calls: list[int] = []
+    original = decoder._wechat
+    decoder.CNN.engine = lambda image: calls.append(1) or original(image)  # type: ignore[method-assign]
+    try:
+        spoiled = spoil(render_frame("unreadable"))
+        decode(spoiled, still=False)
+        decode(spoiled, still=True, cnn=False)
+        assert calls == []
+        decode(spoiled, still=True)
+        assert calls == [1]
+    finally:
+        decoder.CNN.engine = original  # type: ignore[method-assign]

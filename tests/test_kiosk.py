@@ -18,7 +18,7 @@ from edge.kiosk.app import create_kiosk_app
 from edge.kiosk.runtime import Kiosk
 from edge.station import GateStation
 from edge.store import CheckStore, SyncKey
-from gatecheck.samples import render_frame
+from gatecheck.samples import recolour, render_frame
 from tests.conftest import fill_disk
 from tests.kiosk_helpers import GUARD_ID, GUARD_NAME, GUARD_PIN, FrameFeed, SettableSensor
 
@@ -300,6 +300,26 @@ def test_guard_confirms_the_colour_of_a_code_the_gate_cannot_verify(guard: TestC
     assert "colour_confirmed" in row["flags"]
     green_again = guard.post(f"/api/checks/{row['seq']}/confirm", json={"colour": "green"})
     assert green_again.status_code == 409
+
+
+def test_the_colour_the_camera_read_is_offered_and_recorded_with_the_guards_choice(
+    guard: TestClient, kiosk: Gate
+) -> None:
+    """A yellow code the gate cannot verify: the page is told the camera read yellow (the
+    dialog pre-selects it); the guard's confirmation records whether the colours agreed.
+    The gate never decides on the camera's colour alone."""
+    gate, feed = kiosk[0], kiosk[1]
+    for n, (tapped, flag) in enumerate((("yellow", "colour_camera"), ("green", "colour_camera_differs"))):
+        feed.show(recolour(render_frame(f"https://health.example.cn/qr/{n}a7e"), "yellow"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(table(gate, "checks")) < 2 * n + 1:
+            time.sleep(0.01)
+        opaque = table(gate, "checks")[-1]
+        assert (opaque["verdict"], opaque["reason"]) == ("manual", "code_unverified")
+        confirmed = guard.post(f"/api/checks/{opaque['seq']}/confirm", json={"colour": tapped}).json()
+        assert confirmed["camera_colour"] == "yellow"
+        assert flag in table(gate, "checks")[-1]["flags"].split(",")
+    assert [r["verdict"] for r in table(gate, "checks")] == ["manual", "deny", "manual", "admit"]
 
 
 def test_a_code_typed_from_paper_is_verified_like_a_scanned_one(

@@ -147,6 +147,7 @@ class Kiosk:
             recorded_ms=outcome.wall_ms,
             hold=decision.reason == "fever" and decision.verdict == "deny",
             actions=actions,
+            camera_colour=outcome.code.colour if outcome.code else None,
         )
 
     def announce(self, outcome: Outcome) -> ShownCheck:

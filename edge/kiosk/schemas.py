@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from core.policy import Verdict
+from core.policy import Colour, Verdict
 from core.protocol import TempSource
 from edge.tables.guards import ShiftCounts
 
@@ -28,6 +28,8 @@ class ShownCheck(BaseModel):
     hold: bool
     """A confirmed fever: the lane is held until a guard acknowledges it."""
     actions: list[str]
+    camera_colour: Colour | None = None
+    """The colour the camera read off the code: pre-selected when the guard confirms one."""
 
 
 class RegisteredVisitor(ShownCheck):

@@ -12,7 +12,7 @@ const T = {
     visitor: "访客登记", manual_entry: "手工录入", refusal: "拒绝检查", visitors_inside: "在场访客",
     handover: "交班", login: "保安登录", logout: "退出", guard_id: "保安编号", pin: "PIN 码",
     cancel: "取消", save: "保存", close: "关闭", register: "登记", dismiss: "关闭",
-    confirm: "确认颜色", override: "人工判定", decision: "判定", why: "原因（必填）",
+    camera_read: "摄像头识别为：", confirm: "确认颜色", override: "人工判定", decision: "判定", why: "原因（必填）",
     typed_temp: "手工输入体温 °C（留空则用测温仪）", typed_temp_hint: "例如 36.6",
     green: "绿码", yellow: "黄码", red: "红码",
     manual_kind: "方式", resident_id: "身份证号", passport: "护照号", name_phone: "姓名 + 电话",
@@ -35,7 +35,7 @@ const T = {
     visitor: "Register visitor", manual_entry: "Manual entry", refusal: "Refusal", visitors_inside: "Visitors inside",
     handover: "Shift handover", login: "Guard login", logout: "Log out", guard_id: "Guard id", pin: "PIN",
     cancel: "Cancel", save: "Save", close: "Close", register: "Register", dismiss: "Close",
-    confirm: "Confirm colour", override: "Override", decision: "Decision", why: "Reason (required)",
+    camera_read: "The camera read: ", confirm: "Confirm colour", override: "Override", decision: "Decision", why: "Reason (required)",
     typed_temp: "Typed temperature °C (empty: use the thermometer)", typed_temp_hint: "e.g. 36.6",
     green: "Green", yellow: "Yellow", red: "Red",
     manual_kind: "How", resident_id: "Resident ID", passport: "Passport", name_phone: "Name + phone",
@@ -225,7 +225,18 @@ function openDialog(id, seq) {
   for (const err of dialog.querySelectorAll(".error")) err.textContent = "";
   clearTimeout(clearTimer);  // the guard is acting: keep the verdict up
   if (id === "manual-form") syncManualFields();
+  if (id === "confirm-form") suggestColour(dialog);
   dialog.showModal();
+}
+
+// The colour the camera read is pre-selected (marked and focused); the guard still taps it.
+function suggestColour(dialog) {
+  const camera = current && current.camera_colour;
+  for (const button of dialog.querySelectorAll(".colours button")) {
+    button.classList.toggle("suggested", button.value === camera);
+    button.autofocus = button.value === camera;
+  }
+  $(".camera", dialog).textContent = camera ? `${t("camera_read")}${t(camera)}` : "";
 }
 
 function syncManualFields() {
