@@ -184,3 +184,18 @@ def test_the_cnn_reader_is_left_out_of_stream_frames_and_when_turned_off() -> No
         assert calls == [1]
     finally:
         decoder.CNN.engine = original  # type: ignore[method-assign]
+
+
+def test_every_code_in_a_photo_is_read_the_small_one_too() -> None:
+    """Two codes in one large still — a big one and one small enough that the scaled-down
+    working copy would lose it — both come back, with corners in input pixels."""
+    photo = np.full((2400, 3200), 235, np.uint8)
+    big = cv2.resize(_byte_mode_frame(b"big code"), (800, 800), interpolation=cv2.INTER_NEAREST)
+    small = _byte_mode_frame(b"small code")  # 8 px a module → 3 px here, 1.2 px scaled to 1,280
+    side = small.shape[0] * 3 // 8
+    small = cv2.resize(small, (side, side), interpolation=cv2.INTER_NEAREST)
+    photo[200:1000, 200:1000] = big
+    photo[1800 : 1800 + small.shape[0], 2600 : 2600 + small.shape[1]] = small
+    found = {code.text: code for code in decode(photo)}
+    assert set(found) == {"big code", "small code"}
+    assert min(x for x, _ in found["small code"].corners) >= 2590
