@@ -17,7 +17,7 @@ from edge.kiosk.app import create_kiosk_app
 from edge.kiosk.runtime import Kiosk
 from edge.station import GateStation
 from edge.store import CheckStore
-from gatecheck.samples import render_frame
+from gatecheck.samples import recolour, render_frame
 from hub.server import BackgroundHub
 from tests.browser import chromium, keep_screenshot
 from tests.conftest import fill_disk
@@ -189,3 +189,32 @@ def test_a_full_card_is_shown_in_the_guards_words_at_800x480(
     finally:
         feed.unplug()
         camera.join(timeout=10)
+
+
+def test_the_camera_colour_is_pre_selected_in_the_confirm_dialog_at_800x480(
+    kiosk: Gate, tmp_path: Path
+) -> None:
+    """A yellow code the gate cannot verify: the dialog says what the camera read, marks
+    that button — inside the small screen — and the guard's tap decides."""
+    gate, feed, _ = kiosk
+    with BackgroundHub(create_kiosk_app(gate)) as server, chromium() as browser:
+        page = browser.new_page(viewport={"width": 800, "height": 480}, locale="zh-CN")
+        page.goto(server.url)
+        page.wait_for_selector("body.live")
+        log_in(page)
+        feed.show(recolour(render_frame("https://health.example.cn/qr/77ab"), "yellow"))
+        page.wait_for_function("window.gatecheckShown && window.gatecheckShown.seq > 0", timeout=5000)
+        page.click("#verdict [data-action=confirm]")
+        dialog = page.locator("#confirm-form")
+        assert "摄像头识别为：黄码" in dialog.inner_text()
+        suggested = dialog.locator(".colours button.suggested")
+        assert suggested.get_attribute("value") == "yellow" and suggested.count() == 1
+        box = suggested.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 480 and box["height"] >= 48
+        page.screenshot(path=str(tmp_path / "kiosk-confirm-colour.png"))
+        suggested.click()
+        page.wait_for_function("window.gatecheckShown.seq > 1")
+    confirmed = rows(gate, "checks")[-1]
+    assert (confirmed["verdict"], confirmed["reason"]) == ("deny", "code_yellow")
+    assert "colour_camera" in confirmed["flags"].split(",")
+    keep_screenshot(tmp_path / "kiosk-confirm-colour.png")
