@@ -176,16 +176,12 @@ def _codes(found: list[tuple[bytes, str, object]], engine: str, scale: float) ->
 
 
 def _scaled(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """The image at the working resolution, and the scale from input pixels to it."""
     long_side = max(image.shape[:2])
     if long_side <= WORKING_LONG_SIDE:
         return image, 1.0
     scale = WORKING_LONG_SIDE / long_side
     return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), scale
-
-
-def to_working(image: np.ndarray) -> tuple[np.ndarray, float]:
-    """Greyscale at the working resolution, and the scale from input pixels to it."""
-    return _scaled(image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
 
 
 def _valid(image: np.ndarray, engine: str, scale: float) -> tuple[list[Code], bool]:
