@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Engine, and_, case, func, select, update
 
-from hub.core.db import alerts, daily_counts, device_status, devices, sites
+from hub.core.db import alerts, daily_counts, device_status, devices, devices_with_status, sites
 from hub.schemas import Alert, DayCounts, DayState, DayStatus, DeviceHealth, SitePublic
 
 _SITE_COLUMNS = (sites.c.id, sites.c.name, sites.c.timezone, sites.c.report_deadline)
@@ -162,13 +162,6 @@ def _local_ms(day: date, at: time, tz: ZoneInfo) -> int:
     return int(datetime.combine(day, at, tzinfo=tz).timestamp() * 1000)
 
 
-_WITH_STATUS = devices.outerjoin(
-    device_status,
-    and_(device_status.c.site_id == devices.c.site_id, device_status.c.device_id == devices.c.id),
-)
-"""Each device with what its last upload told (nothing before its first)."""
-
-
 @dataclass(frozen=True)
 class _Device:
     site_id: str
@@ -182,7 +175,7 @@ def _active_devices(engine: Engine, site_ids: Sequence[str]) -> dict[str, list[_
         rows = conn.execute(
             select(devices.c.site_id, devices.c.gate, device_status.c.synced_until_ms)
             .add_columns(devices.c.created_at_ms)
-            .select_from(_WITH_STATUS)
+            .select_from(devices_with_status)
             .where(and_(devices.c.site_id.in_(list(site_ids)), devices.c.status == "active"))
         ).all()
         found: dict[str, list[_Device]] = {site_id: [] for site_id in site_ids}
@@ -250,7 +243,7 @@ def device_health(engine: Engine, site_id: str, now: datetime | None = None) -> 
     with engine.connect() as conn:
         rows = conn.execute(
             select(devices, device_status)
-            .select_from(_WITH_STATUS)
+            .select_from(devices_with_status)
             .where(devices.c.site_id == site_id)
             .order_by(devices.c.gate)
         ).all()

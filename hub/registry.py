@@ -19,7 +19,7 @@ from sqlalchemy import Engine, and_, func, insert, select, update
 from core.bundle import DeviceBundle
 from core.policy import Policy
 from core.protocol import DeviceConfig, public_key_for
-from hub.core.db import device_logs, device_status, devices, organisations, sites
+from hub.core.db import device_logs, device_status, devices, devices_with_status, organisations, sites
 from hub.records import (
     DEFAULT_ORGANISATION,
     DeviceEnrol,
@@ -242,11 +242,8 @@ def list_devices(
             device_status.c.backlog,
             device_status.c.software,
         )
+        .select_from(devices_with_status)
         .join(sites, sites.c.id == devices.c.site_id)
-        .outerjoin(
-            device_status,
-            and_(device_status.c.site_id == devices.c.site_id, device_status.c.device_id == devices.c.id),
-        )
         .order_by(sites.c.name, devices.c.gate, devices.c.id)
     )
     if site_id is not None:

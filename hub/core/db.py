@@ -95,6 +95,12 @@ device_status = Table(
     PrimaryKeyConstraint("site_id", "device_id"),
 )
 
+devices_with_status = devices.outerjoin(
+    device_status,
+    (device_status.c.site_id == devices.c.site_id) & (device_status.c.device_id == devices.c.id),
+)
+"""Each device with what its last upload told (nothing before its first)."""
+
 # Each check log a device has used. A log is numbered from 0 in the order the hub first
 # heard of it; the hub keeps log n's checks at seqs n·2^40 + seq (sync.protocol.LOG_SEQ_BITS),
 # so a log started again after a loss never collides with the old one's numbers.
