@@ -17,14 +17,29 @@ Colour = Literal["green", "yellow", "red"]
 """A health code's colour, as the issuing app draws it."""
 
 
+RETEST_GRACE_S = 15
+"""Either edge of the re-test window is this much wider: a guard who re-tests at 4 min 50 s
+of a 5-minute wait (a clock read a moment early) is not sent back to wait ten seconds."""
+
+
 class Policy(BaseModel):
     """A site's gate rules. Defaults follow the sites' documents (docs/policy.md)."""
 
     model_config = ConfigDict(extra="forbid")
 
     fever_threshold_c: float = Field(37.3, ge=36.0, le=40.0, description="Fever at or above this.")
+    retest_after_s: int = Field(
+        300,
+        ge=0,
+        le=1800,
+        description="A first high reading is re-tested this long after it (the drill's 5 minutes).",
+    )
     remeasure_window_s: int = Field(
-        300, ge=30, le=3600, description="A second high reading within this is a confirmed fever."
+        1800,
+        ge=30,
+        le=3600,
+        description="Once the wait is over, a re-test this long after it confirms a fever; "
+        "a high reading later than that is a new first reading.",
     )
     plausible_min_c: float = Field(34.0, ge=25.0, le=36.0, description="Below: sensor/aiming error.")
     plausible_max_c: float = Field(43.0, ge=40.0, le=45.0, description="Above: sensor error.")
@@ -49,6 +64,11 @@ class Policy(BaseModel):
         "warn", description="What a stale trust list does to signed codes (warn: flag only)."
     )
     debounce_s: float = Field(5.0, ge=0.5, le=60, description="Same code again within this: same check.")
+
+    def retest_window_s(self) -> tuple[int, int]:
+        """Seconds after a first high reading when a re-test counts: (opens, closes)."""
+        opens = max(0, self.retest_after_s - RETEST_GRACE_S)
+        return opens, self.retest_after_s + self.remeasure_window_s + RETEST_GRACE_S
 
     @model_validator(mode="after")
     def _threshold_inside_plausible(self) -> Policy:

@@ -22,6 +22,9 @@ class Reason:
     """A denial the sites must report within the hour: sent ahead of the routine backlog."""
     alert: bool = False
     """Raised to the site's managers (dashboard, webhook) as soon as the hub has it."""
+    event: bool = False
+    """Not a decision at the gate but a record of what was done about an earlier check (a
+    fever's disposition): it travels and is kept like a check, and adds to no count."""
     metric: str | None = None
     """The daily count this reason adds to, besides ``deny:<code>`` — named as the field of
     the hub's day report (``DayCounts``), the same name from the count to the CSV."""
@@ -40,6 +43,8 @@ REASONS: dict[str, Reason] = {
             metric="fevers",
         ),
         Reason("temp_high", "体温偏高，请复测", "Temperature high: measure again"),
+        Reason("retest_wait", "体温偏高，请等待复测", "Temperature high: wait for the re-test"),
+        Reason("fever_handled", "体温异常已处置", "Fever handled", urgent=True, event=True),
         Reason("temp_out_of_range", "体温读数异常，请复测", "Implausible reading: measure again"),
         Reason("no_temperature", "未测体温，请测温", "No temperature taken: measure first"),
         Reason("no_code", "未识别健康码，请人工核验", "No readable code: check by hand"),

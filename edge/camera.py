@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -147,3 +147,32 @@ def open_stream(source: str, roi: Roi | None = None, live: bool | None = None) -
     if roi is None:
         return frames
     return (Frame(f.name, roi.crop(f.image), f.still) for f in frames)
+
+
+RECONNECT_AFTER_S = (1.0, 2.0, 5.0)
+"""Waits before opening a lost live source again: quickly at first, then every 5 s."""
+
+
+def reconnecting(
+    source: str,
+    roi: Roi | None,
+    lost: Callable[[str], None],
+    stop: threading.Event,
+    waits: tuple[float, ...] = RECONNECT_AFTER_S,
+) -> Iterator[Frame]:
+    """Frames from a live source that is opened again whenever it drops (a network camera
+    rebooting, a USB camera pulled and plugged back): ``lost(reason)`` is told each time,
+    so the screen shows the fault, and frames flow again by themselves when it returns."""
+    attempt = 0
+    while not stop.is_set():
+        try:
+            for frame in open_stream(source, roi):
+                attempt = 0
+                yield frame
+            reason = f"the video source {source!r} stopped sending frames"
+        except FrameError as exc:
+            reason = str(exc)
+        logger.warning("camera lost: %s", reason)
+        lost(reason)
+        stop.wait(waits[min(attempt, len(waits) - 1)])
+        attempt += 1

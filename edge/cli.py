@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from core.bundle import BundleError, DeviceBundle
-from edge.camera import Roi, open_stream
+from edge.camera import Roi, is_live, open_stream, reconnecting
 from edge.cli_options import (
     camera_options,
     db_option,
@@ -235,6 +235,12 @@ def status(db_path: Path) -> None:
     type=click.FloatRange(0.5, 60),
     help="Seconds a verdict stays on screen [setting GATECHECK_KIOSK__CLEAR_AFTER_S; default 3].",
 )
+@click.option(
+    "--volume",
+    default=lambda: current().kiosk.volume,
+    type=click.IntRange(0, 100),
+    help="Loudness of prompts and the fever alarm, 0-100 [setting GATECHECK_KIOSK__VOLUME; default 80].",
+)
 def kiosk(
     device_path: Path,
     db_path: Path,
@@ -244,6 +250,7 @@ def kiosk(
     host: str,
     port: int,
     clear_after: float,
+    volume: int,
 ) -> None:
     """The gate screen: the camera loop plus the guard's page at http://HOST:PORT/ (show
     it with Chromium in kiosk mode). A camera that cannot be opened shows as a fault on
@@ -252,18 +259,31 @@ def kiosk(
 
     from edge.kiosk.app import create_kiosk_app
     from edge.kiosk.runtime import Kiosk
+    from edge.voice import Voice
 
     bundle, store = open_device(device_path, db_path, create=True)
-    gate = Kiosk(_station(bundle, store), open_thermometer(thermometer), clear_after_s=clear_after)
+    voice = Voice(db_path.parent / "voice")
+    voice.render()  # once per device (cached beside the check log); seconds on a Pi
+    gate = Kiosk(
+        _station(bundle, store),
+        open_thermometer(thermometer),
+        clear_after_s=clear_after,
+        volume=volume,
+        voice=voice,
+    )
     gate.log_replaced = replaced_log(device_path.parent, store, adopt=True)
     if gate.log_replaced is not None:
         click.echo(f"warning: {gate.log_replaced.describe()}", err=True)
     try:
-        gate.start_camera(open_stream(source, roi))
+        if is_live(source):  # a network or USB camera that drops is opened again
+            gate.start_camera(reconnecting(source, roi, gate.camera_lost, gate.stopping))
+        else:
+            gate.start_camera(open_stream(source, roi))
     except FrameError as exc:
         gate.camera.set("error", str(exc))
         click.echo(f"warning: {exc}", err=True)
     uvicorn.run(create_kiosk_app(gate), host=host, port=port, log_level="warning")
+    gate.stopping.set()
 
 
 @edge.command()

@@ -201,11 +201,25 @@ Variant = Callable[[], tuple[np.ndarray, float]]
 """A variant of the frame made only when needed, with its scale from input pixels."""
 
 
+@dataclass(frozen=True)
+class Scan:
+    """What one frame held: its codes, and whether zxing-cpp saw a code it could not read
+    (the gate screen then asks the person to hold the code to the camera)."""
+
+    codes: list[Code]
+    unreadable: bool = False
+
+
 def decode(
     image: np.ndarray, *, still: bool = True, budget_ms: float | None = None, cnn: bool = True
 ) -> list[Code]:
     """Every QR code in a frame (BGR or grey), with its four corners (input pixels), its
-    engine and its colour.
+    engine and its colour (see ``scan``)."""
+    return scan(image, still=still, budget_ms=budget_ms, cnn=cnn).codes
+
+
+def scan(image: np.ndarray, *, still: bool = True, budget_ms: float | None = None, cnn: bool = True) -> Scan:
+    """Every QR code in a frame, and whether a code was seen but not read.
 
     ``still``: a photo of one presentation, worth the whole cascade within the budget,
     the CNN reader last (``cnn=False`` leaves it out, for boards too slow for it). A
@@ -217,9 +231,9 @@ def decode(
     colour = image.ndim == 3
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if colour else image
     if still:
-        codes, _ = _valid(grey, "zxing", 1.0)
+        codes, seen = _valid(grey, "zxing", 1.0)
         if codes:
-            return _coloured(image, codes)
+            return Scan(_coloured(image, codes))
         working, scale = _scaled(grey)
         firsts: list[tuple[str, Variant]] = (
             [("zxing+colour", lambda: _scaled(darkness(image)))] if colour else []
@@ -230,13 +244,14 @@ def decode(
         first, _ = _scaled(darkness(image)) if colour else (working, scale)
         codes, seen = _valid(first, "zxing", scale)
         if codes or not seen:
-            return _coloured(image, codes)
+            return Scan(_coloured(image, codes))
         firsts = [("zxing+grey", lambda: (working, scale))] if colour else []
     for name, variant in firsts:
         frame, frame_scale = variant()
-        codes, _ = _valid(frame, name, frame_scale)
+        codes, seen_here = _valid(frame, name, frame_scale)
+        seen = seen or seen_here
         if codes:
-            return _coloured(image, codes)
+            return Scan(_coloured(image, codes))
     for step in (CNN, *FALLBACKS) if still and cnn else FALLBACKS:
         if (time.perf_counter() - start) * 1000 >= budget:
             logger.debug("decode budget of %.0f ms spent before %s", budget, step.name)
@@ -244,5 +259,5 @@ def decode(
         if step.when(working):
             found = step.engine(step.prepare(working))
             if found:
-                return _coloured(image, _codes(found, step.name, scale * step.factor))
-    return []
+                return Scan(_coloured(image, _codes(found, step.name, scale * step.factor)))
+    return Scan([], unreadable=seen)

@@ -11,12 +11,16 @@ to admit — it is acknowledged (what was done) and the person measured again.
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from dataclasses import dataclass
+from typing import Literal
 
+from core.messages import LocalisedError
 from edge import clock
 from edge.codes import Colour
 from edge.decode import Code
 from edge.kiosk import forms
+from edge.kiosk.forms import Disposition, RetestMethod
 from edge.policy import Decision, confirmed_colour, temperature_decision
 from edge.station import GateStation, Outcome
 from edge.tables.fevers import FeverTable
@@ -24,16 +28,37 @@ from edge.tables.guards import Shift
 from edge.tables.visitors import VisitorEntry, VisitorTable
 from edge.thermometer import Reading, Thermometer
 
-FEVER_ACTIONS = {
-    "remeasured": ("已复测", "Measured again"),
+FEVER_ACTIONS: dict[Disposition, tuple[str, str]] = {
     "observation_point": ("已送临时观察点", "Taken to the observation point"),
-    "sent_home": ("已劝返", "Sent home"),
-    "other": ("其他", "Other"),
+    "fever_clinic": ("已送发热门诊", "Taken to the fever clinic"),
+    "ambulance_120": ("已呼叫 120", "Ambulance (120) called"),
+    "other": ("其他（须填写）", "Other (say what)"),
 }
+RETEST_METHODS: dict[RetestMethod, tuple[str, str]] = {
+    "infrared": ("红外测温", "Infrared"),
+    "axillary": ("腋下水银体温计", "Axillary mercury"),
+    "ear": ("耳温枪", "Ear thermometer"),
+}
+LEFT_UNTESTED = "left_untested"
+"""The disposition of a first high reading released without a re-test."""
 
 
-class ActionError(ValueError):
+class ActionError(LocalisedError):
     """An action that does not apply to that check (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Hold:
+    """An open fever case as the gate screen shows it (see ``edge.tables.fevers``)."""
+
+    seq: int
+    stage: Literal["retest", "fever"]
+    temp_c: float | None
+    wall_ms: int
+    opens_in_s: int
+    """Seconds until the re-test counts (0: now); 0 for a confirmed fever."""
+    closes_in_s: int | None
+    """Seconds until the re-test window closes; None for a confirmed fever."""
 
 
 class GuardDesk:
@@ -55,28 +80,34 @@ class GuardDesk:
             return self.thermometer.read()
         except Exception as exc:  # any driver failure; the status bar shows which
             raise ActionError(
-                "测温仪无读数，请手工测温并输入体温 / The thermometer gave no reading: "
-                "measure by hand and type the temperature"
+                "测温仪无读数，请手工测温并输入体温",
+                "The thermometer gave no reading: measure by hand and type the temperature",
             ) from exc
 
     def _outcome(self, seq: int) -> Outcome:
         outcome = self.station.outcome(seq)
         if outcome is None:
-            raise ActionError(f"check #{seq} is no longer on this screen: check the person again")
+            raise ActionError(
+                f"第 {seq} 条记录已不在本屏幕，请重新检查此人",
+                f"check #{seq} is no longer on this screen: check the person again",
+            )
         return outcome
 
     def remeasure(self, shift: Shift, seq: int, form: forms.Remeasure) -> Outcome:
         """Measure again the person of check ``seq`` (same code, new reading)."""
         earlier = self._outcome(seq)
         if earlier.decision.verdict != "remeasure" and earlier.decision.reason != "no_temperature":
-            raise ActionError(f"check #{seq} did not ask for a new measurement")
+            raise ActionError(f"第 {seq} 条记录无需复测", f"check #{seq} did not ask for a new measurement")
         return self.station.record(earlier.code, self._reading(form.temp_c), shift.guard_id, refers_to=seq)
 
     def override(self, shift: Shift, seq: int, form: forms.Override) -> Outcome:
         """The guard's own verdict on check ``seq``, with the reason they give."""
         earlier = self._outcome(seq)
         if earlier.decision.reason == "fever" and form.verdict == "admit":
-            raise ActionError("a confirmed fever cannot be admitted by override: acknowledge it first")
+            raise ActionError(
+                "体温异常不能人工放行：请先处置",
+                "a confirmed fever cannot be admitted by override: record what was done first",
+            )
         decision = Decision(form.verdict, "override", ("override", *earlier.decision.flags))
         return self.station.write(
             decision, earlier.reading, earlier.holder, earlier.code, earlier.verification,
@@ -87,7 +118,10 @@ class GuardDesk:
         """The colour the guard read off a code the gate cannot verify offline."""
         earlier = self._outcome(seq)
         if earlier.decision.reason != "code_unverified":
-            raise ActionError(f"check #{seq} is not a code waiting for the guard's confirmation")
+            raise ActionError(
+                f"第 {seq} 条记录不是待确认颜色的健康码",
+                f"check #{seq} is not a code waiting for the guard's confirmation",
+            )
         decision = confirmed_colour(colour, self.station.policy)
         flags = (*earlier.decision.flags, *decision.flags, *camera_agrees(earlier, colour))
         decision = Decision(decision.verdict, decision.reason, flags)
@@ -132,7 +166,7 @@ class GuardDesk:
     def visitor_left(self, shift: Shift, visitor_id: int) -> VisitorEntry:
         """Close a visitor's entry (销号)."""
         if not self.visitor_book.close(visitor_id, shift.guard_id, clock.now().wall_ms):
-            raise ActionError(f"visitor #{visitor_id} is not in the building")
+            raise ActionError(f"访客 {visitor_id} 不在场内", f"visitor #{visitor_id} is not in the building")
         return self.visitors(visitor_id=visitor_id)[0]
 
     def visitors(self, *, inside_only: bool = False, visitor_id: int | None = None) -> list[VisitorEntry]:
@@ -145,15 +179,94 @@ class GuardDesk:
             Decision("deny", "refused"), None, None, guard_id=shift.guard_id, note=form.note
         )
 
-    def fever_holds(self) -> list[dict[str, Any]]:
-        """Confirmed fevers nobody has acknowledged yet: the lane stays held until then."""
-        return self.fevers.unacknowledged()
+    def holds(self) -> list[Hold]:
+        """The fever cases holding the lane, oldest first: nobody else gets a verdict
+        until a guard has acted on each (re-tested, released, or recorded the disposition)."""
+        now = clock.now()
+        opens, closes = self.station.policy.retest_window_s()
+        holds = []
+        for case in self.fevers.open_cases(now.boot_id, now.mono_ms - closes * 1000):
+            age_s = (now.mono_ms - case.mono_ms) / 1000
+            retest = case.stage == "retest"
+            holds.append(
+                Hold(
+                    seq=case.seq,
+                    stage=case.stage,
+                    temp_c=case.temp_c,
+                    wall_ms=case.wall_ms,
+                    opens_in_s=max(0, math.ceil(opens - age_s)) if retest else 0,
+                    closes_in_s=max(0, int(closes - age_s)) if retest else None,
+                )
+            )
+        return holds
 
-    def acknowledge_fever(self, shift: Shift, seq: int, form: forms.FeverAck) -> None:
-        """Release a fever hold, recording what the guard did."""
-        if seq not in {hold["seq"] for hold in self.fever_holds()}:
-            raise ActionError(f"check #{seq} is not a fever waiting for acknowledgement")
-        self.fevers.acknowledge(seq, shift.guard_id, form.action, form.note, clock.now().wall_ms)
+    def _hold(self, seq: int, stage: str) -> Hold:
+        for hold in self.holds():
+            if hold.seq == seq and hold.stage == stage:
+                return hold
+        if stage == "retest":
+            raise ActionError(
+                f"第 {seq} 条记录不是待复测的体温偏高",
+                f"check #{seq} is not a high reading waiting for its re-test",
+            )
+        raise ActionError(
+            f"第 {seq} 条记录不是待处置的体温异常", f"check #{seq} is not a fever waiting for its disposition"
+        )
+
+    def retest(self, shift: Shift, seq: int, form: forms.Retest) -> Outcome:
+        """The drill's re-test of a first high reading, by the method the guard names: a
+        high reading inside the window confirms the fever; before it opens, nothing is
+        stored and the guard is told how long to wait."""
+        hold = self._hold(seq, "retest")
+        if hold.opens_in_s > 0:
+            minutes, seconds = divmod(hold.opens_in_s, 60)
+            raise ActionError(
+                f"请等待 {minutes}:{seconds:02d} 后复测", f"re-test in {minutes}:{seconds:02d}, not before"
+            )
+        reading = self._reading(form.temp_c)
+        method = (f"retest_{form.method}",)
+        earlier = self.station.outcome(seq)
+        if earlier is not None:
+            return self.station.record(earlier.code, reading, shift.guard_id, refers_to=seq, flags=method)
+        # Restarted since the first reading: the code is gone, the person is its pseudonym.
+        holder = self.station.store.holder_at(seq)
+        presentation = self.station.presentation(None, reading, holder, refers_to=seq)
+        decision = temperature_decision(presentation, self.station.policy) or Decision("manual", "no_code")
+        decision = Decision(decision.verdict, decision.reason, (*decision.flags, *method))
+        return self.station.write(decision, reading, holder, guard_id=shift.guard_id, refers_to=seq)
+
+    def release(self, shift: Shift, seq: int, form: forms.Release) -> Outcome:
+        """A first high reading that will not be re-tested (the person left): the lane
+        opens again and the record says so, with the guard's words."""
+        self._hold(seq, "retest")
+        return self._close_case(shift, seq, LEFT_UNTESTED, form.note)
+
+    def acknowledge_fever(self, shift: Shift, seq: int, form: forms.FeverAck) -> Outcome:
+        """A confirmed fever's disposition, with the people present around it."""
+        self._hold(seq, "fever")
+        return self._close_case(shift, seq, form.action, form.note)
+
+    def _close_case(self, shift: Shift, seq: int, action: str, note: str | None) -> Outcome:
+        """Close a case: the acknowledgement (who, what, the people present) and a
+        ``fever_handled`` record that carries it to the hub, in one transaction."""
+        now_ms = clock.now().wall_ms
+        present = self.fevers.people_present(seq, now_ms)
+        holder = self.station.store.holder_at(seq)
+
+        def acknowledge(_: int) -> None:
+            self.fevers.acknowledge(seq, shift.guard_id, action, note, now_ms, present)
+
+        decision = Decision("deny", "fever_handled", (f"disposition_{action}",))
+        return self.station.write(
+            decision, None, holder, guard_id=shift.guard_id, refers_to=seq, note=note, also=acknowledge
+        )
+
+    def refuse_while_held(self) -> None:
+        """Nobody else is checked while a fever case holds the lane."""
+        if self.holds():
+            raise ActionError(
+                "车道暂停：请先处置体温异常", "the lane is on hold: deal with the fever case first"
+            )
 
     def _temperature_first(self, reading: Reading, holder: str, otherwise: Decision) -> Decision:
         presentation = self.station.presentation(None, reading, holder)

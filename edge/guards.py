@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import secrets
 
+from core.messages import LocalisedError
 from core.passwords import check_password, hash_password, stand_in_hash
 from edge import clock
 from edge.store import CheckStore
@@ -27,7 +28,7 @@ PIN_PATTERN = re.compile(r"\d{4,8}")
 GUARD_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 
 
-class GuardError(ValueError):
+class GuardError(LocalisedError):
     """A guard, PIN or shift request that cannot be honoured (the message says why)."""
 
 
@@ -40,11 +41,14 @@ class GuardBook:
     def add(self, guard_id: str, name: str, pin: str) -> None:
         """Add a guard or reset their name and PIN (and any lockout)."""
         if not GUARD_ID_PATTERN.fullmatch(guard_id):
-            raise GuardError("guard id: 1 to 32 letters, digits, '.', '_' or '-'")
+            raise GuardError(
+                "保安编号：1–32 个字母、数字、'.'、'_' 或 '-'",
+                "guard id: 1 to 32 letters, digits, '.', '_' or '-'",
+            )
         if not name.strip() or len(name) > 64:
-            raise GuardError("guard name: 1 to 64 characters")
+            raise GuardError("保安姓名：1–64 个字符", "guard name: 1 to 64 characters")
         if not PIN_PATTERN.fullmatch(pin):
-            raise GuardError("PIN: 4 to 8 digits")
+            raise GuardError("PIN 码：4–8 位数字", "PIN: 4 to 8 digits")
         self.guards.upsert(guard_id, name.strip(), hash_password(pin))
 
     def names(self) -> dict[str, str]:
@@ -57,25 +61,27 @@ class GuardBook:
         now = clock.now()
         if guard is None:
             check_password(pin, stand_in_hash())  # as slow as a wrong PIN: ids stay secret
-            raise GuardError("unknown guard id or wrong PIN")
+            raise GuardError("保安编号或 PIN 码错误", "unknown guard id or wrong PIN")
         # The lockout runs on this boot's monotonic clock (a reboot ends it).
         if guard.locked_boot == now.boot_id and now.mono_ms < guard.locked_until_ms:
             wait_s = (guard.locked_until_ms - now.mono_ms) // 1000 + 1
-            raise GuardError(f"too many wrong PINs: try again in {wait_s} s")
+            raise GuardError(
+                f"PIN 码错误次数过多，请 {wait_s} 秒后再试", f"too many wrong PINs: try again in {wait_s} s"
+            )
         if not check_password(pin, guard.pin_hash):
             failed = guard.failed + 1
             if failed >= MAX_FAILURES:
                 self.guards.record_failures(guard_id, 0, now.mono_ms + LOCKOUT_S * 1000, now.boot_id)
             else:
                 self.guards.record_failures(guard_id, failed, 0, None)
-            raise GuardError("unknown guard id or wrong PIN")
+            raise GuardError("保安编号或 PIN 码错误", "unknown guard id or wrong PIN")
         return self.shifts.open(guard_id, secrets.token_urlsafe(24), now.wall_ms)
 
     def log_out(self, token: str) -> Shift:
         """End the shift the token belongs to (the handover)."""
         shift = self.on_duty(token)
         if shift is None:
-            raise GuardError("no guard is logged in on this screen")
+            raise GuardError("本屏幕无保安登录", "no guard is logged in on this screen")
         self.shifts.end_open(clock.now().wall_ms)
         ended = self.shifts.get(shift.id)
         assert ended is not None

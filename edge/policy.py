@@ -44,8 +44,9 @@ class Presentation:
     code: CodeResult | None
     reading: Reading | None
     at: datetime
-    prior_high: bool = False
-    """A high reading for the same person within the re-measure window."""
+    prior_high_age_s: float | None = None
+    """Seconds since this person's first high reading, when it is still open (re-test
+    window not yet closed, nothing of theirs since); None: there is none."""
     clock_unset: bool = False
     trust_age_hours: float | None = None
     flags: list[str] = field(default_factory=list)
@@ -57,7 +58,12 @@ def _temperature(p: Presentation, policy: Policy) -> Decision | None:
     if not policy.plausible_min_c <= p.reading.celsius <= policy.plausible_max_c:
         return Decision("remeasure", "temp_out_of_range")
     if p.reading.celsius >= policy.fever_threshold_c:
-        return Decision("deny", "fever") if p.prior_high else Decision("remeasure", "temp_high")
+        if p.prior_high_age_s is None:
+            return Decision("remeasure", "temp_high")
+        opens, _ = policy.retest_window_s()
+        return (
+            Decision("deny", "fever") if p.prior_high_age_s >= opens else Decision("remeasure", "retest_wait")
+        )
     return None
 
 

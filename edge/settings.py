@@ -51,6 +51,7 @@ class KioskSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the gate page is served on (the screen is local).")
     port: int = Field(8080, ge=1, le=65535, description="Port of the gate page.")
     clear_after_s: float = Field(3.0, ge=0.5, le=60, description="Seconds a verdict stays on screen.")
+    volume: int = Field(80, ge=0, le=100, description="Loudness of spoken prompts and alarms (0: silent).")
 
 
 class SyncSection(BaseModel):

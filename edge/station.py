@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from core.policy import Policy
 from core.trust import TrustList
 from edge import clock
 from edge.codes import CodeResult, verify
-from edge.decode import Code, decode
+from edge.decode import Code, Scan, decode, scan
 from edge.frames import Frame
 from edge.policy import Decision, Presentation, decide
 from edge.pseudonym import pseudonym
@@ -28,6 +29,8 @@ from edge.store import CheckStore, NewCheck, StorageFault
 from edge.thermometer import Reading, Thermometer
 from edge.trust import TrustStore
 
+FrameState = Literal["nothing", "unreadable", "repeat"]
+"""A camera frame that made no check: nothing in it, a code not read, the same code again."""
 RECENT_OUTCOMES = 256
 """Checks kept in memory for the guard to act on (re-measure, override, confirm)."""
 
@@ -106,14 +109,18 @@ class GateStation:
         reading: Reading | None,
         guard_id: str | None = None,
         refers_to: int | None = None,
+        flags: tuple[str, ...] = (),
     ) -> Outcome:
         """Verify, decide and durably log one presentation. ``refers_to`` names the check
-        this one measures again (the re-measure rule then looks at that check)."""
+        this one measures again (the re-measure rule then looks at that check); ``flags``
+        are added to the decision's (how a re-test was taken)."""
         self.refresh_config()
         now = clock.now()
         result = verify(code.payload, self.trust, _at(now.wall_ms)) if code else None
         holder = self.holder_of(result.holder_id) if result and result.holder_id else None
         decision = decide(self.presentation(result, reading, holder, refers_to), self.policy)
+        if flags:
+            decision = Decision(decision.verdict, decision.reason, (*decision.flags, *flags))
         return self.write(decision, reading, holder, code, result, guard_id=guard_id, refers_to=refers_to)
 
     def holder_of(self, identifier: bytes) -> str:
@@ -130,16 +137,16 @@ class GateStation:
         """What the policy is told about a person now, the re-measure history included."""
         now = clock.now()
         at = _at(now.wall_ms)
-        since = now.mono_ms - self.policy.remeasure_window_s * 1000
+        since = now.mono_ms - self.policy.retest_window_s()[1] * 1000
         if refers_to is not None:
-            prior_high = self.store.is_pending_high(refers_to, now.boot_id, since)
+            high_ms = self.store.high_reading_at(refers_to, now.boot_id, since)
         else:
-            prior_high = self.store.pending_high_reading(holder, now.boot_id, since)
+            high_ms = self.store.pending_high_reading(holder, now.boot_id, since)
         return Presentation(
             code=result,
             reading=reading,
             at=at,
-            prior_high=prior_high,
+            prior_high_age_s=None if high_ms is None else (now.mono_ms - high_ms) / 1000,
             clock_unset=at < RELEASED,
             trust_age_hours=self.trust_list.age_hours(at),
         )
@@ -191,14 +198,18 @@ class GateStation:
         """A check recorded by this process lately (what a guard can still act on)."""
         return self._outcomes.get(seq)
 
-    def present(self, frame: Frame, thermometer: Thermometer) -> Outcome | None:
+    def present(self, frame: Frame, thermometer: Thermometer) -> Outcome | FrameState:
         """One camera frame — the gate loop's step, for ``edge run`` and the kiosk alike: a
-        new code in it becomes a check with the sensor's temperature (debounced). When the
-        card refuses the write the code is forgotten, so showing it again is taken at once,
-        and the ``StorageFault`` goes to the caller."""
-        code = self.first_code(frame.image, still=frame.still)
-        if code is None or self.is_repeat(code):
-            return None
+        new code in it becomes a check with the sensor's temperature (debounced); otherwise
+        what the frame held, for the screen to say. When the card refuses the write the code
+        is forgotten, so showing it again is taken at once, and the ``StorageFault`` goes to
+        the caller."""
+        seen = self.scan(frame)
+        if not seen.codes:
+            return "unreadable" if seen.unreadable else "nothing"
+        code = seen.codes[0]
+        if self.is_repeat(code):
+            return "repeat"
         try:
             return self.record(code, measure(thermometer))
         except StorageFault:
@@ -208,8 +219,12 @@ class GateStation:
     def watch(self, frames: Iterable[Frame], thermometer: Thermometer) -> Iterator[Outcome]:
         """The camera loop without a screen: every new code in the stream becomes a check."""
         for frame in frames:
-            if (outcome := self.present(frame, thermometer)) is not None:
+            if isinstance(outcome := self.present(frame, thermometer), Outcome):
                 yield outcome
+
+    def scan(self, frame: Frame) -> Scan:
+        """A camera frame's codes, and whether a code was seen but not read (see decode)."""
+        return scan(frame.image, still=frame.still, cnn=self.cnn_fallback)
 
     def first_code(self, image: np.ndarray, still: bool = True) -> Code | None:
         """The code a person presents; a stream frame gets the cheap decode (see decode)."""

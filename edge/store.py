@@ -136,6 +136,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE guards ADD COLUMN locked_boot TEXT;
     UPDATE guards SET locked_until_ms = 0;
     """,
+    # The fever drill: the people at the gate around a confirmed fever, kept with its
+    # disposition; the lane-hold lookup reads confirmed fevers through a partial index.
+    """
+    ALTER TABLE fever_acks ADD COLUMN present TEXT NOT NULL DEFAULT '[]';
+    CREATE INDEX checks_fevers ON checks (seq) WHERE reason = 'fever';
+    """,
 )
 
 PAGE_SIZE = 1024
@@ -359,10 +365,11 @@ class CheckStore:
         )
         return _checks(cursor)
 
-    def pending_high_reading(self, holder: str | None, boot_id: str, since_mono_ms: int) -> bool:
-        """Was this person's last check, moments ago, a first high reading?
+    def pending_high_reading(self, holder: str | None, boot_id: str, since_mono_ms: int) -> int | None:
+        """When (monotonic ms) this person's open first high reading was taken, if any.
 
-        With a holder pseudonym we look at that person's latest check; without one (no
+        With a holder pseudonym we look at that person's latest first high reading, open
+        while nothing of theirs came after it but a "wait for the re-test"; without one (no
         readable code) the person is whoever stood at the gate in the previous check.
         Monotonic time within one boot is used so a clock jump cannot fake the window.
         """
@@ -371,7 +378,8 @@ class CheckStore:
                 "SELECT reason, boot_id, mono_ms FROM checks WHERE holder IS NULL "
                 "AND seq = (SELECT max(seq) FROM checks)"
             ).fetchone()
-            return bool(row) and row[0] == "temp_high" and row[1] == boot_id and row[2] >= since_mono_ms
+            open_high = bool(row) and row[0] == "temp_high" and row[1] == boot_id and row[2] >= since_mono_ms
+            return int(row[2]) if open_high else None
         # Their latest first high reading (a partial index holds only those), provided
         # nothing of theirs came after it (a short scan: the window is minutes long).
         high = self.db.execute(
@@ -380,16 +388,23 @@ class CheckStore:
             (holder,),
         ).fetchone()
         if high is None or high[1] != boot_id or high[2] < since_mono_ms:
-            return False
+            return None
         later = self.db.execute(
-            "SELECT 1 FROM checks WHERE seq > ? AND holder = ? LIMIT 1", (high[0], holder)
+            "SELECT 1 FROM checks WHERE seq > ? AND holder = ? AND reason != 'retest_wait' LIMIT 1",
+            (high[0], holder),
         )
-        return later.fetchone() is None
+        return None if later.fetchone() is not None else int(high[2])
 
-    def is_pending_high(self, seq: int, boot_id: str, since_mono_ms: int) -> bool:
-        """Was check ``seq`` a first high reading, within the window (see above)?"""
+    def high_reading_at(self, seq: int, boot_id: str, since_mono_ms: int) -> int | None:
+        """When check ``seq`` was taken, if it is a first high reading within the window."""
         row = self.db.execute("SELECT reason, boot_id, mono_ms FROM checks WHERE seq = ?", (seq,)).fetchone()
-        return bool(row) and row[0] == "temp_high" and row[1] == boot_id and row[2] >= since_mono_ms
+        in_window = bool(row) and row[0] == "temp_high" and row[1] == boot_id and row[2] >= since_mono_ms
+        return int(row[2]) if in_window else None
+
+    def holder_at(self, seq: int) -> str | None:
+        """The pseudonym of the person of check ``seq`` (None: no code, or no such check)."""
+        row = self.db.execute("SELECT holder FROM checks WHERE seq = ?", (seq,)).fetchone()
+        return row[0] if row else None
 
     def count(self) -> int:
         """Checks held (synced ones until purged included)."""

@@ -16,6 +16,7 @@ if [[ "$for_tests" == "--test" ]]; then
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
     command -v chromium >/dev/null || need_apt+=(chromium fonts-noto-cjk)
     command -v faketime >/dev/null || need_apt+=(faketime)  # doctor's clock-in-1970 test
+    command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)  # the kiosk's spoken prompts
 fi
 
 if ((${#need_apt[@]})); then

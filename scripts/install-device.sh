@@ -28,10 +28,11 @@ run() {
 
 if ((!dry)) && [[ $EUID -ne 0 ]]; then echo "install-device: run as root (sudo)" >&2; exit 2; fi
 
-# 1. System packages: the QR decoder's library, Python, the kiosk display, I2C tools.
+# 1. System packages: the QR decoder's library, Python, the kiosk display and its voice
+#    (espeak-ng renders the spoken prompts on the device), I2C tools.
 run apt-get update -qq
 run apt-get install -y -qq --no-install-recommends \
-    libzbar0 python3-venv chromium cage fonts-noto-cjk i2c-tools
+    libzbar0 python3-venv chromium cage fonts-noto-cjk espeak-ng i2c-tools
 # The thermometer's bus (Raspberry Pi), and network time (no battery clock on the board).
 if command -v raspi-config >/dev/null; then run raspi-config nonint do_i2c 0; fi
 run timedatectl set-ntp true

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from core.bundle import DeviceBundle
+from core.policy import Policy
 from edge.kiosk.runtime import Kiosk
 from edge.store import CheckStore
 from gatecheck.samples import render_frame, write_png
@@ -103,8 +104,11 @@ def live_hub(hub_app: FastAPI) -> Iterator[BackgroundHub]:
 
 
 @pytest.fixture
-def site(hub_engine: Engine) -> Site:
-    return create_site(hub_engine, "Test Compound", "Asia/Shanghai")
+def site(hub_engine: Engine, request: pytest.FixtureRequest) -> Site:
+    """The test site; ``@pytest.mark.site_policy(...)`` changes its rules."""
+    marker = request.node.get_closest_marker("site_policy")
+    policy = Policy(**marker.kwargs) if marker else None
+    return create_site(hub_engine, "Test Compound", "Asia/Shanghai", policy=policy)
 
 
 @pytest.fixture

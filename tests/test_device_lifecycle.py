@@ -215,6 +215,7 @@ def test_init_with_another_device_keeps_unsynced_checks_aside(
     assert cli("edge", "guard", "list")[1].split() == ["G7", "Li"]  # guards carried over
 
 
+@pytest.mark.site_policy(retest_after_s=0)
 def test_a_lost_check_log_is_a_new_log_the_fever_after_it_reaches_the_hub(
     initialised: Path,
     tmp_path: Path,

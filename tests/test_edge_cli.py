@@ -71,9 +71,12 @@ def test_same_holder_same_pseudonym(
     assert rows[0]["holder"] == rows[1]["holder"]
 
 
+@pytest.mark.site_policy(retest_after_s=0)
 def test_fever_is_measured_twice_then_denied(
     tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path], signed: Callable[..., str]
 ) -> None:
+    """A site whose medic re-tests at once (no 5-minute wait): the second high reading of
+    the same person confirms the fever."""
     image = qr_png(signed("ID-HOT"), "hot.png")
     other = qr_png(signed("ID-OTHER"), "other.png")
     assert scan(tmp_path, "--temp", "38.2", str(image))[0] == 0
@@ -89,6 +92,17 @@ def test_fever_is_measured_twice_then_denied(
     ]
     assert rows[2]["temp_c"] == 38.4
     assert rows[3]["temp_source"] == "sensor"
+
+
+def test_a_high_reading_again_before_the_wait_is_not_yet_a_fever(
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path], signed: Callable[..., str]
+) -> None:
+    """The default drill: the re-test comes 5 minutes after the first high reading; a
+    second one at once says "wait", and the first reading stays the one the wait runs from."""
+    image = qr_png(signed("ID-HOT"), "hot.png")
+    for _ in range(3):
+        assert scan(tmp_path, "--temp", "38.2", str(image))[0] == 0
+    assert [r["reason"] for r in stored(tmp_path)] == ["temp_high", "retest_wait", "retest_wait"]
 
 
 def test_temperature_that_is_not_a_number_is_refused_and_nothing_is_lost(

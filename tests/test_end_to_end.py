@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -44,6 +45,7 @@ def hub_counts(url: str, site_id: str, engine: Engine) -> Counter[str]:
     return +counts
 
 
+@pytest.mark.site_policy(retest_after_s=0)
 def test_checks_reach_the_hub_exactly_once(
     tmp_path: Path,
     bundle: DeviceBundle,

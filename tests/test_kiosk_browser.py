@@ -103,7 +103,7 @@ def test_guard_overrides_registers_a_visitor_and_clears_a_fever_hold(
 
     yellow = present(page, feed, signed("p-yellow", "yellow"))
     page.click("#verdict [data-action=override]")
-    page.select_option("#override-form select[name=verdict]", "admit")
+    page.check("#override-form input[name=verdict][value=admit]")
     page.fill("#override-form input[name=reason]", "本楼住户，当日核酸阴性")
     page.click("#override-form button[type=submit]")
     page.wait_for_function(f"window.gatecheckShown.seq > {yellow['seq']}")
@@ -119,7 +119,7 @@ def test_guard_overrides_registers_a_visitor_and_clears_a_fever_hold(
     page.fill("#visitor-form input[name=host]", "3号楼 201")
     page.fill("#visitor-form input[name=purpose]", "送货")
     page.click("#visitor-form button[type=submit]")
-    page.wait_for_selector("#visitor-form .error:has-text('phone')")
+    page.wait_for_selector("#visitor-form .error:has-text('电话')")
     assert rows(gate, "visitors") == []
     page.fill("#visitor-form input[name=phone]", "138 0013 8000")
     page.fill("#visitor-form input[name=temp_c]", "36,4")
@@ -137,26 +137,26 @@ def test_guard_overrides_registers_a_visitor_and_clears_a_fever_hold(
 
     sensor.celsius = 38.4
     first = present(page, feed, signed("p-hot"))
-    page.click("#verdict [data-action=remeasure]")
-    page.click("#remeasure-form button[type=submit]")
-    page.wait_for_selector("#hold", state="visible")
-    assert "体温异常" in page.locator("#hold").inner_text()
-    time.sleep(3.5)  # longer than a verdict stays: the alarm does not clear by itself
+    page.wait_for_selector("#hold.retest", state="visible")  # the lane is held at once
+    held = page.locator("#hold").inner_text()
+    assert "体温偏高" in held and "距复测 4:" in held
+    time.sleep(3.5)  # longer than a verdict stays: the hold does not clear by itself
     assert page.locator("#hold").is_visible()
-    page.select_option("#ack-form select[name=action]", "observation_point")
-    page.click("#ack-form button[type=submit]")
+    page.click("#hold [data-open=release-form]")
+    page.fill("#release-form input[name=note]", "未复测已离开")
+    page.click("#release-form button[type=submit]")
     page.wait_for_selector("#hold", state="hidden")
-    fever = rows(gate, "checks")[-1]
-    assert (fever["reason"], fever["refers_to"], fever["guard_id"]) == ("fever", first["seq"], GUARD_ID)
-    assert rows(gate, "fever_acks")[0]["action"] == "observation_point"
+    released = rows(gate, "checks")[-1]
+    assert (released["reason"], released["refers_to"], released["guard_id"]) == (
+        "fever_handled", first["seq"], GUARD_ID,
+    )  # fmt: skip
+    assert rows(gate, "fever_acks")[0]["action"] == "left_untested"
 
     page.click("#lang")
     assert page.locator("#st-online").inner_text() == "Offline"
     page.click("#show-shift")
-    page.wait_for_selector("#shift-panel tr[data-count=checks]")
-    assert page.locator("#shift-panel tr[data-count=checks] td").inner_text() == str(
-        len(rows(gate, "checks"))
-    )
+    page.wait_for_selector("#shift-panel [data-count=checks]")
+    assert page.locator("#shift-panel [data-count=checks] b").inner_text() == str(len(rows(gate, "checks")))
     keep_screenshot(tmp_path / "kiosk-visitor-form.png")
 
 

@@ -65,13 +65,27 @@ def test_first_high_reading_asks_to_measure_again(celsius: float) -> None:
     )
 
 
-def test_second_high_reading_within_window_is_a_confirmed_fever() -> None:
-    decision = judge(code(), Reading(38.2, "sensor"), prior_high=True)
+def test_a_high_re_test_after_the_wait_is_a_confirmed_fever() -> None:
+    decision = judge(code(), Reading(38.2, "sensor"), prior_high_age_s=300)
     assert_rule(decision, "deny", "fever", "体温异常", "Fever")
 
 
+@pytest.mark.parametrize(
+    ("age_s", "reason"),
+    [(0, "retest_wait"), (284.9, "retest_wait"), (285, "fever"), (310, "fever"), (2100, "fever")],
+)
+def test_the_re_test_window_opens_after_the_wait_less_the_grace(age_s: float, reason: str) -> None:
+    """Default policy: 5 min wait, 15 s grace; a high re-test before that is not a fever yet."""
+    assert Policy().retest_window_s() == (285, 2115)
+    assert judge(code(), Reading(38.2, "sensor"), prior_high_age_s=age_s).reason == reason
+
+
+def test_a_normal_re_test_decides_by_the_code() -> None:
+    assert judge(code(), Reading(36.6, "sensor"), prior_high_age_s=600).reason == "ok"
+
+
 def test_fever_refuses_whatever_the_code() -> None:
-    assert judge(None, Reading(38.0, "sensor"), prior_high=True).reason == "fever"
+    assert judge(None, Reading(38.0, "sensor"), prior_high_age_s=400).reason == "fever"
 
 
 def test_site_threshold_applies() -> None:

@@ -91,15 +91,18 @@ def test_a_version_1_file_is_migrated_without_losing_checks(tmp_path: Path) -> N
 def test_pending_high_reading_follows_the_person_and_the_window(store: CheckStore) -> None:
     store.append(new_check(reason="temp_high", verdict="remeasure", holder="p1", mono_ms=10_000))
     store.append(new_check(holder="p2", mono_ms=11_000))
-    assert store.pending_high_reading("p1", "boot-a", since_mono_ms=5_000)
-    assert not store.pending_high_reading("p1", "boot-a", since_mono_ms=10_001)  # window passed
-    assert not store.pending_high_reading("p1", "boot-b", since_mono_ms=0)  # rebooted since
-    assert not store.pending_high_reading("p2", "boot-a", since_mono_ms=0)
+    assert store.pending_high_reading("p1", "boot-a", since_mono_ms=5_000) == 10_000
+    assert store.pending_high_reading("p1", "boot-a", since_mono_ms=10_001) is None  # window passed
+    assert store.pending_high_reading("p1", "boot-b", since_mono_ms=0) is None  # rebooted since
+    assert store.pending_high_reading("p2", "boot-a", since_mono_ms=0) is None
+    # Told to wait for the re-test: still the same open first reading.
+    store.append(new_check(reason="retest_wait", verdict="remeasure", holder="p1", mono_ms=11_500))
+    assert store.pending_high_reading("p1", "boot-a", since_mono_ms=0) == 10_000
     # Without a code, the person is whoever stood at the gate just before.
     store.append(new_check(reason="temp_high", verdict="remeasure", holder=None, mono_ms=12_000))
-    assert store.pending_high_reading(None, "boot-a", since_mono_ms=0)
+    assert store.pending_high_reading(None, "boot-a", since_mono_ms=0) == 12_000
     store.append(new_check(holder="p3", mono_ms=13_000))
-    assert not store.pending_high_reading(None, "boot-a", since_mono_ms=0)
+    assert store.pending_high_reading(None, "boot-a", since_mono_ms=0) is None
 
 
 def test_purge_removes_only_old_synced_records_and_1970_rows_before_them(store: CheckStore) -> None:
@@ -116,7 +119,7 @@ def test_purge_removes_only_old_synced_records_and_1970_rows_before_them(store: 
             "VALUES (5, 'A', '13800000000', 'B', 'visit', 'G1', 0), "
             "(7, 'C', '13900000000', 'D', 'visit', 'G1', 0)"
         )
-        store.db.execute("INSERT INTO fever_acks VALUES (4, 'G1', 'sent_home', NULL, 0)")
+        store.db.execute("INSERT INTO fever_acks VALUES (4, 'G1', 'observation_point', NULL, 0, '[]')")
         store.db.execute("INSERT INTO guards (id, name, pin_hash) VALUES ('G1', 'Li', 'x')")
         store.db.execute(
             "INSERT INTO shifts (guard_id, token, first_seq, started_ms, ended_ms, last_seq) "

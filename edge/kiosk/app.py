@@ -14,29 +14,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from edge import systemd
 from edge.desk import ActionError
 from edge.guards import GuardError
+from edge.kiosk.errors import language, validation_message
 from edge.kiosk.routes import actions, screen, shifts
 from edge.kiosk.runtime import Kiosk
 from edge.store import StorageFault
 
 HERE = Path(__file__).parent
-
-
-def _message(exc: RequestValidationError) -> str:
-    """One line per bad field, in words a guard can act on."""
-    lines = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"] if p not in ("body",))
-        text = str(error["msg"]).removeprefix("Value error, ")
-        lines.append(f"{where}: {text}" if where else text)
-    return "; ".join(lines)
+HTTP_TEXTS = {404: ("未找到", "not found"), 405: ("不支持此操作", "not allowed here")}
 
 
 async def _watchdog(kiosk: Kiosk, period_s: float) -> None:
@@ -69,20 +62,21 @@ def create_kiosk_app(kiosk: Kiosk) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": _message(exc)}, status_code=422)
+        return JSONResponse({"error": validation_message(exc, language(request))}, status_code=422)
 
     @app.exception_handler(ActionError)
     async def refused(request: Request, exc: ActionError) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=409)
+        return JSONResponse({"error": exc.text(language(request))}, status_code=409)
 
     @app.exception_handler(GuardError)
     async def denied(request: Request, exc: GuardError) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=401)
+        return JSONResponse({"error": exc.text(language(request))}, status_code=401)
 
     @app.exception_handler(StorageFault)
     async def unstored(request: Request, exc: StorageFault) -> JSONResponse:
         kiosk.storage_failed(exc)
-        return JSONResponse({"error": f"{exc.text_zh} / {exc.text_en}", "code": exc.code}, status_code=503)
+        text = exc.text_en if language(request) == "en" else exc.text_zh
+        return JSONResponse({"error": text, "code": exc.code}, status_code=503)
 
     @app.exception_handler(sqlite3.OperationalError)
     async def card_refused(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
@@ -90,6 +84,7 @@ def create_kiosk_app(kiosk: Kiosk) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        texts = HTTP_TEXTS.get(exc.status_code, ("请求失败", "request failed"))
+        return JSONResponse({"error": texts[language(request) == "en"]}, status_code=exc.status_code)
 
     return app

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from core.messages import LocalisedError
 from edge.codes import Colour
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True)]
@@ -23,26 +24,36 @@ _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
 
+class Invalid(LocalisedError):
+    """A value a form refuses, said in both languages (the kiosk shows the guard's)."""
+
+
 class Form(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 def _temperature(value: float | None) -> float | None:
     if value is not None and not 25.0 <= value <= 45.0:
-        raise ValueError("a typed temperature is between 25 and 45 °C (example: 36.6)")
+        raise Invalid(
+            "手工体温应在 25–45 °C 之间（例如 36.6）",
+            "a typed temperature is between 25 and 45 °C (example: 36.6)",
+        )
     return value
 
 
 def _name(value: str) -> str:
     value = " ".join(unicodedata.normalize("NFKC", value).split())
     if not 1 <= len(value) <= 40:
-        raise ValueError("1 to 40 characters")
+        raise Invalid("姓名：1–40 个字符", "name: 1 to 40 characters")
     return value
 
 
 def _phone(value: str) -> str:
     if not PHONE.fullmatch(value):
-        raise ValueError("7 to 20 digits (spaces, '-' and a leading '+' allowed)")
+        raise Invalid(
+            "电话：7–20 位数字（可含空格、'-' 和开头的 '+'）",
+            "phone: 7 to 20 digits (spaces, '-' and a leading '+' allowed)",
+        )
     return value
 
 
@@ -74,7 +85,7 @@ class Remeasure(Form):
 
 class Override(Form):
     verdict: Literal["admit", "deny"]
-    reason: Text = Field(min_length=4, max_length=200, description="Why the guard decided so.")
+    reason: Text = Field(min_length=2, max_length=200, description="Why the guard decided so.")
 
 
 class Confirm(Form):
@@ -96,26 +107,22 @@ class Identity(Form):
     @model_validator(mode="after")
     def _complete(self) -> Identity:
         if self.kind == "code" and not self.code:
-            raise ValueError("type the code's text as printed under the QR")
+            raise Invalid("请输入二维码下方印的码文", "type the code's text as printed under the QR")
         if self.kind == "resident_id":
             number = (self.id_number or "").upper()
             if not resident_id_ok(number):
-                raise ValueError("resident ID: 18 characters with a valid check digit")
+                raise Invalid(
+                    "身份证号：18 位，校验位须正确", "resident ID: 18 characters with a valid check digit"
+                )
             self.id_number = number
         if self.kind == "passport":
             number = (self.id_number or "").upper().replace(" ", "")
             if not PASSPORT.fullmatch(number):
-                raise ValueError("passport number: 5 to 20 letters and digits")
+                raise Invalid("护照号：5–20 个字母和数字", "passport number: 5 to 20 letters and digits")
             self.id_number = number
         if self.kind == "name_phone":
-            try:
-                self.name = _name(self.name or "")
-            except ValueError as exc:
-                raise ValueError(f"name: {exc}") from None
-            try:
-                self.phone = _phone(self.phone or "")
-            except ValueError as exc:
-                raise ValueError(f"phone: {exc}") from None
+            self.name = _name(self.name or "")
+            self.phone = _phone(self.phone or "")
         return self
 
     def identifier(self) -> bytes:
@@ -145,12 +152,41 @@ class Refusal(Form):
     note: Text | None = Field(None, max_length=200)
 
 
+RetestMethod = Literal["infrared", "axillary", "ear"]
+"""How a first high reading is re-tested: the drill asks for another method (an axillary
+mercury thermometer, by a medic) where one is at hand."""
+
+
+class Retest(Form):
+    method: RetestMethod
+    temp_c: float | None = None
+    """Typed by the guard; None (infrared only): read the gate's thermometer."""
+
+    _temp = field_validator("temp_c")(_temperature)
+
+    @model_validator(mode="after")
+    def _typed_unless_infrared(self) -> Retest:
+        if self.method != "infrared" and self.temp_c is None:
+            raise Invalid("请输入体温计显示的读数", "type the temperature the thermometer showed")
+        return self
+
+
+Disposition = Literal["observation_point", "fever_clinic", "ambulance_120", "other"]
+"""Where a confirmed fever went (the sites' drill: the temporary observation point first)."""
+
+
 class FeverAck(Form):
-    action: Literal["remeasured", "observation_point", "sent_home", "other"]
+    action: Disposition
     note: Text | None = Field(None, max_length=200)
 
     @model_validator(mode="after")
     def _note_for_other(self) -> FeverAck:
         if self.action == "other" and not self.note:
-            raise ValueError("say what was done")
+            raise Invalid("选择“其他”时请写明做了什么", "say what was done")
         return self
+
+
+class Release(Form):
+    """A first high reading that will not be re-tested (the person left): why."""
+
+    note: Text = Field(min_length=2, max_length=200)

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from core import RELEASED
@@ -27,14 +27,23 @@ from edge.log_identity import LogReplaced
 from edge.station import GateStation, Outcome
 from edge.store import StorageFault, SyncKey
 from edge.thermometer import Reading, Thermometer
+from edge.voice import Voice
 
 logger = logging.getLogger(__name__)
 
+NOT_OVERRIDDEN = ("fever", "temp_high", "override", "refused", "fever_handled")
+"""Checks a guard cannot override: fever cases go through the drill, the rest are final."""
 CAMERA_SILENCE_S = 30.0
 PAGE_SILENCE_S = 45.0
 ONLINE_WITHIN_MS = 180_000
 """The uplink counts as online if an upload succeeded this recently (three sync rounds)."""
 CAMERA_STALE_MS = 5_000
+HOLDS_FRESH_S = 1.0
+"""The open fever cases are looked up again at most this often for the camera loop (and
+at once after any write): a re-test window closing is seen within a second."""
+NOTICE_EVERY_S = 1.0
+"""A frame that made no check (lane held, code unreadable, same code again) tells the
+page at most this often: a person holding a phone up gets one word, not thirty a second."""
 
 
 @dataclass
@@ -101,6 +110,10 @@ class Kiosk:
     station: GateStation
     thermometer: Thermometer
     clear_after_s: float = 3.0
+    volume: int = 80
+    """Loudness of prompts and alarms, 0–100 (0: silent)."""
+    voice: Voice | None = None
+    """Spoken prompts rendered on this device (None: tones only)."""
     lock: threading.RLock = field(default_factory=threading.RLock)
     events: Broadcaster = field(default_factory=Broadcaster)
     camera: Device = field(default_factory=Device)
@@ -116,6 +129,13 @@ class Kiosk:
     """Monotonic time since which frames have failed to be recorded (None: they are not)."""
     log_replaced: LogReplaced | None = None
     """Set at start when the check log is not the one the device was set up with."""
+    stopping: threading.Event = field(default_factory=threading.Event)
+    """Set when the gate shuts down: a reconnecting camera stops trying."""
+    lost_at: float | None = None
+    """Monotonic time the camera source was last found lost (a reconnect is under way)."""
+    _holds: list[dict[str, Any]] = field(default_factory=list)
+    _holds_at: float | None = None
+    _noticed_at: float = 0.0
 
     def __post_init__(self) -> None:
         self.watched = WatchedThermometer(self.thermometer, self.sensor)
@@ -126,11 +146,11 @@ class Kiosk:
         """What the page shows for a check, and which follow-up actions apply to it."""
         decision = outcome.decision
         actions = []
-        if decision.verdict == "remeasure" or decision.reason == "no_temperature":
-            actions.append("remeasure")
+        if decision.reason in ("temp_out_of_range", "no_temperature"):
+            actions.append("remeasure")  # a first high reading is re-tested on the hold screen
         if decision.reason == "code_unverified":
             actions.append("confirm")
-        if decision.verdict != "admit" and decision.reason not in ("fever", "override", "refused"):
+        if decision.verdict != "admit" and decision.reason not in NOT_OVERRIDDEN:
             actions.append("override")
         return ShownCheck(
             seq=outcome.seq,
@@ -145,7 +165,7 @@ class Kiosk:
             guard_id=outcome.guard_id,
             refers_to=outcome.refers_to,
             recorded_ms=outcome.wall_ms,
-            hold=decision.reason == "fever" and decision.verdict == "deny",
+            hold=decision.reason in ("fever", "temp_high") and decision.verdict != "admit",
             actions=actions,
             camera_colour=outcome.code.colour if outcome.code else None,
         )
@@ -153,27 +173,59 @@ class Kiosk:
     def announce(self, outcome: Outcome) -> ShownCheck:
         shown = self.describe(outcome)
         self.events.publish({"event": "verdict", "data": shown.model_dump()})
-        if shown.hold:
-            self.events.publish({"event": "holds", "data": self.holds()})
+        self.publish_holds()
         self.events.publish({"event": "status", "data": self.status()})  # the backlog grew
         return shown
 
-    def holds(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return self.desk.fever_holds()
+    def holds(self, fresh: bool = False) -> list[dict[str, Any]]:
+        """The fever cases holding the lane (``GuardDesk.holds``), looked up again when
+        ``fresh`` or older than ``HOLDS_FRESH_S``."""
+        now = time.monotonic()
+        if fresh or self._holds_at is None or now - self._holds_at >= HOLDS_FRESH_S:
+            with self.lock:
+                self._holds = [asdict(hold) for hold in self.desk.holds()]
+            self._holds_at = now
+        return self._holds
+
+    def publish_holds(self) -> list[dict[str, Any]]:
+        """After any write: the page learns at once that the lane is held or free."""
+        holds = self.holds(fresh=True)
+        self.events.publish({"event": "holds", "data": holds})
+        return holds
+
+    def notice(self, state: str) -> None:
+        """Tell the page what a frame that made no check held (``waiting``: the lane is
+        held; ``unreadable``; ``repeat``), at most every ``NOTICE_EVERY_S``."""
+        now = time.monotonic()
+        if now - self._noticed_at >= NOTICE_EVERY_S:
+            self._noticed_at = now
+            self.events.publish({"event": "notice", "data": {"state": state}})
+
+    def wait_please(self, frame: Frame) -> None:
+        """The lane is held: the camera keeps reading (and proving it works), but a code
+        shown now gets no verdict — the page tells the person to wait. The code is not
+        remembered, so it is taken at once when the lane opens."""
+        seen = self.station.scan(frame)
+        if seen.codes or seen.unreadable:
+            self.notice("waiting")
 
     def present(self, frame: Frame) -> Outcome | None:
         """One camera frame through the gate's one loop step (``GateStation.present``),
         shown at once. When the card refuses the write the page says so."""
         self.frame_seen = time.monotonic()
         self.camera.set("ok")
+        if self.holds():
+            self.wait_please(frame)
+            return None
         try:
             with self.lock:
                 outcome = self.station.present(frame, self.watched)
         except StorageFault as exc:
             self.storage_failed(exc)
             return None
-        if outcome is None:
+        if not isinstance(outcome, Outcome):
+            if outcome != "nothing":
+                self.notice(outcome)
             return None
         self.storage_ok()
         self.announce(outcome)
@@ -215,6 +267,12 @@ class Kiosk:
             logger.exception("the video source failed")
             self.camera.set("error", str(exc))
 
+    def camera_lost(self, reason: str) -> None:
+        """The live source dropped (it is being opened again): the page shows it at once."""
+        self.lost_at = time.monotonic()
+        self.camera.set("error", reason)
+        self.events.publish({"event": "status", "data": self.status()})
+
     def start_camera(self, frames: Iterable[Frame]) -> threading.Thread:
         thread = threading.Thread(target=self.run_camera, args=(frames,), name="camera", daemon=True)
         self.camera_thread, self.frame_seen = thread, time.monotonic()
@@ -222,15 +280,19 @@ class Kiosk:
         return thread
 
     def camera_alive(self, silence_s: float = CAMERA_SILENCE_S) -> bool:
-        """False when the camera loop is running but stuck (no frame for a while) or has
-        been failing to record for that long: the cases a restart may cure. A camera that
-        failed or ended shows on the page instead; restarting would not bring it back."""
+        """False when the camera loop died of an error, or runs but is stuck (neither a
+        frame nor a reconnect attempt for a while), or has been failing to record for that
+        long: the cases a restart may cure. A live source that dropped is being opened
+        again (alive); a file or folder that ended has simply ended (alive)."""
         thread = self.camera_thread
-        if thread is None or not thread.is_alive():
+        if thread is None:
             return True
+        if not thread.is_alive():
+            return self.camera.state != "error"
         now = time.monotonic()
         failing = self.failing_since is not None and now - self.failing_since >= silence_s
-        return now - self.frame_seen < silence_s and not failing
+        last_sign = max(self.frame_seen, self.lost_at or 0.0)
+        return now - last_sign < silence_s and not failing
 
     def page_alive(self, silence_s: float = PAGE_SILENCE_S) -> bool:
         """Has the gate page's script beaten recently (is the screen really showing)?"""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel
 
 from core.policy import Colour, Verdict
@@ -26,7 +28,7 @@ class ShownCheck(BaseModel):
     refers_to: int | None
     recorded_ms: int
     hold: bool
-    """A confirmed fever: the lane is held until a guard acknowledges it."""
+    """A fever case (first high reading, confirmed fever): the lane is held until a guard acts."""
     actions: list[str]
     camera_colour: Colour | None = None
     """The colour the camera read off the code: pre-selected when the guard confirms one."""
@@ -53,9 +55,14 @@ class ShiftReport(BaseModel):
 
 
 class FeverHold(BaseModel):
+    """An open fever case holding the lane (``edge.desk.Hold``)."""
+
     seq: int
+    stage: Literal["retest", "fever"]
     temp_c: float | None
     wall_ms: int
+    opens_in_s: int
+    closes_in_s: int | None
 
 
 class Health(BaseModel):

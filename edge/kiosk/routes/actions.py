@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from edge.kiosk import forms
-from edge.kiosk.deps import GuardDep, KioskDep, act
+from edge.kiosk.deps import GuardDep, KioskDep, LaneOpen, act
 from edge.kiosk.schemas import FeverHold, RegisteredVisitor, ShownCheck
 from edge.tables.visitors import VisitorEntry
 
@@ -13,32 +13,32 @@ router = APIRouter(prefix="/api")
 
 
 @router.post("/checks/{seq}/remeasure", response_model=ShownCheck)
-def remeasure(seq: int, form: forms.Remeasure, guard: GuardDep, kiosk: KioskDep) -> ShownCheck:
+def remeasure(seq: int, _: LaneOpen, form: forms.Remeasure, guard: GuardDep, kiosk: KioskDep) -> ShownCheck:
     return kiosk.announce(act(kiosk, lambda: kiosk.desk.remeasure(guard, seq, form)))
 
 
 @router.post("/checks/{seq}/override", response_model=ShownCheck)
-def override(seq: int, form: forms.Override, guard: GuardDep, kiosk: KioskDep) -> ShownCheck:
+def override(seq: int, _: LaneOpen, form: forms.Override, guard: GuardDep, kiosk: KioskDep) -> ShownCheck:
     return kiosk.announce(act(kiosk, lambda: kiosk.desk.override(guard, seq, form)))
 
 
 @router.post("/checks/{seq}/confirm", response_model=ShownCheck)
-def confirm(seq: int, form: forms.Confirm, guard: GuardDep, kiosk: KioskDep) -> ShownCheck:
+def confirm(seq: int, _: LaneOpen, form: forms.Confirm, guard: GuardDep, kiosk: KioskDep) -> ShownCheck:
     return kiosk.announce(act(kiosk, lambda: kiosk.desk.confirm_colour(guard, seq, form.colour)))
 
 
 @router.post("/manual", response_model=ShownCheck)
-def manual(form: forms.Identity, guard: GuardDep, kiosk: KioskDep) -> ShownCheck:
+def manual(_: LaneOpen, form: forms.Identity, guard: GuardDep, kiosk: KioskDep) -> ShownCheck:
     return kiosk.announce(act(kiosk, lambda: kiosk.desk.manual_entry(guard, form)))
 
 
 @router.post("/refusals", response_model=ShownCheck)
-def refusal(form: forms.Refusal, guard: GuardDep, kiosk: KioskDep) -> ShownCheck:
+def refusal(_: LaneOpen, form: forms.Refusal, guard: GuardDep, kiosk: KioskDep) -> ShownCheck:
     return kiosk.announce(act(kiosk, lambda: kiosk.desk.refusal(guard, form)))
 
 
 @router.post("/visitors", response_model=RegisteredVisitor)
-def visitor(form: forms.Visitor, guard: GuardDep, kiosk: KioskDep) -> RegisteredVisitor:
+def visitor(_: LaneOpen, form: forms.Visitor, guard: GuardDep, kiosk: KioskDep) -> RegisteredVisitor:
     outcome, entry = act(kiosk, lambda: kiosk.desk.register_visitor(guard, form))
     return RegisteredVisitor(**kiosk.announce(outcome).model_dump(), visitor_id=entry)
 
@@ -53,9 +53,21 @@ def visitor_left(visitor_id: int, guard: GuardDep, kiosk: KioskDep) -> VisitorEn
     return act(kiosk, lambda: kiosk.desk.visitor_left(guard, visitor_id))
 
 
+@router.post("/holds/{seq}/retest", response_model=ShownCheck)
+def retest(seq: int, form: forms.Retest, guard: GuardDep, kiosk: KioskDep) -> ShownCheck:
+    """The re-test of a first high reading holding the lane (the fever drill)."""
+    return kiosk.announce(act(kiosk, lambda: kiosk.desk.retest(guard, seq, form)))
+
+
+@router.post("/holds/{seq}/release", response_model=list[FeverHold])
+def release(seq: int, form: forms.Release, guard: GuardDep, kiosk: KioskDep) -> list[FeverHold]:
+    """A first high reading that will not be re-tested: the lane opens, the record says why."""
+    kiosk.announce(act(kiosk, lambda: kiosk.desk.release(guard, seq, form)))
+    return [FeverHold(**hold) for hold in kiosk.holds()]
+
+
 @router.post("/fevers/{seq}/ack", response_model=list[FeverHold])
 def fever_ack(seq: int, form: forms.FeverAck, guard: GuardDep, kiosk: KioskDep) -> list[FeverHold]:
-    act(kiosk, lambda: kiosk.desk.acknowledge_fever(guard, seq, form))
-    holds = kiosk.holds()
-    kiosk.events.publish({"event": "holds", "data": holds})
-    return [FeverHold(**hold) for hold in holds]
+    """A confirmed fever's disposition (the people present are recorded with it)."""
+    kiosk.announce(act(kiosk, lambda: kiosk.desk.acknowledge_fever(guard, seq, form)))
+    return [FeverHold(**hold) for hold in kiosk.holds()]

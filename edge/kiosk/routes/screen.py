@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Cookie, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Cookie, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.templating import Jinja2Templates
 
 from core.reasons import texts as reason_texts
-from edge.desk import FEVER_ACTIONS
+from edge.desk import FEVER_ACTIONS, RETEST_METHODS
 from edge.kiosk.deps import KioskDep
 from edge.kiosk.schemas import Health
 
@@ -34,6 +34,10 @@ def page(request: Request, kiosk: KioskDep) -> HTMLResponse:
                 "clear_after_s": kiosk.clear_after_s,
                 "reasons": reason_texts(),
                 "fever_actions": FEVER_ACTIONS,
+                "retest_methods": RETEST_METHODS,
+                "timezone": kiosk.station.bundle.timezone,
+                "volume": kiosk.volume,
+                "voice": kiosk.voice.available() if kiosk.voice else [],
             },
         },
     )
@@ -57,6 +61,15 @@ async def events(kiosk: KioskDep) -> AsyncIterator[ServerSentEvent]:
         kiosk.events.unsubscribe(entry)
 
 
+@router.get("/voice/{lang}/{key}.wav", response_class=FileResponse)
+def voice(lang: str, key: str, kiosk: KioskDep) -> FileResponse:
+    """A spoken prompt rendered on this device (edge.voice)."""
+    path = kiosk.voice.files.get((lang, key)) if kiosk.voice else None
+    if path is None:
+        raise HTTPException(404)
+    return FileResponse(path, media_type="audio/wav")
+
+
 @router.post("/api/heartbeat", status_code=204)
 def heartbeat(kiosk: KioskDep) -> None:
     """The page's script beats every few seconds; the browser's watchdog listens."""
@@ -76,6 +89,6 @@ def state(kiosk: KioskDep, gatecheck_shift: Annotated[str | None, Cookie()] = No
         shift = kiosk.guards.on_duty(gatecheck_shift) if gatecheck_shift else None
     return {
         "status": kiosk.status(),
-        "holds": kiosk.holds(),
+        "holds": kiosk.holds(fresh=True),
         "guard": {"id": shift.guard_id, "name": shift.guard_name} if shift else None,
     }
