@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -292,3 +293,25 @@ def fill_disk(folder: Path) -> Path:
         except OSError:
             pass
     return filler
+
+
+@pytest.fixture
+def later(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
+    """Move the device's clocks (wall and monotonic) forward by so many seconds."""
+    from edge import clock
+
+    offset = {"ms": 0}
+    real = clock.now
+
+    def shifted() -> Any:
+        now = real()
+        return dataclasses.replace(
+            now, wall_ms=now.wall_ms + offset["ms"], mono_ms=now.mono_ms + offset["ms"]
+        )
+
+    monkeypatch.setattr(clock, "now", shifted)
+
+    def advance(seconds: float) -> None:
+        offset["ms"] += int(seconds * 1000)
+
+    return advance

@@ -3,7 +3,6 @@ check, and bad input is refused with a clear message and stores nothing."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import time
@@ -132,26 +131,6 @@ def test_override_is_stored_with_the_guard_and_reason(guard: TestClient, kiosk: 
     )  # fmt: skip
     assert row["note"] == "resident, tested today" and "override" in row["flags"]
     assert row["holder"] == denied["holder"]
-
-
-@pytest.fixture
-def later(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
-    """Move the device's clocks (wall and monotonic) forward by so many seconds."""
-    offset = {"ms": 0}
-    real = clock.now
-
-    def shifted() -> clock.ClockReading:
-        now = real()
-        return dataclasses.replace(
-            now, wall_ms=now.wall_ms + offset["ms"], mono_ms=now.mono_ms + offset["ms"]
-        )
-
-    monkeypatch.setattr(clock, "now", shifted)
-
-    def advance(seconds: float) -> None:
-        offset["ms"] += int(seconds * 1000)
-
-    return advance
 
 
 def camera_sees(gate: Kiosk, feed: FrameFeed, payload: str) -> None:
