@@ -123,6 +123,13 @@ class CheckRecord(BaseModel):
     scheme: Line | None = Field(None, max_length=16, description="Health-code scheme.")
     holder: Line | None = Field(None, max_length=ID_MAX, description="Keyed pseudonym, never an id.")
     flags: Flags = Field(default_factory=list, description="Conditions such as clock_unset, trust_stale.")
+    refers_to: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_SEQ,
+        description="The earlier check of the same log this one acts on: a re-test, an override, "
+        "a confirmed colour, a fever's disposition (None from devices that do not send it).",
+    )
 
 
 class CheckIn(CheckRecord):
@@ -152,7 +159,7 @@ def _bounds(name: str) -> tuple[Any, Any]:
     return low, high
 
 
-_BOUNDS = {name: _bounds(name) for name in ("seq", "wall_ms", "mono_ms", "temp_c")}
+_BOUNDS = {name: _bounds(name) for name in ("seq", "wall_ms", "mono_ms", "temp_c", "refers_to")}
 _HOLDER_MAX = next(
     m.max_length for m in CheckIn.model_fields["holder"].metadata if isinstance(m, annotated_types.MaxLen)
 )
@@ -191,12 +198,16 @@ class CheckColumns(BaseModel):
     temp_source: list[int]
     scheme: list[int]
     flags: list[int]
+    refers_to: list[int | None] | None = None
+    """Absent from devices older than the fever drill: every check then refers to none."""
 
     @model_validator(mode="after")
     def _same_length(self) -> CheckColumns:
         n = len(self.seq)
         if n > MAX_BATCH_CHECKS:
             raise ValueError(f"at most {MAX_BATCH_CHECKS} checks per batch")
+        if self.refers_to is not None and len(self.refers_to) != n:
+            raise ValueError(f"column refers_to has {len(self.refers_to)} values, seq has {n}")
         for name in ("wall_ms", "mono_ms", "temp_c", "holder", *_CODED):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"column {name} has {len(getattr(self, name))} values, seq has {n}")
@@ -223,6 +234,7 @@ class CheckColumns(BaseModel):
             holder=[c.holder for c in checks],
             strings=list(strings),
             **coded,
+            refers_to=[c.refers_to for c in checks] if any(c.refers_to for c in checks) else None,
         )
 
     def _texts(self, name: str) -> list[str | None]:
@@ -246,6 +258,10 @@ class CheckColumns(BaseModel):
         holders = [h for h in self.holder if h is not None]
         if holders and not (max(map(len, holders)) <= _HOLDER_MAX and _ONE_LINE.fullmatch("".join(holders))):
             raise ValueError(f"holder pseudonyms are at most {_HOLDER_MAX} characters, on one line")
+        refers = self.refers_to or [None] * len(seqs)
+        low, high = _BOUNDS["refers_to"]
+        if not all(low <= r <= high for r in refers if r is not None):
+            raise ValueError(f"refers_to must lie between {low} and {high}")
         columns: dict[str, list[Any]] = {}
         for name in _CODED:
             texts = self._texts(name)
@@ -260,6 +276,7 @@ class CheckColumns(BaseModel):
             "mono_ms": monos,
             "temp_c": self.temp_c,
             "holder": self.holder,
+            "refers_to": refers,
         }
         names = tuple(columns)
         return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]

@@ -221,8 +221,6 @@ class NewCheck(CheckRecord):
     """Sent ahead of the routine backlog (see the priority lane in docs/protocol.md)."""
     guard_id: str | None = None
     """The guard who recorded it (kiosk actions); None for the camera's own checks."""
-    refers_to: int | None = None
-    """The earlier check this one acts on (re-measure, override, confirmed colour)."""
     note: str | None = None
     """The guard's stated reason (overrides, refusals)."""
 

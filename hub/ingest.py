@@ -162,7 +162,9 @@ def _lock_device(
 
 CONTENT = ("gate", "wall_ms", "mono_ms", "boot_id", "verdict", "reason", "temp_c", "temp_source",
            "scheme", "holder", "flags")  # fmt: skip
-"""What a check says; two uploads of one (device, log, seq) must agree on all of it."""
+"""What a check says; two uploads of one (device, log, seq) must agree on all of it.
+(``refers_to`` is left out: a device that learnt to send it may re-send a check the hub
+stored from it before, without.)"""
 
 
 @dataclass(frozen=True)
@@ -338,6 +340,8 @@ def ingest_batch(
         purged = base + log.purged_seq
         for check in items:
             check["seq"] += base
+            if check["refers_to"] is not None:
+                check["refers_to"] += base  # a seq of the same log, numbered like this one
             stored = held.get(check["seq"])
             if stored is None:
                 if check["seq"] > purged:  # at or below: the hub had it, then purged it

@@ -75,6 +75,29 @@ class DeviceHealth(BaseModel):
     trust_age_hours: float | None
 
 
+class FeverCase(BaseModel):
+    """A confirmed fever followed through, as its gate recorded it: the first high reading,
+    the re-test (how), the disposition, and the people checked at the gate around it."""
+
+    site_id: str
+    device_id: str
+    gate: str
+    seq: int
+    temp_c: float | None
+    event_ms: int
+    retest_method: str | None
+    """infrared, axillary or ear (None: a re-test by the camera, or an older device)."""
+    first_seq: int | None
+    first_temp_c: float | None
+    first_event_ms: int | None
+    disposition: str | None
+    """observation_point, fever_clinic, ambulance_120, other (None: not yet recorded)."""
+    disposition_ms: int | None
+    present: list[str]
+    """Pseudonyms of the others checked at the gate, from ten minutes before the first
+    reading to the disposition (or now)."""
+
+
 class Alert(BaseModel):
     id: int
     site_id: str

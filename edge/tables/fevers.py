@@ -12,10 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
+from core.policy import PRESENT_BEFORE_MS
 from edge.store import CheckStore
-
-PRESENT_BEFORE_MS = 10 * 60_000
-"""People present: the checks at this gate from this long before the first high reading."""
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,7 @@ checks = Table(
     Column("scheme", String(16)),
     Column("holder", String(ID_MAX)),
     Column("flags", String(FLAGS_TEXT_MAX), nullable=False, default=""),
+    Column("refers_to", BigInteger, comment="The check of the same log this one acts on (fever cases)."),
     PrimaryKeyConstraint("site_id", "device_id", "seq"),
     Index("checks_by_site_day", "site_id", "local_date"),
 )

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 
 from hub import queries
 from hub.api.deps import EngineDep, SiteDep, UserDep, report_day, report_range
-from hub.schemas import Alert, DayCounts, DayStatus, DeviceHealth, SitePublic
+from hub.fever_cases import fever_case
+from hub.schemas import Alert, DayCounts, DayStatus, DeviceHealth, FeverCase, SitePublic
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -46,6 +47,15 @@ def site_status(
 @router.get("/sites/{site_id}/devices", response_model=list[DeviceHealth])
 def site_devices(site: SiteDep, engine: EngineDep) -> list[DeviceHealth]:
     return queries.device_health(engine, site.id)
+
+
+@router.get("/sites/{site_id}/fevers/{device_id}/{seq}", response_model=FeverCase)
+def site_fever(site: SiteDep, engine: EngineDep, device_id: str, seq: int) -> FeverCase:
+    """A confirmed fever followed through: re-test, disposition, people present."""
+    case = fever_case(engine, site.id, device_id, seq)
+    if case is None:
+        raise HTTPException(404, "No such fever at this site")
+    return case
 
 
 @router.get("/alerts", response_model=list[Alert])
