@@ -29,7 +29,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    model_serializer,
+    model_validator,
+)
 
 from core.policy import Policy
 from core.text import LINE_PATTERN, Line
@@ -199,7 +208,15 @@ class CheckColumns(BaseModel):
     scheme: list[int]
     flags: list[int]
     refers_to: list[int | None] | None = None
-    """Absent from devices older than the fever drill: every check then refers to none."""
+    """Absent when no check of the batch refers to another (and from devices older than the
+    fever drill): a hub that predates the column still takes such batches."""
+
+    @model_serializer(mode="wrap")
+    def _absent_when_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("refers_to") is None:
+            data.pop("refers_to", None)
+        return data
 
     @model_validator(mode="after")
     def _same_length(self) -> CheckColumns:

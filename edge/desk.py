@@ -12,8 +12,9 @@ to admit — it is acknowledged (what was done) and the person measured again.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Literal
+
+from pydantic import BaseModel
 
 from core.messages import LocalisedError
 from edge import clock
@@ -47,8 +48,7 @@ class ActionError(LocalisedError):
     """An action that does not apply to that check (the message says why)."""
 
 
-@dataclass(frozen=True)
-class Hold:
+class Hold(BaseModel):
     """An open fever case as the gate screen shows it (see ``edge.tables.fevers``)."""
 
     seq: int

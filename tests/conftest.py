@@ -8,6 +8,7 @@ import re
 import subprocess
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -251,21 +252,30 @@ def offline_bundle(hub_engine: Engine, site: Site, issuer: IssuerSecret) -> Devi
     return enrol_device(hub_engine, site.id, "North gate", f"http://127.0.0.1:{free_port()}")
 
 
-@pytest.fixture
-def kiosk(
-    offline_bundle: DeviceBundle, store: CheckStore
+@contextmanager
+def running_kiosk(
+    bundle: DeviceBundle, store: CheckStore
 ) -> Iterator[tuple[Kiosk, FrameFeed, SettableSensor]]:
     """The gate screen's runtime over a fed camera, with guard G01 on file."""
     from edge.guards import GuardBook
     from edge.station import GateStation
 
     sensor, feed = SettableSensor(), FrameFeed()
-    gate = Kiosk(GateStation(offline_bundle, store), sensor)
+    gate = Kiosk(GateStation(bundle, store), sensor)
     GuardBook(store).add(GUARD_ID, GUARD_NAME, GUARD_PIN)
     camera = gate.start_camera(feed)
     yield gate, feed, sensor
     feed.unplug()
     camera.join(timeout=10)
+
+
+@pytest.fixture
+def kiosk(
+    offline_bundle: DeviceBundle, store: CheckStore
+) -> Iterator[tuple[Kiosk, FrameFeed, SettableSensor]]:
+    """A gate screen whose hub cannot be reached."""
+    with running_kiosk(offline_bundle, store) as gate:
+        yield gate
 
 
 @pytest.fixture

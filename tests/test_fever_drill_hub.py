@@ -12,28 +12,23 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from core.bundle import DeviceBundle
-from edge.guards import GuardBook
 from edge.kiosk.app import create_kiosk_app
 from edge.kiosk.runtime import Kiosk
-from edge.station import GateStation
 from edge.store import CheckStore
 from gatecheck.samples import render_frame
 from hub.core.db import alerts, daily_counts
 from sync.agent import SyncAgent
-from tests.kiosk_helpers import GUARD_ID, GUARD_NAME, GUARD_PIN, FrameFeed, SettableSensor
+from tests.conftest import running_kiosk
+from tests.kiosk_helpers import GUARD_ID, GUARD_PIN, FrameFeed, SettableSensor
 
 BOTH_DATABASES = True
 
 
 @pytest.fixture
 def gate(bundle: DeviceBundle, store: CheckStore) -> Iterator[tuple[Kiosk, FrameFeed, SettableSensor]]:
-    sensor, feed = SettableSensor(), FrameFeed()
-    kiosk = Kiosk(GateStation(bundle, store), sensor)
-    GuardBook(store).add(GUARD_ID, GUARD_NAME, GUARD_PIN)
-    camera = kiosk.start_camera(feed)
-    yield kiosk, feed, sensor
-    feed.unplug()
-    camera.join(timeout=10)
+    """A gate screen whose hub is live."""
+    with running_kiosk(bundle, store) as kiosk:
+        yield kiosk
 
 
 def shown(kiosk: Kiosk, feed: FrameFeed, payload: str) -> dict[str, Any]:

@@ -164,6 +164,10 @@ def test_every_screen_state_fits_with_large_targets_and_no_english(
     sensor.celsius = 38.3
     shown(page, feed, signed(f"p-{size}-hot"))
     page.wait_for_selector("#hold.retest", state="visible")
+    sensor.celsius = 36.5
+    feed.show(render_frame(signed(f"p-{size}-waiting")))  # the next in line: asked to wait
+    page.wait_for_selector("#hold-waiting", state="visible")
+    assert page.locator("#hold-waiting").inner_text() == "请稍候 — 正在处置体温异常"
     assert_fits(page, "fever hold, re-test")
     page.screenshot(path=str(tmp_path / f"kiosk-hold-retest-{size}.png"))
     page.evaluate("fetch('/api/logout', {method: 'POST'})")

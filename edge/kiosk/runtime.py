@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from core import RELEASED
@@ -183,7 +183,7 @@ class Kiosk:
         now = time.monotonic()
         if fresh or self._holds_at is None or now - self._holds_at >= HOLDS_FRESH_S:
             with self.lock:
-                self._holds = [asdict(hold) for hold in self.desk.holds()]
+                self._holds = [hold.model_dump() for hold in self.desk.holds()]
             self._holds_at = now
         return self._holds
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel
 
 from core.policy import Colour, Verdict
@@ -52,17 +50,6 @@ class ShiftReport(BaseModel):
     started_ms: int
     ended_ms: int | None = None
     counts: ShiftCounts
-
-
-class FeverHold(BaseModel):
-    """An open fever case holding the lane (``edge.desk.Hold``)."""
-
-    seq: int
-    stage: Literal["retest", "fever"]
-    temp_c: float | None
-    wall_ms: int
-    opens_in_s: int
-    closes_in_s: int | None
 
 
 class Health(BaseModel):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from edge.desk import Hold
 from edge.kiosk import forms
 from edge.kiosk.deps import GuardDep, KioskDep, LaneOpen, act
-from edge.kiosk.schemas import FeverHold, RegisteredVisitor, ShownCheck
+from edge.kiosk.schemas import RegisteredVisitor, ShownCheck
 from edge.tables.visitors import VisitorEntry
 
 router = APIRouter(prefix="/api")
@@ -59,15 +60,15 @@ def retest(seq: int, form: forms.Retest, guard: GuardDep, kiosk: KioskDep) -> Sh
     return kiosk.announce(act(kiosk, lambda: kiosk.desk.retest(guard, seq, form)))
 
 
-@router.post("/holds/{seq}/release", response_model=list[FeverHold])
-def release(seq: int, form: forms.Release, guard: GuardDep, kiosk: KioskDep) -> list[FeverHold]:
+@router.post("/holds/{seq}/release", response_model=list[Hold])
+def release(seq: int, form: forms.Release, guard: GuardDep, kiosk: KioskDep) -> list[Hold]:
     """A first high reading that will not be re-tested: the lane opens, the record says why."""
     kiosk.announce(act(kiosk, lambda: kiosk.desk.release(guard, seq, form)))
-    return [FeverHold(**hold) for hold in kiosk.holds()]
+    return [Hold(**hold) for hold in kiosk.holds()]
 
 
-@router.post("/fevers/{seq}/ack", response_model=list[FeverHold])
-def fever_ack(seq: int, form: forms.FeverAck, guard: GuardDep, kiosk: KioskDep) -> list[FeverHold]:
+@router.post("/fevers/{seq}/ack", response_model=list[Hold])
+def fever_ack(seq: int, form: forms.FeverAck, guard: GuardDep, kiosk: KioskDep) -> list[Hold]:
     """A confirmed fever's disposition (the people present are recorded with it)."""
     kiosk.announce(act(kiosk, lambda: kiosk.desk.acknowledge_fever(guard, seq, form)))
-    return [FeverHold(**hold) for hold in kiosk.holds()]
+    return [Hold(**hold) for hold in kiosk.holds()]

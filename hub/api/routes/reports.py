@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 
+from core.protocol import ID_MAX, MAX_SEQ
 from hub import queries
 from hub.api.deps import EngineDep, SiteDep, UserDep, report_day, report_range
 from hub.fever_cases import fever_case
@@ -50,7 +51,12 @@ def site_devices(site: SiteDep, engine: EngineDep) -> list[DeviceHealth]:
 
 
 @router.get("/sites/{site_id}/fevers/{device_id}/{seq}", response_model=FeverCase)
-def site_fever(site: SiteDep, engine: EngineDep, device_id: str, seq: int) -> FeverCase:
+def site_fever(
+    site: SiteDep,
+    engine: EngineDep,
+    device_id: Annotated[str, Path(max_length=ID_MAX)],
+    seq: Annotated[int, Path(ge=1, le=MAX_SEQ)],
+) -> FeverCase:
     """A confirmed fever followed through: re-test, disposition, people present."""
     case = fever_case(engine, site.id, device_id, seq)
     if case is None:

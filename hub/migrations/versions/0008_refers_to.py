@@ -19,7 +19,15 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     # On PostgreSQL the partitioned table passes the column to every partition.
-    op.add_column("checks", sa.Column("refers_to", sa.BigInteger(), nullable=True))
+    op.add_column(
+        "checks",
+        sa.Column(
+            "refers_to",
+            sa.BigInteger(),
+            nullable=True,
+            comment="The check of the same log this one acts on (fever cases).",
+        ),
+    )
 
 
 def downgrade() -> None:
