@@ -12,6 +12,7 @@ import errno
 import os
 import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from edge.log_identity import replaced_log
 from edge.sensor_config import ThermometerConfig, open_thermometer
 from edge.store import CheckStore, StoreError
 from edge.thermometer import ReadingError
+from edge.voice import PROMPTS, Voice
 
 Status = Literal["PASS", "WARN", "FAIL"]
 
@@ -208,6 +210,22 @@ def check_thermometer(config: ThermometerConfig) -> Finding:
     return Finding("thermometer", "PASS", f"{config.describe()} reads {reading.celsius:.1f} °C")
 
 
+def check_voice() -> Finding:
+    """Can the gate screen speak? (espeak-ng renders the prompts; without it, tones.)"""
+    with tempfile.TemporaryDirectory(prefix="gatecheck-voice-") as folder:
+        voice = Voice(Path(folder))
+        voice.render()
+        if voice.available() == sorted(PROMPTS):
+            return Finding(
+                "voice", "PASS", f"espeak-ng speaks the {len(PROMPTS)} prompts in Mandarin and English"
+            )
+    return Finding(
+        "voice",
+        "WARN",
+        "espeak-ng missing or failing: the gate screen plays tones only (apt install espeak-ng)",
+    )
+
+
 def check_trust(bundle: DeviceBundle, store: CheckStore | None) -> Finding:
     applied = store.config() if store is not None else None
     trust = TrustList.model_validate_json(applied[2]) if applied else bundle.trust
@@ -301,6 +319,7 @@ def examine(settings: DoctorSettings, report: Callable[[Finding], None]) -> list
     note(check_clock(offset))
     note(check_camera(settings.camera, settings.roi, settings.camera_timeout_s))
     note(check_thermometer(settings.thermometer))
+    note(check_voice())
     if bundle is not None:
         note(check_trust(bundle, store))
     note(hub_finding)
