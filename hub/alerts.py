@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 from tenacity import retry, stop_after_attempt, wait_exponential
 
+from hub.core.config import HubSettings
+
 logger = logging.getLogger(__name__)
 
 
@@ -26,3 +28,10 @@ def post_alerts(url: str, raised: list[dict[str, Any]]) -> None:
         _post(url, raised)
     except httpx.HTTPError:
         logger.exception("alert webhook %s failed; %d alerts stay on the dashboard only", url, len(raised))
+
+
+def report_within_ms(reason: str, settings: HubSettings) -> int:
+    """How soon after the event an alert must be reported: a fever within half an hour
+    (the seeds' 0.5 h rule, 002:319), anything else within the hour (000:625)."""
+    minutes = settings.fever_report_min if reason == "fever" else settings.alert_report_min
+    return minutes * 60_000

@@ -4,6 +4,8 @@ keeps the choice). Terms follow the sites' own documents (通行, 体温异常, 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 LANGUAGES = ("zh-CN", "en")
 
@@ -32,7 +34,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "reported": ("有情况，已上报", "Reported, with incidents"),
     "waiting": ("等待设备同步", "Waiting for devices"),
     "late": ("逾期未报", "Late"),
-    "no_devices": ("未登记设备", "No devices"),
+    "no_devices": ("当日尚无登记设备", "No gate enrolled that day"),
     "not_begun": ("未开始", "Not begun"),
     "missing": ("未上报", "missing"),
     "recent_days": ("近期每日统计", "Recent days"),
@@ -52,6 +54,33 @@ TEXTS: dict[str, tuple[str, str]] = {
     "export": ("导出CSV", "Export CSV"),
     "deadline": ("截止", "due"),
     "date": ("日期", "Date"),
+    "no_data_yet": ("今日暂无数据", "No data yet today"),
+    "no_sites": (
+        "还没有场所。请用 gatecheck provision site create 创建。",
+        "No sites yet. Create one with gatecheck provision site create.",
+    ),
+    "last_contact": ("最近联系", "Last contact"),
+    "never_contacted": ("从未联系", "never"),
+    "offline": ("离线", "Offline"),
+    "urgency": ("优先级", "Priority"),
+    "u_late": ("逾期未报", "Late"),
+    "u_alerts_open": ("有未处理告警", "Open alerts"),
+    "u_offline": ("设备离线", "Gate offline"),
+    "u_waiting": ("等待同步", "Waiting"),
+    "u_fine": ("正常", "Fine"),
+    "yesterday_report": ("昨日报告", "Yesterday's report"),
+    "report_due": ("上报时限", "Report by"),
+    "age": ("已过", "Age"),
+    "time": ("时间", "Time"),
+    "open_alerts_n": ("未处理告警", "open alerts"),
+    "active": ("在用", "active"),
+    "revoked": ("已停用", "revoked"),
+    "not_found": ("页面不存在", "Page not found"),
+    "not_found_text": (
+        "您要找的页面或场所不存在，或您无权查看。",
+        "The page or site does not exist, or you may not see it.",
+    ),
+    "back_home": ("返回首页", "Back to the overview"),
     "cell_help": (
         "每格：核验 / 通行 / 禁止；红字为体温异常。“未上报”表示该日没有数据到达，并非零报告。",
         "Each cell: checked / admitted / denied; fevers in red. “missing” means no data reached "
@@ -63,3 +92,51 @@ TEXTS: dict[str, tuple[str, str]] = {
 def translator(lang: str) -> Callable[[str], str]:
     index = 1 if lang == "en" else 0
     return lambda key: TEXTS.get(key, (key, key))[index]
+
+
+def local_time(ms: int | None, timezone: str, with_date: bool = True) -> str:
+    """An instant as the site's clock showed it ("11-30 14:05"), "-" for none."""
+    if not ms:
+        return "-"
+    moment = datetime.fromtimestamp(ms / 1000, UTC).astimezone(ZoneInfo(timezone))
+    return moment.strftime("%m-%d %H:%M" if with_date else "%H:%M")
+
+
+def duration(ms: int, lang: str) -> str:
+    """A length of time in words: "1 小时 58 分" / "1 h 58 min" (minutes under an hour,
+    days over two)."""
+    minutes = max(0, ms) // 60_000
+    hours, mins = divmod(minutes, 60)
+    days, hours_left = divmod(hours, 24)
+    if lang == "en":
+        if days >= 2:
+            return f"{days} d {hours_left} h"
+        return f"{hours} h {mins} min" if hours else f"{mins} min"
+    if days >= 2:
+        return f"{days} 天 {hours_left} 小时"
+    return f"{hours} 小时 {mins} 分" if hours else f"{mins} 分钟"
+
+
+def time_left(deadline: datetime, now_ms: int, lang: str) -> str:
+    """Until a deadline ("剩 1 小时 58 分"), or how far past it ("已逾期 35 分钟")."""
+    deadline_ms = int(deadline.timestamp() * 1000)
+    if now_ms <= deadline_ms:
+        span = duration(deadline_ms - now_ms, lang)
+        return f"{span} left" if lang == "en" else f"剩 {span}"
+    span = duration(now_ms - deadline_ms, lang)
+    return f"{span} overdue" if lang == "en" else f"已逾期 {span}"
+
+
+def clock_skew(ms: int | None) -> str:
+    """A device clock's offset from the hub's, to a tenth of a second, signed ("+0.3 s",
+    "0.0 s" — never "-0.0 s"); "-" when unknown."""
+    if ms is None:
+        return "-"
+    tenths = round(ms / 100)
+    return "0.0 s" if tenths == 0 else f"{tenths / 10:+.1f} s"
+
+
+def zone_label(timezone: str) -> str:
+    """A site's zone as its current UTC offset ("UTC+08:00"): the same in both languages."""
+    offset = datetime.now(UTC).astimezone(ZoneInfo(timezone)).strftime("%z")
+    return f"UTC{offset[:3]}:{offset[3:]}"

@@ -9,17 +9,19 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from core import __version__
 from core.protocol import HEADER_SERVER_TIME
-from hub.api.deps import LoginRequired, UserDep
+from hub.api.deps import LoginRequired, UserDep, language
 from hub.api.routes import admin, device, ingest, pages, reports
 from hub.core.config import HubSettings
 from hub.core.db import SchemaMismatch, make_engine, require_schema
@@ -107,6 +109,14 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
     async def not_done(request: Request, exc: RegistryError) -> Response:
         status = 404 if isinstance(exc, UnknownRecord) else 422
         return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """A page a person asked for that is not there (or not theirs): a page in their
+        language with the way back; tools and devices keep the JSON answer."""
+        if exc.status_code == 404 and pages.wants_page(request):
+            return pages.not_found_page(request, language(request))
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:

@@ -266,6 +266,52 @@ def device_health(engine: Engine, site_id: str, now: datetime | None = None) -> 
     ]
 
 
+@dataclass(frozen=True)
+class Contact:
+    """When a site's gates were last heard from, and which have gone quiet."""
+
+    last_seen_ms: int | None
+    """The latest contact of any of its active gates (None: never)."""
+    offline: list[str]
+    """Active gates not heard from within the offline limit (or never)."""
+    devices: int
+
+
+def contacts(
+    engine: Engine, site_ids: Sequence[str], now_ms: int, offline_after_ms: int
+) -> dict[str, Contact]:
+    """Each site's last contact and its silent gates, from its active devices."""
+    found: dict[str, tuple[list[int], list[str], int]] = {site_id: ([], [], 0) for site_id in site_ids}
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(devices.c.site_id, devices.c.gate, device_status.c.last_seen_ms)
+            .select_from(devices_with_status)
+            .where(and_(devices.c.site_id.in_(list(site_ids)), devices.c.status == "active"))
+            .order_by(devices.c.gate)
+        ).all()
+    for site_id, gate, last_seen_ms in rows:
+        seen, quiet, n = found[site_id]
+        if last_seen_ms is not None:
+            seen.append(last_seen_ms)
+        if last_seen_ms is None or now_ms - last_seen_ms > offline_after_ms:
+            quiet.append(gate)
+        found[site_id] = (seen, quiet, n + 1)
+    return {
+        site_id: Contact(max(seen, default=None), quiet, n) for site_id, (seen, quiet, n) in found.items()
+    }
+
+
+def open_alert_counts(engine: Engine, site_ids: Sequence[str]) -> dict[str, int]:
+    """Unacknowledged alerts per site (sites without any are absent)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(alerts.c.site_id, func.count())
+            .where(and_(alerts.c.acked_by.is_(None), alerts.c.site_id.in_(list(site_ids))))
+            .group_by(alerts.c.site_id)
+        ).all()
+    return {site_id: int(n) for site_id, n in rows}
+
+
 def open_alerts(engine: Engine, site_ids: Sequence[str] | None, limit: int = 100) -> list[Alert]:
     """Unacknowledged alerts of these sites (None: all), newest first."""
     where: ColumnElement[bool] = alerts.c.acked_by.is_(None)

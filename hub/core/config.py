@@ -16,6 +16,15 @@ class HubSettings(BaseSettings):
     max_body_bytes: int = Field(16 * 1024 * 1024, description="Largest decompressed upload the hub accepts.")
     dashboard_days: int = Field(7, ge=1, le=90, description="Days shown on the overview.")
     overview_page_size: int = Field(50, ge=5, le=500, description="Sites per overview page.")
+    fever_report_min: int = Field(
+        30, ge=5, le=24 * 60, description="A fever alert must be reported within this (the 0.5 h rule)."
+    )
+    alert_report_min: int = Field(
+        60, ge=5, le=24 * 60, description="Other alerts (red codes, anomalies) must be reported within this."
+    )
+    offline_after_min: int = Field(
+        30, ge=1, le=7 * 24 * 60, description="A gate not heard from for this long is flagged offline."
+    )
     https: bool = Field(
         False,
         description="The dashboard is served over HTTPS (directly or behind a proxy): cookies are "

@@ -17,12 +17,14 @@ from fastapi.templating import Jinja2Templates
 from core.reasons import reason
 from core.text import LINE_PATTERN
 from hub import queries, sessions
+from hub.alerts import report_within_ms
 from hub.api.deps import EngineDep, LangDep, SettingsDep, SiteDep, UserDep, report_range, same_origin
 from hub.auth import authenticate
-from hub.charts import daily_bars
-from hub.i18n import translator
-from hub.schemas import DayCounts, SitePublic
+from hub.charts import AXIS_LEFT, daily_bars, peak_of
+from hub.i18n import clock_skew, duration, local_time, time_left, translator, zone_label
+from hub.schemas import DayStatus, SitePublic
 from hub.throttle import LoginThrottle
+from hub.urgency import rank, urgency
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[2] / "templates")
 router = APIRouter(include_in_schema=False)
@@ -43,6 +45,12 @@ def _render(
         "lang": lang,
         "reason": lambda code: _reason(code, lang),
         "csrf_token": session.csrf if session else "",
+        "local": local_time,
+        "span": lambda ms: duration(ms, lang),
+        "left": lambda iso, now_ms: time_left(datetime.fromisoformat(iso), now_ms, lang),
+        "skew": clock_skew,
+        "zone": zone_label,
+        "left_ms": lambda ms, now_ms: time_left(datetime.fromtimestamp(ms / 1000, UTC), now_ms, lang),
     }
     response = templates.TemplateResponse(request, name, {**helpers, **context}, status_code=status)
     if request.query_params.get("lang"):
@@ -50,13 +58,13 @@ def _render(
     return response
 
 
-def _ms(value: int | None) -> str:
-    if not value:
-        return "-"
-    return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+def wants_page(request: Request) -> bool:
+    """A browser asking for a dashboard page (not the JSON API, not a device)."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
 
 
-templates.env.filters["ms"] = _ms
+def not_found_page(request: Request, lang: str) -> HTMLResponse:
+    return _render(request, "not_found.html", lang, {"user": None}, status=404)
 
 
 def _login_page(request: Request, lang: str, error: str | None, status: int = 200) -> HTMLResponse:
@@ -119,26 +127,25 @@ def logout(request: Request, engine: EngineDep, user: UserDep) -> RedirectRespon
 
 
 def _site_rows(
-    engine: Any, site_list: list[SitePublic], n_days: int, all_sites: bool
+    engine: Any, site_list: list[SitePublic], n_days: int, statuses: dict[str, DayStatus]
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """Rows of the overview: one counts query and one devices query for these sites."""
+    """Rows of the overview: one counts query for these sites' recent days."""
     if not site_list:
         return [], []
     todays = {s.id: queries.site_today(s) for s in site_list}
     days = queries.recent_days(max(todays.values()), n_days)
-    ids = None if all_sites else [s.id for s in site_list]
     counts: dict[str, dict[str, queries.DaySummary]] = {s.id: {} for s in site_list}
-    for found in queries.overview_counts(engine, ids, days[-1], days[0]):
+    for found in queries.overview_counts(engine, [s.id for s in site_list], days[-1], days[0]):
         counts[found.site_id][found.date] = found
-    yesterdays = [(s, todays[s.id] - timedelta(days=1)) for s in site_list]
-    statuses = queries.day_statuses(engine, [(s, d, counts[s.id].get(d.isoformat())) for s, d in yesterdays])
     rows = []
-    for site, status in zip(site_list, statuses, strict=True):
+    for site in site_list:
         mine, today = counts[site.id], todays[site.id]
         cells = [
             {"date": d.isoformat(), "future": d > today, "counts": mine.get(d.isoformat())} for d in days
         ]
-        rows.append({"site": site, "today": mine.get(today.isoformat()), "status": status, "cells": cells})
+        rows.append(
+            {"site": site, "today": mine.get(today.isoformat()), "status": statuses[site.id], "cells": cells}
+        )
     return [d.isoformat() for d in days], rows
 
 
@@ -151,27 +158,54 @@ def overview(
     lang: LangDep,
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
-    """Open alerts, today's totals across my sites, then my sites a page at a time: today,
-    yesterday's report status, recent days."""
+    """Open alerts, today's totals across my sites, then my sites most urgent first (late,
+    fevers open, gates offline, waiting, fine), a page at a time: today — "no data yet"
+    with the last contact, never a false zero — yesterday's report and its deadline."""
     site_list = queries.list_sites(engine, user.sites)
+    now = datetime.now(UTC)
+    ids = [s.id for s in site_list]
+    scope = None if user.sites is None else ids  # an administrator sees every site: no id list
+    contact = queries.contacts(engine, ids, int(now.timestamp() * 1000), settings.offline_after_min * 60_000)
+    open_counts = queries.open_alert_counts(engine, ids)
+    yesterdays = {s.id: queries.site_today(s, now) - timedelta(days=1) for s in site_list}
+    found = {
+        (c.site_id, c.date): c
+        for c in queries.overview_counts(engine, scope, min(yesterdays.values(), default=now.date()),
+                                         max(yesterdays.values(), default=now.date()))
+    }  # fmt: skip
+    wanted = [(s, yesterdays[s.id], found.get((s.id, yesterdays[s.id].isoformat()))) for s in site_list]
+    statuses = {status.site_id: status for status in queries.day_statuses(engine, wanted, now)}
+    levels = {s.id: urgency(statuses[s.id], open_counts.get(s.id, 0), contact[s.id]) for s in site_list}
+    ordered = sorted(site_list, key=lambda s: (rank(levels[s.id]), s.name))
     size = settings.overview_page_size
-    pages = max(1, -(-len(site_list) // size))
-    shown = site_list[(page - 1) * size : page * size]
-    days, rows = _site_rows(engine, shown, settings.dashboard_days, all_sites=False)
+    pages = max(1, -(-len(ordered) // size))
+    shown = ordered[(page - 1) * size : page * size]
+    days, rows = _site_rows(engine, shown, settings.dashboard_days, statuses)
+    for row in rows:
+        row["urgency"], row["contact"] = levels[row["site"].id], contact[row["site"].id]
+        row["open_alerts"] = open_counts.get(row["site"].id, 0)
     today = max((queries.site_today(s) for s in site_list), default=queries.site_today_utc())
     totals = queries.overview_totals(engine, None if user.sites is None else list(user.sites), today)
-    open_alerts = queries.open_alerts(engine, [s.id for s in site_list] if user.sites is not None else None)
+    open_alerts = [
+        {**a.model_dump(), "due_ms": a.event_ms + report_within_ms(a.reason, settings)}
+        for a in queries.open_alerts(engine, ids if user.sites is not None else None)
+    ]
     names = {s.id: s.name for s in site_list}
+    zones = {s.id: s.timezone for s in site_list}
     context = {"user": user, "days": days, "rows": rows, "alerts": open_alerts, "names": names,
-               "totals": totals, "page": page, "pages": pages, "n_sites": len(site_list)}  # fmt: skip
+               "zones": zones, "totals": totals, "page": page, "pages": pages, "n_sites": len(site_list),
+               "now_ms": int(now.timestamp() * 1000)}  # fmt: skip
     return _render(request, "overview.html", lang, context)
 
 
 @router.get("/sites/{site_id}", response_class=HTMLResponse)
 def site_page(
-    request: Request, site: SiteDep, engine: EngineDep, user: UserDep, lang: LangDep
+    request: Request, site: SiteDep, engine: EngineDep, settings: SettingsDep, user: UserDep, lang: LangDep
 ) -> HTMLResponse:
-    """A site's 30-day trend, today per entrance and per hour, report status, devices."""
+    """A site's 30-day trend, today per entrance and per hour ("no data yet" when nothing
+    came since local midnight), report status with deadlines, devices (silent ones
+    flagged offline), times on the site's clock."""
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
     today = queries.site_today(site)
     days = [d.isoformat() for d in reversed(queries.recent_days(today, 30))]
     counts = {c.date: c for c in queries.daily(engine, [site.id], today - timedelta(days=29), today)}
@@ -183,10 +217,15 @@ def site_page(
         "site": site,
         "days": days,
         "counts": counts,
-        "today": counts.get(today.isoformat()) or DayCounts(site_id=site.id, date=today.isoformat()),
+        "today": counts.get(today.isoformat()),
+        "today_date": today.isoformat(),
         "bars": daily_bars(days, counts),
+        "peak": peak_of(counts),
+        "axis_left": AXIS_LEFT,
         "statuses": statuses,
         "devices": queries.device_health(engine, site.id),
+        "contact": queries.contacts(engine, [site.id], now_ms, settings.offline_after_min * 60_000)[site.id],
+        "now_ms": now_ms,
     }
     return _render(request, "site.html", lang, context)
 
