@@ -53,7 +53,8 @@ def test_manager_reads_todays_numbers_and_exports_csv(
             with page.expect_download() as download:
                 page.click("#export")
             rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text("utf-8-sig"))))
-            assert rows[-1]["checks"] == "65" and rows[-1]["fevers"] == "6"
+            assert rows[-1]["核验人次"] == "65" and rows[-1]["体温异常"] == "6"  # the page's language
+            assert rows[-1]["出入口:北门 North gate"] == "40"
 
             page.goto(f"{hub.url}/?lang=en")
             assert "Today across my sites" in page.inner_text("body")

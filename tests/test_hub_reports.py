@@ -250,12 +250,17 @@ def test_a_manager_sees_and_exports_only_their_sites(two_sites: tuple[Site, Site
         f"/sites/{theirs.id}/report.csv",
     ):
         assert manager.get(path).status_code == 404, path
-    export = manager.get(f"/sites/{mine.id}/report.csv", params={"start": "2026-11-18", "end": "2026-11-21"})
+    days = {"start": "2026-11-18", "end": "2026-11-21"}
+    export = manager.get(f"/sites/{mine.id}/report.csv", params=days | {"lang": "en"})
     assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
-    assert [r["date"] for r in rows] == ["2026-11-18", "2026-11-19", "2026-11-20", "2026-11-21"]
-    assert rows[2]["checks"] == "1" and rows[0]["checks"] == ""
-    assert {r["report"] for r in rows} == {"no_devices"}  # the gate was enrolled after these days
+    assert [r["Date"] for r in rows] == ["2026-11-18", "2026-11-19", "2026-11-20", "2026-11-21"]
+    assert rows[2]["Checked"] == "1" and rows[0]["Checked"] == ""
+    assert {r["Report"] for r in rows} == {"No gate enrolled that day"}  # enrolled after these days
+    assert rows[2]["Gate:North"] == "1" and sum(int(rows[2][f"{h:02d}h"]) for h in range(24)) == 1
+    chinese = manager.get(f"/sites/{mine.id}/report.csv", params=days | {"lang": "zh-CN"})
+    header = next(csv.reader(io.StringIO(chinese.text.lstrip("\ufeff"))))
+    assert header[:4] == ["场所", "日期", "上报状态", "核验人次"] and "出入口:North" in header
 
 
 def test_unauthenticated_access_is_refused_everywhere_but_login_and_devices(

@@ -234,6 +234,8 @@ CSV_FIELDS = (
     "checks", "admitted", "denied", "remeasure", "manual", "fevers", "code_red", "refused",
     "overrides", "visitors", "holders", "devices", "temp_manual",
 )  # fmt: skip
+CSV_HEADERS = {field: field for field in CSV_FIELDS} | {"devices": "devices_reporting"}
+"""The i18n key each column is headed by."""
 
 
 def _cell(text: str) -> str:
@@ -246,23 +248,57 @@ def _cell(text: str) -> str:
 def export_csv(
     site: SiteDep,
     engine: EngineDep,
+    lang: LangDep,
     start: Annotated[date | None, Query()] = None,
     end: Annotated[date | None, Query()] = None,
 ) -> Response:
-    """The daily report as CSV, one row per local day, missing days included as such."""
+    """The daily report as CSV, one row per local day, missing days included as such:
+    headers and report states in the reader's language (Chinese unless English was
+    chosen), then a column per entrance and per local hour. The JSON API keeps codes."""
+    t = translator(lang)
     start, end = report_range(site, start, end)
     counts = {c.date: c for c in queries.daily(engine, [site.id], start, end)}
+    gates = sorted({gate for c in counts.values() for gate in c.by_gate})
+    hours = [f"{h:02d}" for h in range(24)]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["site", "date", "report", *CSV_FIELDS, "typed_share", "denied_by_reason"])
+    named = [t(CSV_HEADERS[f]) for f in CSV_FIELDS]
+    per_gate_head = [f"{t('gate')}:{_cell(g)}" for g in gates]
+    per_hour_head = [f"{h}{t('o_clock')}" for h in hours]
+    writer.writerow(
+        [
+            t("site"),
+            t("date"),
+            t("status"),
+            *named,
+            t("typed_share"),
+            t("by_reason"),
+            *per_gate_head,
+            *per_hour_head,
+        ]
+    )
     span = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     statuses = queries.day_statuses(engine, [(site, day, counts.get(day.isoformat())) for day in span])
     for day, status in zip(span, statuses, strict=True):
         found = counts.get(day.isoformat())
         numbers = [getattr(found, f) for f in CSV_FIELDS] if found else [""] * len(CSV_FIELDS)
-        reasons = ";".join(f"{k}={v}" for k, v in sorted(found.denied_by_reason.items())) if found else ""
+        denied = sorted(found.denied_by_reason.items()) if found else []
+        reasons = "; ".join(f"{_reason(k, lang)}={v}" for k, v in denied)
         share = f"{found.typed_share:.3f}" if found else ""
-        writer.writerow([_cell(site.name), day.isoformat(), status.state, *numbers, share, reasons])
+        per_gate = [found.by_gate.get(g, 0) if found else "" for g in gates]
+        per_hour = [found.by_hour.get(h, 0) if found else "" for h in hours]
+        writer.writerow(
+            [
+                _cell(site.name),
+                day.isoformat(),
+                t(status.state),
+                *numbers,
+                share,
+                reasons,
+                *per_gate,
+                *per_hour,
+            ]
+        )
     filename = f"gatecheck-{site.id}-{start}-{end}.csv"
     return Response(
         "\ufeff" + out.getvalue(),  # BOM: spreadsheet programs then read the Chinese names right
