@@ -22,11 +22,6 @@ RETEST_GRACE_S = 15
 of a 5-minute wait (a clock read a moment early) is not sent back to wait ten seconds."""
 
 
-PRESENT_BEFORE_MS = 10 * 60_000
-"""A fever case's people present: those checked at its gate from this long before its
-first high reading until its disposition (the gate records them, the hub can list them)."""
-
-
 class Policy(BaseModel):
     """A site's gate rules. Defaults follow the sites' documents (docs/policy.md)."""
 

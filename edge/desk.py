@@ -12,16 +12,16 @@ to admit — it is acknowledged (what was done) and the person measured again.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel
 
+from core.fever_drill import DISPOSITIONS, LEFT_UNTESTED, Disposition
 from core.messages import LocalisedError
 from edge import clock
 from edge.codes import Colour
 from edge.decode import Code
 from edge.kiosk import forms
-from edge.kiosk.forms import Disposition, RetestMethod
 from edge.policy import Decision, confirmed_colour, temperature_decision
 from edge.station import GateStation, Outcome
 from edge.tables.fevers import FeverTable
@@ -29,19 +29,8 @@ from edge.tables.guards import Shift
 from edge.tables.visitors import VisitorEntry, VisitorTable
 from edge.thermometer import Reading, Thermometer
 
-FEVER_ACTIONS: dict[Disposition, tuple[str, str]] = {
-    "observation_point": ("已送临时观察点", "Taken to the observation point"),
-    "fever_clinic": ("已送发热门诊", "Taken to the fever clinic"),
-    "ambulance_120": ("已呼叫 120", "Ambulance (120) called"),
-    "other": ("其他（须填写）", "Other (say what)"),
-}
-RETEST_METHODS: dict[RetestMethod, tuple[str, str]] = {
-    "infrared": ("红外测温", "Infrared"),
-    "axillary": ("腋下水银体温计", "Axillary mercury"),
-    "ear": ("耳温枪", "Ear thermometer"),
-}
-LEFT_UNTESTED = "left_untested"
-"""The disposition of a first high reading released without a re-test."""
+FEVER_ACTIONS = {key: DISPOSITIONS[key] for key in get_args(Disposition)}
+"""The dispositions a guard picks from for a confirmed fever (left_untested is its own button)."""
 
 
 class ActionError(LocalisedError):

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, select
 
-from core.policy import PRESENT_BEFORE_MS
+from core.fever_drill import PRESENT_BEFORE_MS
 from hub.core.db import checks
 from hub.schemas import FeverCase
 

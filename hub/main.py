@@ -22,7 +22,7 @@ from swagger_ui_bundle import swagger_ui_path
 from core import __version__
 from core.protocol import HEADER_SERVER_TIME
 from hub.api.deps import LoginRequired, UserDep, language
-from hub.api.routes import admin, device, ingest, pages, reports
+from hub.api.routes import admin, day_reports, device, ingest, pages, reports
 from hub.core.config import HubSettings
 from hub.core.db import SchemaMismatch, make_engine, require_schema
 from hub.metrics import HubMetrics
@@ -103,6 +103,7 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
     app.include_router(device.router)
     app.include_router(reports.router)
     app.include_router(pages.router)
+    app.include_router(day_reports.router)
     app.include_router(admin.router)
 
     @app.exception_handler(RegistryError)

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from core.fever_drill import Disposition, RetestMethod
 from core.messages import LocalisedError
 from edge.codes import Colour
 
@@ -152,11 +153,6 @@ class Refusal(Form):
     note: Text | None = Field(None, max_length=200)
 
 
-RetestMethod = Literal["infrared", "axillary", "ear"]
-"""How a first high reading is re-tested: the drill asks for another method (an axillary
-mercury thermometer, by a medic) where one is at hand."""
-
-
 class Retest(Form):
     method: RetestMethod
     temp_c: float | None = None
@@ -169,10 +165,6 @@ class Retest(Form):
         if self.method != "infrared" and self.temp_c is None:
             raise Invalid("请输入体温计显示的读数", "type the temperature the thermometer showed")
         return self
-
-
-Disposition = Literal["observation_point", "fever_clinic", "ambulance_120", "other"]
-"""Where a confirmed fever went (the sites' drill: the temporary observation point first)."""
 
 
 class FeverAck(Form):

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from core.policy import PRESENT_BEFORE_MS
+from core.fever_drill import PRESENT_BEFORE_MS
 from edge.store import CheckStore
 
 

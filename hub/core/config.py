@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,6 +23,9 @@ class HubSettings(BaseSettings):
     )
     alert_report_min: int = Field(
         60, ge=5, le=24 * 60, description="Other alerts (red codes, anomalies) must be reported within this."
+    )
+    report_font: Path | None = Field(
+        None, description="CJK font for the report PDFs (default: Debian's fonts-noto-cjk)."
     )
     offline_after_min: int = Field(
         30, ge=1, le=7 * 24 * 60, description="A gate not heard from for this long is flagged offline."

@@ -214,6 +214,19 @@ alerts = Table(
     UniqueConstraint("site_id", "device_id", "seq", "reason", name="alerts_once"),
 )
 
+# A manager's confirmation of a site-day's report ("已核对上报"): who, when, and what the
+# report said then (a zero report, or one with incidents).
+report_confirmations = Table(
+    "report_confirmations",
+    metadata,
+    Column("site_id", String(32), nullable=False),
+    Column("local_date", String(10), nullable=False),
+    Column("state", String(16), nullable=False, comment="The report's state when confirmed."),
+    Column("username", String(64), nullable=False),
+    Column("confirmed_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("site_id", "local_date"),
+)
+
 users = Table(
     "users",
     metadata,

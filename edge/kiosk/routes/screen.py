@@ -13,8 +13,9 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.templating import Jinja2Templates
 
+from core.fever_drill import RETEST_METHODS
 from core.reasons import texts as reason_texts
-from edge.desk import FEVER_ACTIONS, RETEST_METHODS
+from edge.desk import FEVER_ACTIONS
 from edge.kiosk.deps import KioskDep
 from edge.kiosk.schemas import Health
 

@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from core.reasons import reason
 from core.text import LINE_PATTERN
-from hub import queries, sessions
+from hub import day_reports, queries, sessions
 from hub.alerts import report_within_ms
 from hub.api.deps import EngineDep, LangDep, SettingsDep, SiteDep, UserDep, report_range, same_origin
 from hub.auth import authenticate
@@ -181,9 +181,11 @@ def overview(
     pages = max(1, -(-len(ordered) // size))
     shown = ordered[(page - 1) * size : page * size]
     days, rows = _site_rows(engine, shown, settings.dashboard_days, statuses)
+    confirmed = day_reports.confirmations(engine, [(r["site"].id, r["status"].date) for r in rows])
     for row in rows:
         row["urgency"], row["contact"] = levels[row["site"].id], contact[row["site"].id]
         row["open_alerts"] = open_counts.get(row["site"].id, 0)
+        row["confirmed"] = confirmed.get((row["site"].id, row["status"].date))
     today = max((queries.site_today(s) for s in site_list), default=queries.site_today_utc())
     totals = queries.overview_totals(engine, None if user.sites is None else list(user.sites), today)
     open_alerts = [
@@ -223,6 +225,7 @@ def site_page(
         "peak": peak_of(counts),
         "axis_left": AXIS_LEFT,
         "statuses": statuses,
+        "confirmed": day_reports.confirmations(engine, [(site.id, s.date) for s in statuses]),
         "devices": queries.device_health(engine, site.id),
         "contact": queries.contacts(engine, [site.id], now_ms, settings.offline_after_min * 60_000)[site.id],
         "now_ms": now_ms,
