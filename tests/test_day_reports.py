@@ -5,7 +5,11 @@ records who and when, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +23,7 @@ from sqlalchemy import Engine, select, update
 from hub.auth import create_user
 from hub.core.db import daily_counts, devices, report_confirmations
 from hub.registry import Site, create_site, enrol_device
+from tests.browser import keep_screenshot
 from tests.conftest import log_in
 from tests.hub_helpers import make_batch, make_check, post
 
@@ -82,7 +87,7 @@ def counts_of(engine: Engine, site_id: str, day: str) -> dict[str, int]:
 
 
 def test_the_pdf_and_excel_reports_say_what_the_database_holds(
-    reports: tuple[Site, Site, TestClient], hub_engine: Engine, yesterday: str
+    reports: tuple[Site, Site, TestClient], hub_engine: Engine, yesterday: str, tmp_path: Path
 ) -> None:
     busy, _, manager = reports
     held = counts_of(hub_engine, busy.id, yesterday)
@@ -104,6 +109,11 @@ def test_the_pdf_and_excel_reports_say_what_the_database_holds(
     ):
         assert expected in text, expected
     assert f"North {held['checks']}" in text
+    if os.environ.get("GATECHECK_UPDATE_SCREENSHOTS") and shutil.which("pdftoppm"):  # the picture in docs/
+        (tmp_path / "report.pdf").write_bytes(pdf.content)
+        subprocess.run(["pdftoppm", "-png", "-r", "80", "-singlefile", str(tmp_path / "report.pdf"),
+                        str(tmp_path / "report-day")], check=True)  # fmt: skip
+        keep_screenshot(tmp_path / "report-day.png")
 
     book = load_workbook(io.BytesIO(manager.get(f"/sites/{busy.id}/reports/{yesterday}.xlsx").content))
     sheet = book.worksheets[0]
