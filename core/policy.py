@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Verdict = Literal["admit", "deny", "remeasure", "manual"]
 ManualOrDeny = Literal["manual", "deny"]
+AlertReason = Literal["fever", "code_red", "code_yellow", "refused"]
+"""Denials a site may have raised to its managers as alerts (docs/hub.md, "Alerts")."""
 Colour = Literal["green", "yellow", "red"]
 """A health code's colour, as the issuing app draws it."""
 
@@ -62,6 +64,10 @@ class Policy(BaseModel):
     trust_max_age_hours: float = Field(48, gt=0, le=24 * 30, description="Trust list goes stale after.")
     stale_trust_action: Literal["warn", "manual", "deny"] = Field(
         "warn", description="What a stale trust list does to signed codes (warn: flag only)."
+    )
+    alert_reasons: frozenset[AlertReason] = Field(
+        frozenset({"fever", "code_red"}),
+        description="Denials raised as alerts to the managers (yellow codes and refusals on request).",
     )
     debounce_s: float = Field(5.0, ge=0.5, le=60, description="Same code again within this: same check.")
 

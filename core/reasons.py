@@ -21,7 +21,9 @@ class Reason:
     urgent: bool = False
     """A denial the sites must report within the hour: sent ahead of the routine backlog."""
     alert: bool = False
-    """Raised to the site's managers (dashboard, webhook) as soon as the hub has it."""
+    """Always raised to the site's managers (dashboard, webhook) as soon as the hub has it
+    (problems of a device's log); which denials are alerted is the site's policy
+    (``Policy.alert_reasons``: fevers and red codes by default)."""
     event: bool = False
     """Not a decision at the gate but a record of what was done about an earlier check (a
     fever's disposition): it travels and is kept like a check, and adds to no count."""
@@ -39,7 +41,6 @@ REASONS: dict[str, Reason] = {
             "体温异常，禁止通行",
             "Fever confirmed: entry refused",
             urgent=True,
-            alert=True,
             metric="fevers",
         ),
         Reason("temp_high", "体温偏高，请复测", "Temperature high: measure again"),
@@ -60,7 +61,6 @@ REASONS: dict[str, Reason] = {
             "红码，禁止通行",
             "Red code: entry refused",
             urgent=True,
-            alert=True,
             metric="code_red",
         ),
         Reason("code_yellow", "黄码，禁止通行", "Yellow code: entry refused"),

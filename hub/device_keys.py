@@ -4,10 +4,12 @@ its signed requests within the replay window — the tables and the SQL touching
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import Connection, Engine, and_, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from core.policy import Policy
 from core.protocol import CLOCK_TOLERANCE_S
 from hub.core.db import devices, nonces, sites
 
@@ -23,6 +25,14 @@ class DeviceKey:
     timezone: str
     public_key: bytes
     status: str
+    alert_reasons: frozenset[str] = frozenset()
+    """The denials its site raises as alerts (the site's policy)."""
+
+
+@lru_cache(maxsize=1024)
+def alert_reasons(policy_json: str) -> frozenset[str]:
+    """A site policy's alerted denials, parsed once per distinct policy text."""
+    return frozenset(Policy.model_validate_json(policy_json).alert_reasons)
 
 
 def device_key(engine: Engine, device_id: str, nonce: str) -> tuple[DeviceKey, bool] | None:
@@ -31,14 +41,22 @@ def device_key(engine: Engine, device_id: str, nonce: str) -> tuple[DeviceKey, b
     with engine.connect() as conn:
         row = conn.execute(
             select(
-                devices.c.site_id, devices.c.gate, sites.c.timezone, devices.c.public_key, devices.c.status
+                devices.c.site_id,
+                devices.c.gate,
+                sites.c.timezone,
+                devices.c.public_key,
+                devices.c.status,
+                sites.c.policy,
             )
             .join(sites, sites.c.id == devices.c.site_id)
             .where(devices.c.id == device_id)
         ).one_or_none()
         if row is None:
             return None
-        key = DeviceKey(device_id, row.site_id, row.gate, row.timezone, bytes(row.public_key), row.status)
+        key = DeviceKey(
+            device_id, row.site_id, row.gate, row.timezone, bytes(row.public_key), row.status,
+            alert_reasons(row.policy),
+        )  # fmt: skip
         used = conn.scalar(
             select(nonces.c.nonce).where(
                 and_(

@@ -100,14 +100,17 @@ def _first_seen(conn: Connection, table: Any, rows: list[dict[str, Any]], key: s
     return added
 
 
-def _raise_alerts(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _raise_alerts(
+    conn: Connection, rows: list[dict[str, Any]], alerted: frozenset[str]
+) -> list[dict[str, Any]]:
+    """Alerts for the denials the site's policy alerts on (``alerted``), in this transaction."""
     raised: list[dict[str, Any]] = [
         {
             k: r[k]
             for k in ("site_id", "device_id", "seq", "gate", "reason", "temp_c", "event_ms", "received_ms")
         }
         for r in rows
-        if r["verdict"] == "deny" and reason(r["reason"]).alert
+        if r["verdict"] == "deny" and (r["reason"] in alerted or reason(r["reason"]).alert)
     ]
     if raised:
         for alert, alert_id in zip(
@@ -370,7 +373,7 @@ def ingest_batch(
             for day, n in _first_seen(conn, daily_devices, new_rows, "device_id").items():
                 counts[(day, "devices")] += n
             _upsert_counts(conn, device.site_id, dict(counts))
-            raised += _raise_alerts(conn, new_rows)
+            raised += _raise_alerts(conn, new_rows, device.alert_reasons)
         if conflicting and _keep_conflicts(conn, device, conflicting, received_ms):
             first = conflicting[0]
             alert = {"site_id": device.site_id, "device_id": device_id, "seq": first["seq"],

@@ -177,7 +177,8 @@ def test_dashboard_columns_line_up_across_timezones(client: TestClient, hub_engi
     assert len(rows) == 2
     for row in rows:
         assert re.findall(r'data-date="([^"]+)"', row) == header
-    west = next(row for row in rows if "Pago_Pago" in row)
+    west = next(row for row in rows if "West<br>" in row)
+    assert "UTC-11:00" in west  # the zone as its offset, the same in both languages
     assert "Not begun" in west.split("</td>")[1]
 
 
