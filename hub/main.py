@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from core import __version__
 from core.protocol import HEADER_SERVER_TIME
+from hub.alerts import escalate_overdue, post_alerts
 from hub.api.deps import LoginRequired, UserDep, language
 from hub.api.routes import admin, day_reports, device, ingest, pages, reports
 from hub.core.config import HubSettings
@@ -86,13 +90,37 @@ class RefuseNul:
         await self.app(scope, receive, send)
 
 
+async def _escalate_forever(engine: Engine, settings: HubSettings) -> None:
+    """Every ``escalate_every_s``: alerts past their reporting deadline are escalated and
+    the webhook hears of them again (each worker runs this; each alert escalates once)."""
+    while True:
+        await asyncio.sleep(settings.escalate_every_s)
+        try:
+            now_ms = int(time.time() * 1000)
+            raised = await asyncio.to_thread(escalate_overdue, engine, settings, now_ms)
+            if raised and settings.alert_webhook_url:
+                await asyncio.to_thread(post_alerts, settings.alert_webhook_url, raised)
+        except SQLAlchemyError:
+            logger.exception("looking for overdue alerts failed; trying again next round")
+
+
 def create_app(settings: HubSettings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build a hub serving ``settings.database_url`` (or the given engine)."""
     settings = settings or HubSettings()
     engine = engine or make_engine(settings.database_url)
     require_schema(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_escalate_forever(engine, settings))
+        yield
+        task.cancel()
+
     # The OpenAPI document and its viewer are behind the login like every other page.
-    app = FastAPI(title="gatecheck hub", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="gatecheck hub", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
+        lifespan=lifespan,
+    )  # fmt: skip
     app.state.settings = settings
     app.state.engine = engine
     app.state.metrics = HubMetrics()

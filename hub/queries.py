@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Engine, and_, case, func, select, update
 
-from hub.core.db import alerts, daily_counts, device_status, devices, devices_with_status, sites
+from hub.core.db import alerts, checks, daily_counts, device_status, devices, devices_with_status, sites
 from hub.schemas import Alert, DayCounts, DayState, DayStatus, DeviceHealth, SitePublic
 
 _SITE_COLUMNS = (sites.c.id, sites.c.name, sites.c.timezone, sites.c.report_deadline)
@@ -312,19 +312,54 @@ def open_alert_counts(engine: Engine, site_ids: Sequence[str]) -> dict[str, int]
     return {site_id: int(n) for site_id, n in rows}
 
 
+OVERRIDE_SCAN = 1000
+"""An override of an alerted check is looked for among the device's next checks (by seq)."""
+
+
+def _alert_rows(where: ColumnElement[bool], limit: int) -> Any:
+    """Alerts with whether a guard later overrode the check to admit (an ``override``
+    check of the same device referring to it)."""
+    overridden = (
+        select(checks.c.seq)
+        .where(
+            checks.c.site_id == alerts.c.site_id,
+            checks.c.device_id == alerts.c.device_id,
+            checks.c.seq.between(alerts.c.seq + 1, alerts.c.seq + OVERRIDE_SCAN),
+            checks.c.refers_to == alerts.c.seq,
+            checks.c.reason == "override",
+            checks.c.verdict == "admit",
+        )
+        .exists()
+    )
+    return (
+        select(alerts, overridden.label("overridden"))
+        .where(where)
+        .order_by(alerts.c.event_ms.desc())
+        .limit(limit)
+    )
+
+
 def open_alerts(engine: Engine, site_ids: Sequence[str] | None, limit: int = 100) -> list[Alert]:
     """Unacknowledged alerts of these sites (None: all), newest first."""
     where: ColumnElement[bool] = alerts.c.acked_by.is_(None)
     if site_ids is not None:
         where = and_(where, alerts.c.site_id.in_(list(site_ids)))
     with engine.connect() as conn:
-        rows = conn.execute(select(alerts).where(where).order_by(alerts.c.event_ms.desc()).limit(limit))
-        return [Alert.model_validate(dict(r._mapping)) for r in rows]
+        return [Alert.model_validate(dict(r._mapping)) for r in conn.execute(_alert_rows(where, limit))]
 
 
-def acknowledge_alert(engine: Engine, site_id: str, alert_id: int, username: str) -> bool:
-    """Mark an alert handled by ``username`` (once: a second acknowledgement changes
-    nothing); False when the site has no such alert."""
+def alert_history(engine: Engine, site_id: str, since_ms: int, limit: int = 200) -> list[Alert]:
+    """A site's alerts since ``since_ms``, handled or not, newest first: who did what, when."""
+    where = and_(alerts.c.site_id == site_id, alerts.c.event_ms >= since_ms)
+    with engine.connect() as conn:
+        return [Alert.model_validate(dict(r._mapping)) for r in conn.execute(_alert_rows(where, limit))]
+
+
+def acknowledge_alert(
+    engine: Engine, site_id: str, alert_id: int, username: str, action: str, note: str | None
+) -> bool:
+    """Record that ``username`` handled an alert, what they did and their note (once: a
+    second acknowledgement changes nothing); False when the site has no such alert."""
     this = and_(alerts.c.site_id == site_id, alerts.c.id == alert_id)
     with engine.begin() as conn:
         if conn.scalar(select(alerts.c.id).where(this)) is None:
@@ -332,6 +367,11 @@ def acknowledge_alert(engine: Engine, site_id: str, alert_id: int, username: str
         conn.execute(
             update(alerts)
             .where(and_(this, alerts.c.acked_by.is_(None)))
-            .values(acked_by=username, acked_at_ms=int(datetime.now(UTC).timestamp() * 1000))
+            .values(
+                acked_by=username,
+                acked_at_ms=int(datetime.now(UTC).timestamp() * 1000),
+                action=action,
+                note=note,
+            )
         )
     return True

@@ -107,3 +107,10 @@ class Alert(BaseModel):
     event_ms: int
     received_ms: int
     acked_by: str | None
+    acked_at_ms: int | None = None
+    action: str | None = Field(None, description="What was done (hub.alerts.ACTIONS).")
+    note: str | None = None
+    escalated_ms: int | None = Field(
+        None, description="When it passed its reporting deadline unacknowledged."
+    )
+    overridden: bool = Field(False, description="A guard later admitted the person by override.")

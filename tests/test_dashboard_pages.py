@@ -23,9 +23,9 @@ from tests.browser import chromium, keep_screenshot
 from tests.sync_helpers import fill
 
 SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
-ALLOWED_LATIN = ("gatecheck", "English", "CSV", "UTC")
-"""Latin words a Chinese page may show: the product's name, the language switch, the file
-type and the zone's offset."""
+ALLOWED_LATIN = ("gatecheck", "English", "CSV", "PDF", "Excel", "UTC")
+"""Latin words a Chinese page may show: the product's name, the language switch, file
+types and the zone's offset."""
 
 
 @pytest.fixture

@@ -213,7 +213,9 @@ def test_fever_and_red_code_alerts_reach_the_list_and_the_webhook(
             listed = http.get("/api/v1/alerts").json()
             assert sorted(a["reason"] for a in listed) == ["code_red", "fever"]
             ack = f"/sites/{site.id}/alerts/{listed[0]['id']}/ack"
-            assert http.post(ack, follow_redirects=False).status_code == 303
+            assert http.post(ack, follow_redirects=False).status_code == 422  # what was done?
+            handled = {"action": "reported_community", "note": "已报街道"}
+            assert http.post(ack, data=handled, follow_redirects=False).status_code == 303
             assert len(http.get("/api/v1/alerts").json()) == 1
     finally:
         receiver.shutdown()

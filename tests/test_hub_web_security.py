@@ -63,7 +63,7 @@ def test_state_changes_need_the_csrf_token_and_the_hubs_origin(
     assert client.post(revoke, headers=foreign).status_code == 403
     assert not acked(hub_engine) and device_status(hub_engine, device_id) == "active"
     ack = f"/sites/{site.id}/alerts/{alert_id}/ack"
-    form = client.post(ack, data={"csrf_token": token}, follow_redirects=False)
+    form = client.post(ack, data={"csrf_token": token, "action": "false_alarm"}, follow_redirects=False)
     assert form.status_code == 303 and acked(hub_engine)
     assert client.post(revoke, headers={"X-CSRF-Token": token}).status_code == 200
     assert device_status(hub_engine, device_id) == "revoked"

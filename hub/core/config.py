@@ -27,6 +27,9 @@ class HubSettings(BaseSettings):
     report_font: Path | None = Field(
         None, description="CJK font for the report PDFs (default: Debian's fonts-noto-cjk)."
     )
+    escalate_every_s: float = Field(
+        60.0, ge=1, le=3600, description="How often overdue alerts are looked for (and escalated)."
+    )
     offline_after_min: int = Field(
         30, ge=1, le=7 * 24 * 60, description="A gate not heard from for this long is flagged offline."
     )

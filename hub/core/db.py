@@ -210,6 +210,9 @@ alerts = Table(
     Column("received_ms", BigInteger, nullable=False),
     Column("acked_by", String(64)),
     Column("acked_at_ms", BigInteger),
+    Column("action", String(32), comment="What was done (hub.alerts.ACTIONS), with the acknowledgement."),
+    Column("note", String(200)),
+    Column("escalated_ms", BigInteger, comment="When it passed its reporting deadline unacknowledged."),
     PrimaryKeyConstraint("site_id", "id"),
     UniqueConstraint("site_id", "device_id", "seq", "reason", name="alerts_once"),
 )

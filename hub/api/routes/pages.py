@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from core.reasons import reason
 from core.text import LINE_PATTERN
 from hub import day_reports, queries, sessions
-from hub.alerts import report_within_ms
+from hub.alerts import ACTIONS, report_within_ms
 from hub.api.deps import EngineDep, LangDep, SettingsDep, SiteDep, UserDep, report_range, same_origin
 from hub.auth import authenticate
 from hub.charts import AXIS_LEFT, daily_bars, peak_of
@@ -50,6 +50,7 @@ def _render(
         "left": lambda iso, now_ms: time_left(datetime.fromisoformat(iso), now_ms, lang),
         "skew": clock_skew,
         "zone": zone_label,
+        "actions": {key: texts[lang == "en"] for key, texts in ACTIONS.items()},
         "left_ms": lambda ms, now_ms: time_left(datetime.fromtimestamp(ms / 1000, UTC), now_ms, lang),
     }
     response = templates.TemplateResponse(request, name, {**helpers, **context}, status_code=status)
@@ -226,6 +227,7 @@ def site_page(
         "axis_left": AXIS_LEFT,
         "statuses": statuses,
         "confirmed": day_reports.confirmations(engine, [(site.id, s.date) for s in statuses]),
+        "history": queries.alert_history(engine, site.id, now_ms - 30 * 86_400_000),
         "devices": queries.device_health(engine, site.id),
         "contact": queries.contacts(engine, [site.id], now_ms, settings.offline_after_min * 60_000)[site.id],
         "now_ms": now_ms,
@@ -311,7 +313,21 @@ def export_csv(
 
 
 @router.post("/sites/{site_id}/alerts/{alert_id}/ack")
-def acknowledge(site_id: str, alert_id: int, engine: EngineDep, user: UserDep) -> RedirectResponse:
-    if not (user.can_see(site_id) and queries.acknowledge_alert(engine, site_id, alert_id, user.username)):
+def acknowledge(
+    site_id: str,
+    alert_id: int,
+    engine: EngineDep,
+    user: UserDep,
+    action: Annotated[str, Form(max_length=32)],
+    note: Annotated[str, Form(max_length=200, pattern=LINE_PATTERN)] = "",
+) -> RedirectResponse:
+    """A manager handled an alert: what they did (from the list), a note, who and when.
+    The alert leaves the worklist and stays in the site's alert history."""
+    if action not in ACTIONS or (action == "other" and not note.strip()):
+        raise HTTPException(422, "choose what was done (and say what, for other)")
+    if not (
+        user.can_see(site_id)
+        and queries.acknowledge_alert(engine, site_id, alert_id, user.username, action, note.strip() or None)
+    ):
         raise HTTPException(404, "Alert not found")
     return RedirectResponse("/", status_code=303)
