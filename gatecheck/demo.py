@@ -34,6 +34,7 @@ from edge.settings import CameraSettings, DeviceSettings
 from edge.station import GateStation
 from edge.store import CheckStore
 from edge.thermometer import Reading
+from gatecheck.demo_sites import echo_states, more_sites
 from gatecheck.samples import forge_gc1, render_frame, spoil, write_png
 from hub.auth import create_user
 from hub.core.config import HubSettings
@@ -224,6 +225,9 @@ def _run(root: Path, serve: bool, port: int, people: int) -> None:
                 f"{report.stored} synced, backlog {report.backlog}"
             )
             store.close()
+        others = more_sites(engine, server.url, root, SITE_TIMEZONE)
+        for other in others:
+            click.echo(f"site: {other.site.name} — {other.story}")
         _doctor(DeviceHome(root / "device-0"), root / "images" / "gate-0")
         password = secrets.token_urlsafe(12)
         create_user(engine, "admin", password, "admin")
@@ -241,6 +245,7 @@ def _run(root: Path, serve: bool, port: int, people: int) -> None:
             for key, (got, want) in mismatched.items():
                 click.echo(f"MISMATCH {key}: hub {got}, fed {want}", err=True)
             raise SystemExit(1)
+        echo_states(api, [site, *(other.site for other in others)], settings.offline_after_min * 60_000)
         click.echo(f"\nOK: the hub's counts equal what the gates were fed ({expected['checks']} checks).")
         click.echo(f"Dashboard: {server.url}/  (log in as admin / {password})")
         if serve:

@@ -123,3 +123,11 @@ def test_demo_runs_and_agrees_with_itself(tmp_path: Path) -> None:
     assert (tmp_path / "hub.db").exists() and (tmp_path / "device-0" / "edge.db").exists()
     doctor = result.stdout.split("gatecheck doctor on device-0:")[1]
     assert "PASS  hub" in doctor and "PASS  camera" in doctor and "FAIL" not in doctor
+    states = {
+        line.split()[0]: line
+        for line in result.stdout.split("Report states")[1].splitlines()[2:]
+        if line.strip()
+    }
+    assert "zero_report" in states["静安小学"] and "reported" in states["平安银行支行"]
+    assert "late" in states["东门菜市场"] and "东门 East gate" in states["东门菜市场"]  # quiet gate
+    assert "no data yet" in states["和平小区"] and "正门 Main gate" in states["和平小区"]  # silent, never 0

@@ -1,0 +1,133 @@
+"""The demo's other sites, one for each state a manager must tell apart: a complete and
+clear yesterday (a zero report to confirm), a late report with a gate gone quiet, and a
+site whose gate never reported (today is "no data yet", never zero). Their history is
+made as it would have happened: logs written with yesterday's clocks and synced; where
+the demo cannot wait a day, the uplink's failure is written into the hub's device state
+(said so below)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+import httpx
+from sqlalchemy import Engine, update
+
+from edge.store import CheckStore, NewCheck
+from hub.core.db import device_status, devices
+from hub.registry import Site, create_site, enrol_device
+from hub.schemas import DayCounts, DayStatus, DeviceHealth
+from sync.agent import SyncAgent
+
+WEEK_MS = 7 * 86_400_000
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    site: Site
+    story: str
+
+
+INCIDENTS = (("deny", "fever", 38.6), ("deny", "code_red", 36.5))
+"""What went wrong at the bank yesterday: a confirmed fever and a red code."""
+
+
+def _checks_at(
+    store: CheckStore, device_id: str, gate: str, when: datetime, n: int, incidents: bool = False
+) -> None:
+    """``n`` checks a gate recorded from ``when``, during an earlier boot of the board (its
+    own boot id and monotonic clock; its wall clock was set): clean ones, after the
+    ``INCIDENTS`` if asked."""
+    boot = f"demo-boot-{when.date().isoformat()}"
+    outcomes = [*(INCIDENTS if incidents else ()), *[("admit", "ok", 36.4)] * n][:n]
+    for i, (verdict, reason, temp_c) in enumerate(outcomes):
+        store.append(
+            NewCheck(
+                device_id=device_id, gate=gate, wall_ms=int(when.timestamp() * 1000) + i * 60_000,
+                mono_ms=3_600_000 + i * 60_000, boot_id=boot, verdict=verdict, reason=reason,
+                temp_c=temp_c, temp_source="sensor", scheme="gc1", urgent=verdict == "deny",
+                holder=hashlib.sha256(f"{device_id}{i}".encode()).hexdigest()[:32],
+            )
+        )  # fmt: skip
+
+
+def _enrolled_last_week(engine: Engine, device_id: str) -> None:
+    """The gate was installed a week ago (so yesterday was watched)."""
+    with engine.begin() as conn:
+        week_ago = int(datetime.now(UTC).timestamp() * 1000) - WEEK_MS
+        conn.execute(update(devices).where(devices.c.id == device_id).values(created_at_ms=week_ago))
+
+
+def more_sites(engine: Engine, hub_url: str, root: Path, timezone: str) -> list[DemoSite]:
+    tz = ZoneInfo(timezone)
+    yesterday = datetime.now(tz).date() - timedelta(days=1)
+    made = []
+
+    school = create_site(engine, "静安小学 Jing'an School", timezone)
+    gate = enrol_device(engine, school.id, "校门 School gate", hub_url)
+    _enrolled_last_week(engine, gate.device_id)
+    store = CheckStore(root / "school.db")
+    _checks_at(store, gate.device_id, gate.gate, datetime.combine(yesterday, time(7, 30), tz), 40)
+    SyncAgent(gate, store).push()
+    store.close()
+    made.append(DemoSite(school, "yesterday complete and clear: a zero report to confirm"))
+
+    bank = create_site(engine, "平安银行支行 Bank branch", timezone)
+    gate = enrol_device(engine, bank.id, "营业厅 Hall", hub_url)
+    _enrolled_last_week(engine, gate.device_id)
+    store = CheckStore(root / "bank.db")
+    _checks_at(
+        store, gate.device_id, gate.gate, datetime.combine(yesterday, time(9, 0), tz), 25, incidents=True
+    )
+    SyncAgent(gate, store).push()
+    store.close()
+    made.append(DemoSite(bank, "yesterday complete with a fever and a red code: a report with incidents"))
+
+    market = create_site(engine, "东门菜市场 East Market", timezone, report_deadline="00:30")
+    gate = enrol_device(engine, market.id, "东门 East gate", hub_url)
+    _enrolled_last_week(engine, gate.device_id)
+    store = CheckStore(root / "market.db")
+    _checks_at(store, gate.device_id, gate.gate, datetime.combine(yesterday, time(6, 0), tz), 12)
+    SyncAgent(gate, store).push()
+    store.close()
+    # Its uplink failed yesterday at 07:00 and has not come back (the demo cannot wait):
+    went_quiet = int(datetime.combine(yesterday, time(7, 0), tz).timestamp() * 1000)
+    with engine.begin() as conn:
+        conn.execute(
+            update(device_status)
+            .where(device_status.c.device_id == gate.device_id)
+            .values(synced_until_ms=went_quiet, last_seen_ms=went_quiet)
+        )
+    made.append(DemoSite(market, "gate quiet since yesterday 07:00: report late, gate offline"))
+
+    compound = create_site(engine, "和平小区 Peace Compound", timezone)
+    enrol_device(engine, compound.id, "正门 Main gate", hub_url)
+    made.append(DemoSite(compound, "gate installed, never reported: no data yet (not zero)"))
+    return made
+
+
+def report_states(api: httpx.Client, sites: list[Site], offline_after_ms: int) -> str:
+    """Each site as the dashboard sees it now: today, yesterday's report, quiet gates."""
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    lines = [f"{'site':<28}{'today':>16}  {'yesterday':<14}{'offline gates'}"]
+    for site in sites:
+        today = datetime.now(ZoneInfo(site.timezone)).date().isoformat()
+        days = [DayCounts.model_validate(d) for d in api.get(f"/api/v1/sites/{site.id}/daily").json()]
+        counted = next((d for d in days if d.date == today), None)
+        status = DayStatus.model_validate(api.get(f"/api/v1/sites/{site.id}/status").json())
+        health = [DeviceHealth.model_validate(d) for d in api.get(f"/api/v1/sites/{site.id}/devices").json()]
+        quiet = [
+            d.gate for d in health if d.last_seen_ms is None or now_ms - d.last_seen_ms > offline_after_ms
+        ]
+        shown = f"{counted.checks} checks" if counted else "no data yet"
+        lines.append(f"{site.name:<28}{shown:>16}  {status.state:<14}{', '.join(quiet) or '-'}")
+    return "\n".join(lines)
+
+
+def echo_states(api: httpx.Client, sites: list[Site], offline_after_ms: int) -> None:
+    click.echo("\nReport states (as the dashboard shows them):")
+    click.echo(report_states(api, sites, offline_after_ms))
