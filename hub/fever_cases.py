@@ -17,7 +17,8 @@ PRESENT_SCAN = 5_000
 seq, on the primary key): far more than one gate checks in the window."""
 
 
-def _flag(flags: str, prefix: str) -> str | None:
+def flag_value(flags: str, prefix: str) -> str | None:
+    """The rest of the first stored flag starting with ``prefix`` ("disposition_x" → "x")."""
     return next((f.removeprefix(prefix) for f in flags.split(",") if f.startswith(prefix)), None)
 
 
@@ -62,11 +63,11 @@ def fever_case(engine: Engine, site_id: str, device_id: str, seq: int) -> FeverC
         seq=seq,
         temp_c=fever.temp_c,
         event_ms=fever.event_ms,
-        retest_method=_flag(fever.flags, "retest_"),
+        retest_method=flag_value(fever.flags, "retest_"),
         first_seq=first.seq if first else None,
         first_temp_c=first.temp_c if first else None,
         first_event_ms=first.event_ms if first else None,
-        disposition=_flag(handled.flags, "disposition_") if handled else None,
+        disposition=flag_value(handled.flags, "disposition_") if handled else None,
         disposition_ms=handled.event_ms if handled else None,
         present=list(present),
     )

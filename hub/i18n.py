@@ -56,6 +56,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "date": ("日期", "Date"),
     "no_data_yet": ("今日暂无数据", "No data yet today"),
     "choose_action": ("请选择处置措施", "What was done?"),
+    "at_gate": ("现场处置：", "At the gate: "),
     "action_taken": ("处置措施", "Action taken"),
     "note": ("备注", "Note"),
     "escalated": ("已超时，已升级", "Overdue: escalated"),

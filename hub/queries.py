@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Engine, and_, case, func, select, update
 
 from hub.core.db import alerts, checks, daily_counts, device_status, devices, devices_with_status, sites
+from hub.fever_cases import flag_value
 from hub.schemas import Alert, DayCounts, DayState, DayStatus, DeviceHealth, SitePublic
 
 _SITE_COLUMNS = (sites.c.id, sites.c.name, sites.c.timezone, sites.c.report_deadline)
@@ -318,7 +319,8 @@ OVERRIDE_SCAN = 1000
 
 def _alert_rows(where: ColumnElement[bool], limit: int) -> Any:
     """Alerts with whether a guard later overrode the check to admit (an ``override``
-    check of the same device referring to it)."""
+    check of the same device referring to it) and, for a fever, the disposition the gate
+    recorded (its ``fever_handled`` record's flags)."""
     overridden = (
         select(checks.c.seq)
         .where(
@@ -331,8 +333,21 @@ def _alert_rows(where: ColumnElement[bool], limit: int) -> Any:
         )
         .exists()
     )
+    handled = (
+        select(checks.c.flags)
+        .where(
+            checks.c.site_id == alerts.c.site_id,
+            checks.c.device_id == alerts.c.device_id,
+            checks.c.seq.between(alerts.c.seq + 1, alerts.c.seq + OVERRIDE_SCAN),
+            checks.c.refers_to == alerts.c.seq,
+            checks.c.reason == "fever_handled",
+        )
+        .order_by(checks.c.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     return (
-        select(alerts, overridden.label("overridden"))
+        select(alerts, overridden.label("overridden"), handled.label("gate_disposition"))
         .where(where)
         .order_by(alerts.c.event_ms.desc())
         .limit(limit)
@@ -345,14 +360,20 @@ def open_alerts(engine: Engine, site_ids: Sequence[str] | None, limit: int = 100
     if site_ids is not None:
         where = and_(where, alerts.c.site_id.in_(list(site_ids)))
     with engine.connect() as conn:
-        return [Alert.model_validate(dict(r._mapping)) for r in conn.execute(_alert_rows(where, limit))]
+        return [_alert(r) for r in conn.execute(_alert_rows(where, limit))]
+
+
+def _alert(row: Any) -> Alert:
+    values = dict(row._mapping)
+    disposition = flag_value(values.pop("gate_disposition") or "", "disposition_")
+    return Alert.model_validate(values | {"gate_disposition": disposition})
 
 
 def alert_history(engine: Engine, site_id: str, since_ms: int, limit: int = 200) -> list[Alert]:
     """A site's alerts since ``since_ms``, handled or not, newest first: who did what, when."""
     where = and_(alerts.c.site_id == site_id, alerts.c.event_ms >= since_ms)
     with engine.connect() as conn:
-        return [Alert.model_validate(dict(r._mapping)) for r in conn.execute(_alert_rows(where, limit))]
+        return [_alert(r) for r in conn.execute(_alert_rows(where, limit))]
 
 
 def acknowledge_alert(

@@ -114,3 +114,6 @@ class Alert(BaseModel):
         None, description="When it passed its reporting deadline unacknowledged."
     )
     overridden: bool = Field(False, description="A guard later admitted the person by override.")
+    gate_disposition: str | None = Field(
+        None, description="Where the gate sent a confirmed fever (core.fever_drill.DISPOSITIONS)."
+    )

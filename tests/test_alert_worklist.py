@@ -53,7 +53,8 @@ def webhook() -> Iterator[str]:
 
 
 def raise_alerts(client: TestClient, engine: Engine, site: Site, at: int) -> None:
-    """A fever, a red code a guard then overrode to admit, a yellow code and a refusal."""
+    """A fever the gate sent to the fever clinic, a red code a guard then overrode to
+    admit, a yellow code and a refusal."""
     device = enrol_device(engine, site.id, "北门", "http://127.0.0.1:9")
     batch = [
         make_check(1, at, verdict="deny", reason="fever", temp_c=38.5),
@@ -61,7 +62,9 @@ def raise_alerts(client: TestClient, engine: Engine, site: Site, at: int) -> Non
         make_check(3, at, verdict="admit", reason="override", refers_to=2, flags=["override"]),
         make_check(4, at, verdict="deny", reason="code_yellow"),
         make_check(5, at, verdict="deny", reason="refused"),
-    ]
+        make_check(6, at, verdict="deny", reason="fever_handled", temp_c=None, refers_to=1,
+                   flags=["disposition_fever_clinic"]),
+    ]  # fmt: skip
     assert post(client, device, make_batch(device, 0, batch)).status_code == 200
 
 
@@ -124,6 +127,7 @@ def test_a_manager_acknowledges_with_action_and_note_and_the_history_stays(
         page.wait_for_selector("#alerts")
         assert page.locator("#alerts [data-k=overridden]").count() == 1  # the red code let in by a guard
         fever = page.locator("#alerts tr.alert").filter(has_text="体温异常")
+        assert "现场处置：已送发热门诊" in fever.inner_text()  # what the gate recorded
         assert fever.locator("select[name=action]").input_value() == ""  # no default
         fever.locator("select[name=action]").select_option("observation_point")
         fever.locator("input[name=note]").fill("已通知社区卫生服务中心")

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from core.fever_drill import DISPOSITIONS
 from core.reasons import reason
 from core.text import LINE_PATTERN
 from hub import day_reports, queries, sessions
@@ -51,6 +52,7 @@ def _render(
         "skew": clock_skew,
         "zone": zone_label,
         "actions": {key: texts[lang == "en"] for key, texts in ACTIONS.items()},
+        "disposition": lambda key: DISPOSITIONS.get(key, (key, key))[lang == "en"],
         "left_ms": lambda ms, now_ms: time_left(datetime.fromtimestamp(ms / 1000, UTC), now_ms, lang),
     }
     response = templates.TemplateResponse(request, name, {**helpers, **context}, status_code=status)
