@@ -46,6 +46,9 @@ from core.trust import TrustList
 
 PROTOCOL_VERSION = 3
 INGEST_PATH = "/api/v1/ingest"
+VISITORS_PATH = "/api/v1/visitors"
+"""Where a device sends its visitor book (entries, and their closing when visitors leave)."""
+MAX_BATCH_VISITORS = 500
 CONFIG_PATH = "/api/v1/device/config"
 CLOCK_TOLERANCE_S = 300
 """Signed requests more than this far from the hub's clock are refused (replay window)."""
@@ -334,6 +337,38 @@ class BatchIn(BaseModel):
     )
     trust_fetched_ms: Clock | None = Field(None, description="When the device received it (device clock).")
     checks: CheckColumns
+
+
+class VisitorRecord(BaseModel):
+    """An entry of a gate's visitor book as it travels (the hub keeps the site's ledger:
+    002:733, 002:829). Real names and phone numbers: the hub shows them masked, in full
+    only to roles allowed to, and logs every full view."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int = Field(ge=1, le=MAX_SEQ, description="The entry's number in the device's book.")
+    check_seq: int = Field(ge=1, le=MAX_SEQ, description="The visitor's check (same log).")
+    name: Line = Field(min_length=1, max_length=40)
+    phone: Line = Field(min_length=1, max_length=20)
+    host: Line = Field(min_length=1, max_length=80, description="Whom or which unit they visit.")
+    purpose: Line = Field(min_length=1, max_length=120)
+    escort: Line | None = Field(None, max_length=40)
+    entered_ms: Clock
+    left_ms: Clock | None = Field(None, description="When they left (销号); None: still inside.")
+
+
+class VisitorsIn(BaseModel):
+    """New and changed entries of a device's visitor book, sent after its checks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: Line = Field(max_length=ID_MAX)
+    log_id: str = Field(pattern=LOG_ID_PATTERN)
+    visitors: list[VisitorRecord] = Field(max_length=MAX_BATCH_VISITORS)
+
+
+class VisitorsAck(BaseModel):
+    stored: int = Field(description="Entries the hub now holds as sent (new or changed).")
 
 
 class BatchAck(BaseModel):

@@ -142,6 +142,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE fever_acks ADD COLUMN present TEXT NOT NULL DEFAULT '[]';
     CREATE INDEX checks_fevers ON checks (seq) WHERE reason = 'fever';
     """,
+    # The visitor book goes to the hub too: each change of an entry (made, closed) bumps
+    # its version; the sync agent sends entries whose version the hub has not confirmed.
+    """
+    ALTER TABLE visitors ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE visitors ADD COLUMN sent_version INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX visitors_unsent ON visitors (id) WHERE version > sent_version;
+    """,
 )
 
 PAGE_SIZE = 1024

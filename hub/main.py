@@ -159,8 +159,9 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
         if app.openapi_schema is not None:
             return app.openapi_schema
         spec = FastAPI.openapi(app)
-        batch = dict(ingest.BATCH_SCHEMA)
-        spec["components"]["schemas"].update({**batch.pop("$defs", {}), "BatchIn": batch})
+        for name, schema in (("BatchIn", ingest.BATCH_SCHEMA), ("VisitorsIn", ingest.VISITORS_SCHEMA)):
+            body = dict(schema)
+            spec["components"]["schemas"].update({**body.pop("$defs", {}), name: body})
         return spec
 
     app.openapi = described  # type: ignore[method-assign]

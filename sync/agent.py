@@ -25,11 +25,15 @@ from core.protocol import (
     CONFIG_PATH,
     HEADER_SERVER_TIME,
     INGEST_PATH,
+    MAX_BATCH_VISITORS,
+    VISITORS_PATH,
     BatchAck,
     BatchIn,
     CheckColumns,
     CheckIn,
     DeviceConfig,
+    VisitorsAck,
+    VisitorsIn,
     refused_as_replay,
     refused_for_clock,
     sign_request,
@@ -37,6 +41,7 @@ from core.protocol import (
 from core.trust import TrustList
 from edge import clock
 from edge.store import CheckStore, SyncKey
+from edge.tables.visitors import VisitorTable
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +84,8 @@ class SyncReport:
     urgent: int = 0
     acked_seq: int = 0
     backlog: int = 0
+    visitors: int = 0
+    """Visitor-book entries sent (new, or closed since)."""
 
 
 @dataclass
@@ -303,10 +310,29 @@ class SyncAgent:
         if report.batches == routine_batches:
             # Nothing to send: say so, so the hub knows this device's day is complete.
             self.store.set_acked_seq(self._post_batch([], after_seq=self.store.acked_seq()).acked_seq)
+        report.visitors = self.push_visitors()
         self.store.set_state(SyncKey.UPLINK_OK_MS, int(time.time() * 1000))
         report.acked_seq = self.store.acked_seq()
         report.backlog = self.store.backlog()
         return report
+
+    def push_visitors(self) -> int:
+        """The visitor book's new and changed entries, after the checks they belong to."""
+        book = VisitorTable(self.store)
+        sent = 0
+        while unsent := book.unsent(MAX_BATCH_VISITORS):
+            body = VisitorsIn(
+                device_id=self.bundle.device_id, log_id=self.store.log_id, visitors=[v for v, _ in unsent]
+            ).model_dump_json()
+            headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+            response = self._call("POST", VISITORS_PATH, gzip.compress(body.encode(), mtime=0), headers)
+            try:
+                VisitorsAck.model_validate_json(response.content)
+            except ValidationError as exc:
+                raise HubUnavailable(f"hub sent an unreadable answer: {exc}") from exc
+            book.mark_sent([(v.id, version) for v, version in unsent])
+            sent += len(unsent)
+        return sent
 
     # -- downlink --------------------------------------------------------------------
 

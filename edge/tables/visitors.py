@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from core.protocol import VisitorRecord
 from edge.store import CheckStore
 
 
@@ -43,7 +44,8 @@ class VisitorTable:
         """Close an open entry; False when there is none (left already, or unknown)."""
         with self.db.conn:
             changed: int = self.db.execute(
-                "UPDATE visitors SET left_ms = ?, left_guard_id = ? WHERE id = ? AND left_ms IS NULL",
+                "UPDATE visitors SET left_ms = ?, left_guard_id = ?, version = version + 1 "
+                "WHERE id = ? AND left_ms IS NULL",
                 (left_ms, guard_id, visitor_id),
             ).rowcount
         return changed > 0
@@ -63,3 +65,22 @@ class VisitorTable:
         ).fetchall()
         names = tuple(VisitorEntry.model_fields)
         return [VisitorEntry(**dict(zip(names, row, strict=True))) for row in rows]
+
+    def unsent(self, limit: int) -> list[tuple[VisitorRecord, int]]:
+        """Entries changed since the hub last confirmed them, oldest first, with the
+        version sent (an entry closed meanwhile is sent again)."""
+        rows = self.db.execute(
+            "SELECT id, check_seq, name, phone, host, purpose, escort, entered_ms, left_ms, version "
+            "FROM visitors WHERE version > sent_version ORDER BY id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        names = ("id", "check_seq", "name", "phone", "host", "purpose", "escort", "entered_ms", "left_ms")
+        return [(VisitorRecord(**dict(zip(names, row[:-1], strict=True))), row[-1]) for row in rows]
+
+    def mark_sent(self, sent: list[tuple[int, int]]) -> None:
+        """The hub holds these (id, version)s: an entry changed since stays unsent."""
+        with self.db.conn:
+            self.db.conn.executemany(
+                "UPDATE visitors SET sent_version = ? WHERE id = ? AND version >= ?",
+                [(version, visitor_id, version) for visitor_id, version in sent],
+            )

@@ -217,6 +217,40 @@ alerts = Table(
     UniqueConstraint("site_id", "device_id", "seq", "reason", name="alerts_once"),
 )
 
+# The sites' visitor ledgers, as the gates' visitor books send them (002:733, 002:829):
+# one row per entry of a device's book (its log's numbering), closed when they leave.
+visitors = Table(
+    "visitors",
+    metadata,
+    Column("site_id", String(32), nullable=False),
+    Column("device_id", String(32), nullable=False),
+    Column("log_id", String(32), nullable=False),
+    Column("visitor_id", BigInteger, nullable=False),
+    Column("gate", String(GATE_MAX), nullable=False),
+    Column("check_seq", BigInteger, nullable=False),
+    Column("name", String(40), nullable=False),
+    Column("phone", String(20), nullable=False),
+    Column("host", String(80), nullable=False),
+    Column("purpose", String(120), nullable=False),
+    Column("escort", String(40)),
+    Column("entered_ms", BigInteger, nullable=False),
+    Column("left_ms", BigInteger),
+    Column("received_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("site_id", "device_id", "log_id", "visitor_id"),
+    Index("visitors_by_site_entered", "site_id", "entered_ms"),
+)
+
+# Every time someone saw visitors' names and phone numbers in full (privacy, 002:1025).
+name_views = Table(
+    "name_views",
+    metadata,
+    Column("site_id", String(32), nullable=False),
+    Column("username", String(64), nullable=False),
+    Column("viewed_ms", BigInteger, nullable=False),
+    Column("what", String(64), nullable=False, comment="Which ledger page was shown in full."),
+    PrimaryKeyConstraint("site_id", "viewed_ms", "username"),
+)
+
 # A manager's confirmation of a site-day's report ("已核对上报"): who, when, and what the
 # report said then (a zero report, or one with incidents).
 report_confirmations = Table(

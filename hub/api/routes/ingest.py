@@ -7,12 +7,21 @@ import time
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from pydantic import ValidationError
 
-from core.protocol import INGEST_PATH, REPLAY_DETAIL, BatchAck, BatchIn
+from core.protocol import (
+    INGEST_PATH,
+    REPLAY_DETAIL,
+    VISITORS_PATH,
+    BatchAck,
+    BatchIn,
+    VisitorsAck,
+    VisitorsIn,
+)
 from hub.alerts import post_alerts
 from hub.api.deps import EngineDep, SettingsDep, SignedUploadDep
 from hub.device_keys import Replayed, record_nonce
 from hub.ingest import IngestError, ingest_batch
 from hub.metrics import HubMetrics
+from hub.visitors import store_visitors
 
 router = APIRouter(tags=["devices"])
 
@@ -20,6 +29,7 @@ router = APIRouter(tags=["devices"])
 BATCH_SCHEMA = BatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
 """The body, documented although the route reads it raw: the signature covers its bytes,
 and it may come gzipped. ``hub.main`` files the nested models under components."""
+VISITORS_SCHEMA = VisitorsIn.model_json_schema(ref_template="#/components/schemas/{model}")
 
 
 @router.post(
@@ -70,3 +80,34 @@ def ingest(
     if result.alerts and settings.alert_webhook_url:
         tasks.add_task(post_alerts, settings.alert_webhook_url, result.alerts)
     return result.ack
+
+
+@router.post(
+    VISITORS_PATH,
+    response_model=VisitorsAck,
+    responses={401: {}, 403: {}, 413: {}, 415: {}, 422: {}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/VisitorsIn"}}},
+        }
+    },
+)
+def visitor_book(upload: SignedUploadDep, engine: EngineDep) -> VisitorsAck:
+    """Store a device's new and changed visitor-book entries (signed like a batch)."""
+    try:
+        batch = VisitorsIn.model_validate_json(upload.body)
+    except ValidationError as exc:
+        raise HTTPException(
+            422, exc.errors(include_url=False, include_input=False, include_context=False)
+        ) from exc
+    try:
+        stored = store_visitors(
+            engine, upload.device, batch, upload.received_ms,
+            before=lambda conn: record_nonce(conn, upload.device, upload.nonce, upload.received_ms),
+        )  # fmt: skip
+    except Replayed as exc:
+        raise HTTPException(401, REPLAY_DETAIL) from exc
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return VisitorsAck(stored=stored)

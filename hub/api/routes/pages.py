@@ -17,9 +17,18 @@ from fastapi.templating import Jinja2Templates
 from core.fever_drill import DISPOSITIONS
 from core.reasons import reason
 from core.text import LINE_PATTERN
-from hub import day_reports, queries, sessions
+from hub import day_reports, queries, sessions, visitors
 from hub.alerts import ACTIONS, report_within_ms
-from hub.api.deps import EngineDep, LangDep, SettingsDep, SiteDep, UserDep, report_range, same_origin
+from hub.api.deps import (
+    EngineDep,
+    LangDep,
+    SettingsDep,
+    SiteDep,
+    UserDep,
+    report_day,
+    report_range,
+    same_origin,
+)
 from hub.auth import authenticate
 from hub.charts import AXIS_LEFT, daily_bars, peak_of
 from hub.i18n import clock_skew, duration, local_time, time_left, translator, zone_label
@@ -235,6 +244,33 @@ def site_page(
         "now_ms": now_ms,
     }
     return _render(request, "site.html", lang, context)
+
+
+@router.get("/sites/{site_id}/visitors", response_class=HTMLResponse)
+def visitor_ledger(
+    request: Request,
+    site: SiteDep,
+    engine: EngineDep,
+    user: UserDep,
+    lang: LangDep,
+    day: Annotated[date | None, Query(alias="date")] = None,
+    full: bool = False,
+) -> HTMLResponse:
+    """The site's visitors of a local day and who is still inside; names and phone numbers
+    masked, in full only for an administrator who asks — and that view is recorded."""
+    day = report_day(day) if day else queries.site_today(site)
+    if full and user.role != "admin":
+        raise HTTPException(403, "only an administrator may see visitors' names in full")
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    if full:
+        visitors.log_full_view(engine, site.id, user.username, f"ledger {day.isoformat()}", now_ms)
+    entries = visitors.ledger(engine, site.id, day, site.timezone, full)
+    context = {
+        "user": user, "site": site, "day": day.isoformat(), "entries": entries, "full": full,
+        "inside": [e for e in entries if e.left_ms is None], "may_see_names": user.role == "admin",
+        "views": visitors.full_views(engine, site.id),
+    }  # fmt: skip
+    return _render(request, "visitors.html", lang, context)
 
 
 CSV_FIELDS = (
