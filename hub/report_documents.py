@@ -103,7 +103,13 @@ def fever_lines(report: DayReport, lang: str) -> list[str]:
 
 
 def title(reports: Sequence[DayReport], lang: str) -> str:
-    who = reports[0].site.name if len(reports) == 1 else reports[0].organisation
+    organisations = {r.organisation for r in reports}
+    if len(reports) == 1:
+        who = reports[0].site.name
+    elif len(organisations) == 1:
+        who = reports[0].organisation
+    else:
+        who = _say(("全部场所", "All my sites"), lang)
     words = ("门岗核验日报", "Daily gate-check report")
     return f"{_say(words, lang)} · {who} · {reports[0].date}"
 

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -24,7 +25,7 @@ from hub.core.db import alerts, create_schema, make_engine
 from hub.main import create_app
 from hub.registry import Site, create_site, enrol_device
 from hub.server import BackgroundHub
-from tests.browser import chromium
+from tests.browser import chromium, keep_screenshot
 from tests.conftest import ADMIN_PASSWORD
 from tests.hub_helpers import make_batch, make_check, now_ms, post
 
@@ -113,7 +114,7 @@ def test_the_hub_escalates_by_itself_and_posts_again(hub_database_url: str, webh
 
 
 def test_a_manager_acknowledges_with_action_and_note_and_the_history_stays(
-    client: TestClient, hub_engine: Engine, hub_app: Any
+    client: TestClient, hub_engine: Engine, hub_app: Any, tmp_path: Path
 ) -> None:
     site = create_site(hub_engine, "阳光花园", "Asia/Shanghai")
     raise_alerts(client, hub_engine, site, now_ms() - 5 * 60_000)
@@ -139,6 +140,8 @@ def test_a_manager_acknowledges_with_action_and_note_and_the_history_stays(
         history = page.locator("#history")
         assert "已送临时观察点 — 已通知社区卫生服务中心" in history.inner_text()
         assert "王经理" in history.inner_text() and "未处理" in history.inner_text()
+        history.screenshot(path=str(tmp_path / "dashboard-alert-history.png"))
+    keep_screenshot(tmp_path / "dashboard-alert-history.png")
     with hub_engine.connect() as conn:
         row = conn.execute(select(alerts).where(alerts.c.reason == "fever")).one()
     assert (row.acked_by, row.action, row.note) == ("王经理", "observation_point", "已通知社区卫生服务中心")
