@@ -62,44 +62,50 @@ def _enrolled_last_week(engine: Engine, device_id: str) -> None:
         conn.execute(update(devices).where(devices.c.id == device_id).values(created_at_ms=week_ago))
 
 
+def _site_with_history(
+    engine: Engine,
+    hub_url: str,
+    store_path: Path,
+    site: Site,
+    gate_name: str,
+    since: datetime,
+    n: int,
+    incidents: bool = False,
+) -> str:
+    """A gate installed last week at ``site`` whose log from ``since`` is synced now; its id."""
+    gate = enrol_device(engine, site.id, gate_name, hub_url)
+    _enrolled_last_week(engine, gate.device_id)
+    store = CheckStore(store_path)
+    _checks_at(store, gate.device_id, gate.gate, since, n, incidents)
+    SyncAgent(gate, store).push()
+    store.close()
+    return gate.device_id
+
+
 def more_sites(engine: Engine, hub_url: str, root: Path, timezone: str) -> list[DemoSite]:
     tz = ZoneInfo(timezone)
     yesterday = datetime.now(tz).date() - timedelta(days=1)
     made = []
 
     school = create_site(engine, "静安小学 Jing'an School", timezone)
-    gate = enrol_device(engine, school.id, "校门 School gate", hub_url)
-    _enrolled_last_week(engine, gate.device_id)
-    store = CheckStore(root / "school.db")
-    _checks_at(store, gate.device_id, gate.gate, datetime.combine(yesterday, time(7, 30), tz), 40)
-    SyncAgent(gate, store).push()
-    store.close()
+    morning = datetime.combine(yesterday, time(7, 30), tz)
+    _site_with_history(engine, hub_url, root / "school.db", school, "校门 School gate", morning, 40)
     made.append(DemoSite(school, "yesterday complete and clear: a zero report to confirm"))
 
     bank = create_site(engine, "平安银行支行 Bank branch", timezone)
-    gate = enrol_device(engine, bank.id, "营业厅 Hall", hub_url)
-    _enrolled_last_week(engine, gate.device_id)
-    store = CheckStore(root / "bank.db")
-    _checks_at(
-        store, gate.device_id, gate.gate, datetime.combine(yesterday, time(9, 0), tz), 25, incidents=True
-    )
-    SyncAgent(gate, store).push()
-    store.close()
+    opened = datetime.combine(yesterday, time(9, 0), tz)
+    _site_with_history(engine, hub_url, root / "bank.db", bank, "营业厅 Hall", opened, 25, incidents=True)
     made.append(DemoSite(bank, "yesterday complete with a fever and a red code: a report with incidents"))
 
     market = create_site(engine, "东门菜市场 East Market", timezone, report_deadline="00:30")
-    gate = enrol_device(engine, market.id, "东门 East gate", hub_url)
-    _enrolled_last_week(engine, gate.device_id)
-    store = CheckStore(root / "market.db")
-    _checks_at(store, gate.device_id, gate.gate, datetime.combine(yesterday, time(6, 0), tz), 12)
-    SyncAgent(gate, store).push()
-    store.close()
+    early = datetime.combine(yesterday, time(6, 0), tz)
+    device_id = _site_with_history(engine, hub_url, root / "market.db", market, "东门 East gate", early, 12)
     # Its uplink failed yesterday at 07:00 and has not come back (the demo cannot wait):
     went_quiet = int(datetime.combine(yesterday, time(7, 0), tz).timestamp() * 1000)
     with engine.begin() as conn:
         conn.execute(
             update(device_status)
-            .where(device_status.c.device_id == gate.device_id)
+            .where(device_status.c.device_id == device_id)
             .values(synced_until_ms=went_quiet, last_seen_ms=went_quiet)
         )
     made.append(DemoSite(market, "gate quiet since yesterday 07:00: report late, gate offline"))

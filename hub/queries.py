@@ -321,27 +321,21 @@ def _alert_rows(where: ColumnElement[bool], limit: int) -> Any:
     """Alerts with whether a guard later overrode the check to admit (an ``override``
     check of the same device referring to it) and, for a fever, the disposition the gate
     recorded (its ``fever_handled`` record's flags)."""
-    overridden = (
-        select(checks.c.seq)
-        .where(
+
+    def later(reason: str) -> list[ColumnElement[bool]]:
+        """A later check of the alert's device, of this reason, acting on the alerted one."""
+        return [
             checks.c.site_id == alerts.c.site_id,
             checks.c.device_id == alerts.c.device_id,
             checks.c.seq.between(alerts.c.seq + 1, alerts.c.seq + OVERRIDE_SCAN),
             checks.c.refers_to == alerts.c.seq,
-            checks.c.reason == "override",
-            checks.c.verdict == "admit",
-        )
-        .exists()
-    )
+            checks.c.reason == reason,
+        ]
+
+    overridden = select(checks.c.seq).where(*later("override"), checks.c.verdict == "admit").exists()
     handled = (
         select(checks.c.flags)
-        .where(
-            checks.c.site_id == alerts.c.site_id,
-            checks.c.device_id == alerts.c.device_id,
-            checks.c.seq.between(alerts.c.seq + 1, alerts.c.seq + OVERRIDE_SCAN),
-            checks.c.refers_to == alerts.c.seq,
-            checks.c.reason == "fever_handled",
-        )
+        .where(*later("fever_handled"))
         .order_by(checks.c.seq.desc())
         .limit(1)
         .scalar_subquery()
