@@ -382,6 +382,15 @@ class BatchAck(BaseModel):
     )
 
 
+class PolicyNext(BaseModel):
+    """A version of the site's rules set to apply later: sent ahead, so a gate switches at
+    the time even if its uplink is down then."""
+
+    version: int = Field(ge=1)
+    policy: Policy
+    effective_from_ms: Clock
+
+
 class DeviceConfig(BaseModel):
     """What the hub tells a device (downlink): who it is, the site's rules, whom to trust.
 
@@ -395,6 +404,10 @@ class DeviceConfig(BaseModel):
     gate: str
     status: str
     policy: Policy
+    policy_version: int = Field(1, ge=1, description="The version of the site's rules in force now.")
+    next_policy: PolicyNext | None = Field(
+        None, description="The next version, already decided, and when it applies (the gate switches then)."
+    )
     trust: TrustList
 
 

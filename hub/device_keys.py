@@ -3,6 +3,7 @@ its signed requests within the replay window — the tables and the SQL touching
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from core.policy import Policy
 from core.protocol import CLOCK_TOLERANCE_S
 from hub.core.db import devices, nonces, sites
+from hub.policies import policy_in_force_sql
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ def device_key(engine: Engine, device_id: str, nonce: str) -> tuple[DeviceKey, b
                 sites.c.timezone,
                 devices.c.public_key,
                 devices.c.status,
-                sites.c.policy,
+                policy_in_force_sql(int(time.time() * 1000)).label("policy"),
             )
             .join(sites, sites.c.id == devices.c.site_id)
             .where(devices.c.id == device_id)

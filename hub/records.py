@@ -4,7 +4,9 @@ and the errors the registry raises."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from core.policy import Policy
 from core.protocol import GATE_MAX
@@ -43,6 +45,26 @@ class SiteCreate(BaseModel):
         "12:00", max_length=5, description="Daily report due the next day at HH:MM."
     )
     policy: Policy | None = None
+
+
+class PolicyChange(BaseModel):
+    """A change of a site's gate rules: the fields that change, from when, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    changes: dict[str, Any] = Field(description="Policy fields and their new values (docs/policy.md).")
+    effective_from: AwareDatetime | None = Field(None, description="When it applies (default: now).")
+    reason: Line = Field(min_length=2, max_length=200, description="Why the rules change.")
+
+
+class PolicyVersionRecord(BaseModel):
+    site_id: str
+    version: int
+    policy: Policy
+    effective_from_ms: int
+    author: str
+    reason: str
+    created_ms: int
 
 
 class SiteRecord(BaseModel):

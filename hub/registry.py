@@ -18,13 +18,25 @@ from sqlalchemy import Engine, and_, func, insert, select, update
 
 from core.bundle import DeviceBundle
 from core.policy import Policy
-from core.protocol import DeviceConfig, public_key_for
-from hub.core.db import device_logs, device_status, devices, devices_with_status, organisations, sites
+from core.protocol import DeviceConfig, PolicyNext, public_key_for
+from hub.core.db import (
+    device_logs,
+    device_status,
+    devices,
+    devices_with_status,
+    organisations,
+    policy_versions,
+    sites,
+)
+from hub.policies import first_version, in_force, set_policy
+from hub.policies import history as policy_history
 from hub.records import (
     DEFAULT_ORGANISATION,
     DeviceEnrol,
     DeviceRecord,
     OrganisationRecord,
+    PolicyChange,
+    PolicyVersionRecord,
     RegistryError,
     SiteCreate,
     SiteRecord,
@@ -92,6 +104,7 @@ def create_site(
         ) from None
     site = Site(id=f"site-{secrets.token_hex(5)}", name=name, timezone=timezone)
     org_id = ensure_organisation(engine, organisation)
+    now_ms = _now_ms()
     with engine.begin() as conn:
         conn.execute(
             insert(sites).values(
@@ -101,10 +114,10 @@ def create_site(
                 name=site.name,
                 timezone=site.timezone,
                 pseudonym_key=secrets.token_bytes(32),
-                policy=(policy or Policy()).model_dump_json(),
-                created_at_ms=_now_ms(),
+                created_at_ms=now_ms,
             )
         )
+        conn.execute(insert(policy_versions), [first_version(site.id, policy or Policy(), now_ms)])
     return site
 
 
@@ -173,6 +186,7 @@ def _bundle(engine: Engine, device_id: str, signing_key: bytes) -> DeviceBundle:
             .join(sites, sites.c.id == devices.c.site_id)
             .where(devices.c.id == device_id)
         ).one()
+        rules = in_force(conn, row.id, _now_ms())
     if not row.hub_url:
         raise RegistryError(f"device {device_id} has no hub URL on record; pass --hub-url")
     return DeviceBundle(
@@ -184,7 +198,7 @@ def _bundle(engine: Engine, device_id: str, signing_key: bytes) -> DeviceBundle:
         hub_url=row.hub_url,
         signing_key=base64.b64encode(signing_key).decode(),
         pseudonym_key=base64.b64encode(row.pseudonym_key).decode(),
-        policy=Policy.model_validate_json(row.policy),
+        policy=rules.policy,
         trust=build_trust_list(engine),
     )
 
@@ -205,12 +219,13 @@ def device_config(engine: Engine, device_id: str) -> DeviceConfig | None:
     with engine.connect() as conn:
         row = conn.execute(
             select(devices.c.id, devices.c.gate, devices.c.status, sites.c.id.label("site_id"),
-                   sites.c.name, sites.c.timezone, sites.c.policy)
+                   sites.c.name, sites.c.timezone)
             .join(sites, sites.c.id == devices.c.site_id)
             .where(devices.c.id == device_id)
         ).one_or_none()  # fmt: skip
-    if row is None:
-        return None
+        if row is None:
+            return None
+        rules = in_force(conn, row.site_id, _now_ms())
     return DeviceConfig(
         device_id=row.id,
         site_id=row.site_id,
@@ -218,7 +233,15 @@ def device_config(engine: Engine, device_id: str) -> DeviceConfig | None:
         timezone=row.timezone,
         gate=row.gate,
         status=row.status,
-        policy=Policy.model_validate_json(row.policy),
+        policy=rules.policy,
+        policy_version=rules.version,
+        next_policy=PolicyNext(
+            version=rules.next.version,
+            policy=rules.next.policy,
+            effective_from_ms=rules.next.effective_from_ms,
+        )
+        if rules.next
+        else None,
         trust=build_trust_list(engine, delivered=False),
     )
 
@@ -282,6 +305,12 @@ class DatabaseRegistry:
             request.organisation,
             request.report_deadline,
         )
+
+    def set_policy(self, site_id: str, change: PolicyChange, author: str) -> PolicyVersionRecord:
+        return set_policy(self.engine, site_id, change, author)
+
+    def policy_history(self, site_id: str) -> list[PolicyVersionRecord]:
+        return policy_history(self.engine, site_id)
 
     def list_sites(self) -> list[SiteRecord]:
         return list_sites(self.engine)

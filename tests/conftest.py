@@ -161,19 +161,16 @@ def copy_device(bundle: DeviceBundle, engine: Engine) -> None:
     from sqlalchemy import insert
 
     from core.protocol import public_key_for
-    from hub.core.db import create_schema, devices, sites
+    from hub.core.db import create_schema, devices, policy_versions, sites
+    from hub.policies import first_version
     from hub.registry import ensure_organisation
 
     create_schema(engine)
     org_id = ensure_organisation(engine, "Copied")
     with engine.begin() as conn:
         site = {"id": bundle.site_id, "name": bundle.site_name, "timezone": bundle.timezone, "org_id": org_id}
-        policy = bundle.policy.model_dump_json()
-        conn.execute(
-            insert(sites).values(
-                **site, pseudonym_key=bundle.pseudonym_key_bytes, policy=policy, created_at_ms=0
-            )
-        )
+        conn.execute(insert(sites).values(**site, pseudonym_key=bundle.pseudonym_key_bytes, created_at_ms=0))
+        conn.execute(insert(policy_versions), [first_version(bundle.site_id, bundle.policy, 0)])
         public_key = public_key_for(bundle.signing_key_bytes)
         conn.execute(
             insert(devices).values(

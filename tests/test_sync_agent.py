@@ -20,15 +20,16 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy import Engine, update
 
 from core.bundle import DeviceBundle
-from core.policy import Policy
 from core.protocol import BatchIn
 from edge import clock
 from edge.station import GateStation
 from edge.store import CheckStore, SyncKey
 from edge.thermometer import Reading
 from hub.core.config import HubSettings
-from hub.core.db import create_schema, device_logs, devices, make_engine, sites
+from hub.core.db import create_schema, device_logs, devices, make_engine
 from hub.main import create_app
+from hub.policies import set_policy
+from hub.records import PolicyChange
 from hub.server import BackgroundHub
 from hub.trust import revoke_code
 from sync.agent import HubRejected, HubUnavailable, SyncAgent, SyncSettings
@@ -180,9 +181,8 @@ def test_downlink_applies_new_policy_and_trust_atomically(
     assert agent.pull_config() is False  # 304: nothing changed
     assert store.state(SyncKey.DOWNLINK_OK_MS) is not None
 
-    with hub_engine.begin() as conn:
-        strict = Policy(fever_threshold_c=37.0).model_dump_json()
-        conn.execute(update(sites).where(sites.c.id == bundle.site_id).values(policy=strict))
+    stricter = PolicyChange(changes={"fever_threshold_c": 37.0}, reason="school rule")
+    set_policy(hub_engine, bundle.site_id, stricter, "admin")
     payload = signed("REVOKE-ME")
     station = GateStation(bundle, store)
     from edge.decode import Code

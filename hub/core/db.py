@@ -58,7 +58,6 @@ sites = Table(
     Column("timezone", String(64), nullable=False),
     Column("report_deadline", String(5), nullable=False, default="12:00", comment="Local HH:MM, next day."),
     Column("pseudonym_key", LargeBinary(32), nullable=False),
-    Column("policy", Text, nullable=False, default="{}"),
     Column("created_at_ms", BigInteger, nullable=False),
 )
 
@@ -215,6 +214,22 @@ alerts = Table(
     Column("escalated_ms", BigInteger, comment="When it passed its reporting deadline unacknowledged."),
     PrimaryKeyConstraint("site_id", "id"),
     UniqueConstraint("site_id", "device_id", "seq", "reason", name="alerts_once"),
+)
+
+# Every version of each site's gate rules: who changed what, why, and from when it applies
+# (a change may be set ahead of its day). The policy in force is the newest version whose
+# effective time has come (hub/policies.py).
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("site_id", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("policy", Text, nullable=False, comment="The whole policy (JSON), not just the change."),
+    Column("effective_from_ms", BigInteger, nullable=False),
+    Column("author", String(64), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("site_id", "version"),
 )
 
 # The sites' visitor ledgers, as the gates' visitor books send them (002:733, 002:829):
