@@ -55,6 +55,9 @@ class DeviceBundle(BaseModel):
     )
     ca_cert: str | None = Field(None, description="PEM of the site CA the hub's TLS certificate chains to.")
     policy: Policy = Field(default_factory=Policy, description="The site's gate rules.")
+    policy_version: int = Field(
+        1, ge=1, description="Their version at enrolment (the downlink updates them)."
+    )
     trust: TrustList = Field(default_factory=TrustList, description="Keys that may sign codes.")
 
     def tls_verify(self) -> ssl.SSLContext | bool:

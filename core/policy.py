@@ -81,3 +81,27 @@ class Policy(BaseModel):
         if not self.plausible_min_c < self.fever_threshold_c < self.plausible_max_c:
             raise ValueError("fever_threshold_c must lie between plausible_min_c and plausible_max_c")
         return self
+
+
+class PolicyNext(BaseModel):
+    """A version of the site's rules set to apply later: sent ahead, so a gate switches at
+    the time even if its uplink is down then."""
+
+    version: int = Field(ge=1)
+    policy: Policy
+    effective_from_ms: int = Field(ge=0, description="Wall clock, ms since the Unix epoch (UTC).")
+
+
+class SiteRules(BaseModel):
+    """The rules a gate holds: the version in force when it last heard from the hub, and
+    the next one if already decided."""
+
+    version: int = Field(1, ge=1)
+    policy: Policy = Field(default_factory=Policy)
+    next: PolicyNext | None = None
+
+    def at(self, wall_ms: int) -> tuple[int, Policy]:
+        """The (version, rules) that apply at ``wall_ms`` on the gate's clock."""
+        if self.next is not None and wall_ms >= self.next.effective_from_ms:
+            return self.next.version, self.next.policy
+        return self.version, self.policy

@@ -40,7 +40,7 @@ from pydantic import (
     model_validator,
 )
 
-from core.policy import Policy
+from core.policy import Policy, PolicyNext
 from core.text import LINE_PATTERN, Line
 from core.trust import TrustList
 
@@ -142,6 +142,9 @@ class CheckRecord(BaseModel):
         description="The earlier check of the same log this one acts on: a re-test, an override, "
         "a confirmed colour, a fever's disposition (None from devices that do not send it).",
     )
+    policy_version: int | None = Field(
+        None, ge=1, le=MAX_COUNT, description="The version of the site's rules it was decided under."
+    )
 
 
 class CheckIn(CheckRecord):
@@ -171,7 +174,10 @@ def _bounds(name: str) -> tuple[Any, Any]:
     return low, high
 
 
-_BOUNDS = {name: _bounds(name) for name in ("seq", "wall_ms", "mono_ms", "temp_c", "refers_to")}
+OPTIONAL_INTS = ("refers_to", "policy_version")
+"""Integer columns newer devices send and older ones do not: absent from a batch where
+every value is None, so a hub that predates one still takes such batches."""
+_BOUNDS = {name: _bounds(name) for name in ("seq", "wall_ms", "mono_ms", "temp_c", *OPTIONAL_INTS)}
 _HOLDER_MAX = next(
     m.max_length for m in CheckIn.model_fields["holder"].metadata if isinstance(m, annotated_types.MaxLen)
 )
@@ -211,14 +217,15 @@ class CheckColumns(BaseModel):
     scheme: list[int]
     flags: list[int]
     refers_to: list[int | None] | None = None
-    """Absent when no check of the batch refers to another (and from devices older than the
-    fever drill): a hub that predates the column still takes such batches."""
+    policy_version: list[int | None] | None = None
+    """(Both: see ``OPTIONAL_INTS``.)"""
 
     @model_serializer(mode="wrap")
     def _absent_when_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        if data.get("refers_to") is None:
-            data.pop("refers_to", None)
+        for name in OPTIONAL_INTS:
+            if data.get(name) is None:
+                data.pop(name, None)
         return data
 
     @model_validator(mode="after")
@@ -226,8 +233,10 @@ class CheckColumns(BaseModel):
         n = len(self.seq)
         if n > MAX_BATCH_CHECKS:
             raise ValueError(f"at most {MAX_BATCH_CHECKS} checks per batch")
-        if self.refers_to is not None and len(self.refers_to) != n:
-            raise ValueError(f"column refers_to has {len(self.refers_to)} values, seq has {n}")
+        for name in OPTIONAL_INTS:
+            values = getattr(self, name)
+            if values is not None and len(values) != n:
+                raise ValueError(f"column {name} has {len(values)} values, seq has {n}")
         for name in ("wall_ms", "mono_ms", "temp_c", "holder", *_CODED):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"column {name} has {len(getattr(self, name))} values, seq has {n}")
@@ -254,7 +263,10 @@ class CheckColumns(BaseModel):
             holder=[c.holder for c in checks],
             strings=list(strings),
             **coded,
-            refers_to=[c.refers_to for c in checks] if any(c.refers_to for c in checks) else None,
+            **{
+                name: [getattr(c, name) for c in checks] if any(getattr(c, name) for c in checks) else None
+                for name in OPTIONAL_INTS
+            },
         )
 
     def _texts(self, name: str) -> list[str | None]:
@@ -278,10 +290,12 @@ class CheckColumns(BaseModel):
         holders = [h for h in self.holder if h is not None]
         if holders and not (max(map(len, holders)) <= _HOLDER_MAX and _ONE_LINE.fullmatch("".join(holders))):
             raise ValueError(f"holder pseudonyms are at most {_HOLDER_MAX} characters, on one line")
-        refers = self.refers_to or [None] * len(seqs)
-        low, high = _BOUNDS["refers_to"]
-        if not all(low <= r <= high for r in refers if r is not None):
-            raise ValueError(f"refers_to must lie between {low} and {high}")
+        optional: dict[str, list[Any]] = {}
+        for name in OPTIONAL_INTS:
+            optional[name] = getattr(self, name) or [None] * len(seqs)
+            low, high = _BOUNDS[name]
+            if not all(low <= r <= high for r in optional[name] if r is not None):
+                raise ValueError(f"{name} must lie between {low} and {high}")
         columns: dict[str, list[Any]] = {}
         for name in _CODED:
             texts = self._texts(name)
@@ -296,7 +310,7 @@ class CheckColumns(BaseModel):
             "mono_ms": monos,
             "temp_c": self.temp_c,
             "holder": self.holder,
-            "refers_to": refers,
+            **optional,
         }
         names = tuple(columns)
         return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
@@ -336,6 +350,9 @@ class BatchIn(BaseModel):
         None, ge=0, le=MAX_MS, description="Version of the trust list the device applied."
     )
     trust_fetched_ms: Clock | None = Field(None, description="When the device received it (device clock).")
+    policy_version: int | None = Field(
+        None, ge=1, le=MAX_COUNT, description="The version of the site's rules the device applies now."
+    )
     checks: CheckColumns
 
 
@@ -380,15 +397,6 @@ class BatchAck(BaseModel):
     conflicts: int = Field(
         0, description="Checks whose seq the hub holds with other content: kept aside and alerted."
     )
-
-
-class PolicyNext(BaseModel):
-    """A version of the site's rules set to apply later: sent ahead, so a gate switches at
-    the time even if its uplink is down then."""
-
-    version: int = Field(ge=1)
-    policy: Policy
-    effective_from_ms: Clock
 
 
 class DeviceConfig(BaseModel):

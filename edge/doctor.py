@@ -25,7 +25,7 @@ import httpx
 
 from core import RELEASED
 from core.bundle import BundleError, DeviceBundle
-from core.policy import Policy
+from core.policy import SiteRules
 from core.protocol import CONFIG_PATH, HEADER_SERVER_TIME, refused_for_clock, sign_request
 from core.trust import TrustList
 from edge import clock
@@ -229,7 +229,9 @@ def check_voice() -> Finding:
 def check_trust(bundle: DeviceBundle, store: CheckStore | None) -> Finding:
     applied = store.config() if store is not None else None
     trust = TrustList.model_validate_json(applied[2]) if applied else bundle.trust
-    policy = Policy.model_validate_json(applied[1]) if applied else bundle.policy
+    policy = (
+        SiteRules.model_validate_json(applied[1]).at(clock.now().wall_ms)[1] if applied else bundle.policy
+    )
     age = trust.age_hours(datetime.now(UTC))
     keys = len(trust.gc1_keys) + len(trust.hc1_certs)
     if keys == 0:

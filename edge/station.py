@@ -17,7 +17,7 @@ import numpy as np
 
 from core import RELEASED
 from core.bundle import DeviceBundle
-from core.policy import Policy
+from core.policy import Policy, SiteRules
 from core.trust import TrustList
 from edge import clock
 from edge.codes import CodeResult, verify
@@ -78,7 +78,7 @@ class GateStation:
     store: CheckStore
     cnn_fallback: bool = True
     """Whether still photos get the CNN QR reader (settings: camera.cnn_fallback)."""
-    policy: Policy = field(init=False)
+    rules: SiteRules = field(init=False)
     trust_list: TrustList = field(init=False)
     trust: TrustStore = field(init=False)
     _config_etag: str | None = field(default=None, init=False)
@@ -86,9 +86,16 @@ class GateStation:
     _outcomes: dict[int, Outcome] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.policy, self.trust_list = self.bundle.policy, self.bundle.trust
+        self.rules = SiteRules(version=self.bundle.policy_version, policy=self.bundle.policy)
+        self.trust_list = self.bundle.trust
         self.trust = TrustStore.build(self.trust_list)
         self.refresh_config()
+
+    @property
+    def policy(self) -> Policy:
+        """The rules that apply now on this gate's clock (a change set ahead switches at its
+        time even with the uplink down)."""
+        return self.rules.at(clock.now().wall_ms)[1]
 
     def refresh_config(self) -> None:
         """Pick up a configuration the downlink applied since we last looked (cheap)."""
@@ -98,8 +105,8 @@ class GateStation:
         applied = self.store.config()
         if applied is None:
             return
-        self._config_etag, policy_json, trust_json = applied
-        self.policy = Policy.model_validate_json(policy_json)
+        self._config_etag, rules_json, trust_json = applied
+        self.rules = SiteRules.model_validate_json(rules_json)
         self.trust_list = TrustList.model_validate_json(trust_json)
         self.trust = TrustStore.build(self.trust_list)
 
@@ -185,6 +192,7 @@ class GateStation:
                 guard_id=guard_id,
                 refers_to=refers_to,
                 note=note,
+                policy_version=self.rules.at(now.wall_ms)[0],
             ),
             also,
         )

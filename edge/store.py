@@ -149,6 +149,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE visitors ADD COLUMN sent_version INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX visitors_unsent ON visitors (id) WHERE version > sent_version;
     """,
+    # Rules that change: the downlinked config holds the version in force and the next one
+    # (core.policy.SiteRules); each check records the version it was decided under.
+    """
+    UPDATE device_config SET policy = json_object('version', 1, 'policy', json(policy));
+    ALTER TABLE checks ADD COLUMN policy_version INTEGER;
+    """,
 )
 
 PAGE_SIZE = 1024
@@ -343,18 +349,19 @@ class CheckStore:
         with self.db.conn:
             self.db.conn.executemany("UPDATE checks SET urgent_sent = 1 WHERE seq = ?", [(s,) for s in seqs])
 
-    def save_config(self, etag: str, policy_json: str, trust_json: str, applied_ms: int) -> None:
+    def save_config(self, etag: str, rules_json: str, trust_json: str, applied_ms: int) -> None:
         """Apply a downlinked configuration: all of it or nothing, in one transaction."""
         with self.db.conn:
             self.db.execute(
                 "INSERT INTO device_config (id, etag, policy, trust, applied_ms) VALUES (1, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET etag = excluded.etag, policy = excluded.policy, "
                 "trust = excluded.trust, applied_ms = excluded.applied_ms",
-                (etag, policy_json, trust_json, applied_ms),
+                (etag, rules_json, trust_json, applied_ms),
             )
 
     def config(self) -> tuple[str, str, str] | None:
-        """(etag, policy JSON, trust JSON) of the applied downlink config, if any."""
+        """(etag, rules JSON — ``core.policy.SiteRules`` —, trust JSON) of the applied
+        downlink config, if any."""
         row = self.db.execute("SELECT etag, policy, trust FROM device_config WHERE id = 1").fetchone()
         return (row[0], row[1], row[2]) if row else None
 

@@ -158,6 +158,7 @@ def _lock_device(
         "software": batch.software or None,
         "trust_version": batch.trust_version,
         "trust_fetched_ms": batch.trust_fetched_ms,
+        "policy_version": batch.policy_version,
     }
     stmt = _insert(conn)(device_status).values(site_id=device.site_id, device_id=device.device_id, **values)
     conn.execute(stmt.on_conflict_do_update(index_elements=["site_id", "device_id"], set_=values))

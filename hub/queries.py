@@ -259,6 +259,7 @@ def device_health(engine: Engine, site_id: str, now: datetime | None = None) -> 
             clock_skew_ms=r.clock_skew_ms,
             software=r.software,
             trust_version=r.trust_version,
+            policy_version=r.policy_version,
             trust_age_hours=round((now_ms - r.trust_fetched_ms) / 3_600_000, 1)
             if r.trust_fetched_ms
             else None,

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Engine, and_, func, insert, select, update
 
 from core.bundle import DeviceBundle
-from core.policy import Policy
-from core.protocol import DeviceConfig, PolicyNext, public_key_for
+from core.policy import Policy, PolicyNext
+from core.protocol import DeviceConfig, public_key_for
 from hub.core.db import (
     device_logs,
     device_status,
@@ -199,6 +199,7 @@ def _bundle(engine: Engine, device_id: str, signing_key: bytes) -> DeviceBundle:
         signing_key=base64.b64encode(signing_key).decode(),
         pseudonym_key=base64.b64encode(row.pseudonym_key).decode(),
         policy=rules.policy,
+        policy_version=rules.version,
         trust=build_trust_list(engine),
     )
 

@@ -73,6 +73,7 @@ class DeviceHealth(BaseModel):
     software: str | None
     trust_version: int | None
     trust_age_hours: float | None
+    policy_version: int | None = Field(None, description="Version of the site's rules the device applies.")
 
 
 class FeverCase(BaseModel):

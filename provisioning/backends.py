@@ -20,6 +20,8 @@ from hub.records import (
     DeviceEnrol,
     DeviceRecord,
     OrganisationRecord,
+    PolicyChange,
+    PolicyVersionRecord,
     RegistryError,
     SiteCreate,
     SiteRecord,
@@ -32,6 +34,8 @@ class Registry(Protocol):
     def list_organisations(self) -> list[OrganisationRecord]: ...
     def create_site(self, request: SiteCreate) -> SiteRecord: ...
     def list_sites(self) -> list[SiteRecord]: ...
+    def set_policy(self, site_id: str, change: PolicyChange, author: str) -> PolicyVersionRecord: ...
+    def policy_history(self, site_id: str) -> list[PolicyVersionRecord]: ...
     def enrol_device(self, request: DeviceEnrol) -> DeviceBundle: ...
     def rotate_device(self, device_id: str, hub_url: str | None) -> DeviceBundle: ...
     def revoke_device(self, device_id: str) -> DeviceRecord: ...
@@ -41,6 +45,7 @@ class Registry(Protocol):
 _ORGANISATIONS = TypeAdapter(list[OrganisationRecord])
 _SITES = TypeAdapter(list[SiteRecord])
 _DEVICES = TypeAdapter(list[DeviceRecord])
+_VERSIONS = TypeAdapter(list[PolicyVersionRecord])
 
 
 class AdminApiRegistry:
@@ -83,6 +88,14 @@ class AdminApiRegistry:
 
     def list_sites(self) -> list[SiteRecord]:
         return _SITES.validate_python(self._call("GET", "/sites"))
+
+    def set_policy(self, site_id: str, change: PolicyChange, author: str) -> PolicyVersionRecord:
+        """``author`` is the admin account the hub knows the caller by (not sent)."""
+        path = f"/sites/{quote(site_id, safe='')}/policy"
+        return PolicyVersionRecord.model_validate(self._call("PUT", path, change.model_dump(mode="json")))
+
+    def policy_history(self, site_id: str) -> list[PolicyVersionRecord]:
+        return _VERSIONS.validate_python(self._call("GET", f"/sites/{quote(site_id, safe='')}/policy"))
 
     def enrol_device(self, request: DeviceEnrol) -> DeviceBundle:
         return DeviceBundle.model_validate(self._call("POST", "/devices", request.model_dump(mode="json")))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 from pydantic import ValidationError
@@ -14,7 +16,7 @@ from pydantic import ValidationError
 from core.bundle import DeviceBundle
 from core.policy import Policy
 from hub.options import database_option, open_database
-from hub.records import DEFAULT_ORGANISATION, DeviceEnrol, RegistryError, SiteCreate
+from hub.records import DEFAULT_ORGANISATION, DeviceEnrol, PolicyChange, RegistryError, SiteCreate
 from provisioning.backends import AdminApiRegistry, Registry
 
 T = TypeVar("T")
@@ -152,6 +154,79 @@ def site_list(**where: Any) -> None:
     """List sites: id, timezone, name."""
     for s in _registry_call(lambda: open_registry(**where).list_sites()):
         click.echo(f"{s.id}\t{s.timezone}\t{s.name}")
+
+
+@site.group("policy")
+def site_policy() -> None:
+    """A site's gate rules: change them (from now or from a later time), read the history."""
+
+
+def _value(text: str) -> Any:
+    """A rule's value as typed: JSON where it parses (37.0, true, ["green"]), else text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@site_policy.command("set")
+@registry_options
+@click.argument("site_id")
+@click.option(
+    "--set", "assignments", multiple=True, required=True, metavar="FIELD=VALUE",
+    help="A rule to change, e.g. fever_threshold_c=37.0 or allowed_colours='[\"green\"]' (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--from", "effective_from", help="When it applies, site-local 'YYYY-MM-DD HH:MM' (default: now)."
+)
+@click.option("--reason", required=True, help="Why the rules change (kept in the history).")
+@click.option(
+    "--author", default=getpass.getuser, show_default="your login", help="Who changes them (database only)."
+)
+def site_policy_set(
+    site_id: str,
+    assignments: tuple[str, ...],
+    effective_from: str | None,
+    reason: str,
+    author: str,
+    **where: Any,
+) -> None:
+    """Change a site's rules; prints the new version. Invalid rules change nothing."""
+    changes = {}
+    for assignment in assignments:
+        field, sep, text = assignment.partition("=")
+        if not sep or not field.strip():
+            raise click.ClickException(f"--set {assignment!r}: write FIELD=VALUE")
+        changes[field.strip()] = _value(text.strip())
+    registry = open_registry(**where)
+    when = None
+    if effective_from:
+        zone = next((s.timezone for s in _registry_call(registry.list_sites) if s.id == site_id), None)
+        if zone is None:
+            raise click.ClickException(f"no site {site_id!r}; list them with 'gatecheck provision site list'")
+        try:
+            when = datetime.strptime(effective_from, "%Y-%m-%d %H:%M").replace(tzinfo=ZoneInfo(zone))
+        except ValueError as exc:
+            raise click.ClickException(
+                f"--from {effective_from!r}: write YYYY-MM-DD HH:MM (site time)"
+            ) from exc
+    try:
+        change = PolicyChange(changes=changes, effective_from=when, reason=reason)
+    except ValidationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    made = _registry_call(lambda: registry.set_policy(site_id, change, author))
+    click.echo(f"version {made.version} from {_time(made.effective_from_ms)} UTC by {made.author}")
+
+
+@site_policy.command("history")
+@registry_options
+@click.argument("site_id")
+def site_policy_history(site_id: str, **where: Any) -> None:
+    """Every version, newest first: version, applies from (UTC), author, reason, rules."""
+    for v in _registry_call(lambda: open_registry(**where).policy_history(site_id)):
+        click.echo(
+            f"{v.version}\t{_time(v.effective_from_ms)}\t{v.author}\t{v.reason}\t{v.policy.model_dump_json()}"
+        )
 
 
 @provision.group()

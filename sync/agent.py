@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from core import __version__
 from core.bundle import DeviceBundle
+from core.policy import SiteRules
 from core.protocol import (
     CONFIG_PATH,
     HEADER_SERVER_TIME,
@@ -213,6 +214,13 @@ class SyncAgent:
         applied = self.store.config()
         return TrustList.model_validate_json(applied[2]) if applied else self.bundle.trust
 
+    def _rules(self) -> SiteRules:
+        """The rules the gate is using: the downlinked ones, else the bundle's."""
+        applied = self.store.config()
+        if applied:
+            return SiteRules.model_validate_json(applied[1])
+        return SiteRules(version=self.bundle.policy_version, policy=self.bundle.policy)
+
     def _post_batch(self, checks: list[CheckIn], after_seq: int | None) -> BatchAck:
         now = self.device_clock()
         trust = self._trust()
@@ -226,6 +234,7 @@ class SyncAgent:
             software=__version__,
             backlog=max(0, self.store.backlog() - (len(checks) if after_seq is not None else 0)),
             trust_version=trust.version,
+            policy_version=self._rules().at(now.wall_ms)[0],
             trust_fetched_ms=int(trust.fetched_at.timestamp() * 1000) if trust.fetched_at else None,
             checks=CheckColumns.pack(checks),
         )
@@ -352,8 +361,9 @@ class SyncAgent:
         if config.device_id != self.bundle.device_id:
             raise HubRejected(f"hub sent the configuration of {config.device_id}")
         trust = config.trust.model_copy(update={"fetched_at": clock.utc_now()})
+        rules = SiteRules(version=config.policy_version, policy=config.policy, next=config.next_policy)
         self.store.save_config(
-            response.headers.get("etag", ""), config.policy.model_dump_json(), trust.model_dump_json(), now_ms
+            response.headers.get("etag", ""), rules.model_dump_json(), trust.model_dump_json(), now_ms
         )
         self.store.set_state(SyncKey.DOWNLINK_OK_MS, now_ms)
         logger.info(

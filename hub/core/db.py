@@ -89,6 +89,7 @@ device_status = Table(
     Column("backlog", Integer, nullable=False),
     Column("synced_until_ms", BigInteger, comment="Hub time up to which the device has sent all."),
     Column("trust_version", BigInteger, comment="Trust list version the device applied."),
+    Column("policy_version", Integer, comment="Version of the site's rules the device applies."),
     Column("trust_fetched_ms", BigInteger, comment="When the device received that trust list."),
     Column("software", String(32)),
     PrimaryKeyConstraint("site_id", "device_id"),
@@ -153,6 +154,7 @@ checks = Table(
     Column("holder", String(ID_MAX)),
     Column("flags", String(FLAGS_TEXT_MAX), nullable=False, default=""),
     Column("refers_to", BigInteger, comment="The check of the same log this one acts on (fever cases)."),
+    Column("policy_version", Integer, comment="The version of the site's rules it was decided under."),
     PrimaryKeyConstraint("site_id", "device_id", "seq"),
     Index("checks_by_site_day", "site_id", "local_date"),
 )

@@ -18,12 +18,29 @@ from hub.records import (
     DeviceRotate,
     OrganisationCreate,
     OrganisationRecord,
+    PolicyChange,
+    PolicyVersionRecord,
     SiteCreate,
     SiteRecord,
 )
 from hub.registry import DatabaseRegistry
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+
+@router.put("/sites/{site_id}/policy", response_model=PolicyVersionRecord, status_code=201)
+def set_site_policy(
+    site_id: str, body: PolicyChange, engine: EngineDep, admin: AdminDep
+) -> PolicyVersionRecord:
+    """Change a site's gate rules: the changed fields, from when (default now), why. The
+    new version reaches the gates by the downlink (ahead of its time when set ahead)."""
+    return DatabaseRegistry(engine).set_policy(site_id, body, admin.username)
+
+
+@router.get("/sites/{site_id}/policy", response_model=list[PolicyVersionRecord])
+def site_policy_history(site_id: str, registry: RegistryDep) -> list[PolicyVersionRecord]:
+    """Every version of a site's rules, newest first: who, when, from when, why."""
+    return registry.policy_history(site_id)
 
 
 def database_registry(engine: EngineDep, admin: AdminDep) -> DatabaseRegistry:

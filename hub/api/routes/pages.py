@@ -32,6 +32,7 @@ from hub.api.deps import (
 from hub.auth import authenticate
 from hub.charts import AXIS_LEFT, daily_bars, peak_of
 from hub.i18n import clock_skew, duration, local_time, time_left, translator, zone_label
+from hub.policies import history as policy_history
 from hub.schemas import DayStatus, SitePublic
 from hub.throttle import LoginThrottle
 from hub.urgency import rank, urgency
@@ -239,6 +240,8 @@ def site_page(
         "statuses": statuses,
         "confirmed": day_reports.confirmations(engine, [(site.id, s.date) for s in statuses]),
         "history": queries.alert_history(engine, site.id, now_ms - 30 * 86_400_000),
+        "rules": (rules := policy_history(engine, site.id)),
+        "rules_in_force": next((v.version for v in rules if v.effective_from_ms <= now_ms), 1),
         "devices": queries.device_health(engine, site.id),
         "contact": queries.contacts(engine, [site.id], now_ms, settings.offline_after_min * 60_000)[site.id],
         "now_ms": now_ms,
