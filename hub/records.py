@@ -4,6 +4,7 @@ and the errors the registry raises."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -55,6 +56,15 @@ class PolicyChange(BaseModel):
     changes: dict[str, Any] = Field(description="Policy fields and their new values (docs/policy.md).")
     effective_from: AwareDatetime | None = Field(None, description="When it applies (default: now).")
     reason: Line = Field(min_length=2, max_length=200, description="Why the rules change.")
+
+
+def typed_value(text: str) -> Any:
+    """A rule's value as a person types it: JSON where it parses (37.0, true, ["green"]),
+    else the text itself (manual, deny …)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text.strip()
 
 
 class PolicyVersionRecord(BaseModel):

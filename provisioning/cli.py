@@ -16,7 +16,14 @@ from pydantic import ValidationError
 from core.bundle import DeviceBundle
 from core.policy import Policy
 from hub.options import database_option, open_database
-from hub.records import DEFAULT_ORGANISATION, DeviceEnrol, PolicyChange, RegistryError, SiteCreate
+from hub.records import (
+    DEFAULT_ORGANISATION,
+    DeviceEnrol,
+    PolicyChange,
+    RegistryError,
+    SiteCreate,
+    typed_value,
+)
 from provisioning.backends import AdminApiRegistry, Registry
 
 T = TypeVar("T")
@@ -161,14 +168,6 @@ def site_policy() -> None:
     """A site's gate rules: change them (from now or from a later time), read the history."""
 
 
-def _value(text: str) -> Any:
-    """A rule's value as typed: JSON where it parses (37.0, true, ["green"]), else text."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 @site_policy.command("set")
 @registry_options
 @click.argument("site_id")
@@ -197,7 +196,7 @@ def site_policy_set(
         field, sep, text = assignment.partition("=")
         if not sep or not field.strip():
             raise click.ClickException(f"--set {assignment!r}: write FIELD=VALUE")
-        changes[field.strip()] = _value(text.strip())
+        changes[field.strip()] = typed_value(text.strip())
     registry = open_registry(**where)
     when = None
     if effective_from:

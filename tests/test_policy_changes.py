@@ -106,3 +106,16 @@ def test_the_command_line_sets_rules_from_a_site_time_and_lists_the_history(
     code, out = cli("provision", "site", "policy", "set", site.id, *where, "--set", "opaque_action=maybe",
                     "--reason", "typo")  # fmt: skip
     assert code != 0 and "opaque_action" in out
+
+
+def test_an_administrator_changes_a_rule_from_the_site_page(
+    site: Site, live_hub: BackgroundHub, hub_engine: Engine
+) -> None:
+    admin = admin_session(live_hub.url, hub_engine)
+    form = {"field": "fever_threshold_c", "value": "37.2", "reason": "街道通知"}
+    assert admin.post(f"/sites/{site.id}/policy", data=form).status_code == 303
+    page = admin.get(f"/sites/{site.id}").text
+    assert 'data-version="2" class="in-force"' in page and "街道通知" in page
+    wrong = admin.post(f"/sites/{site.id}/policy", data=form | {"value": "55"}, follow_redirects=True)
+    assert 'id="policy-error"' in wrong.text and "fever_threshold_c" in wrong.text
+    assert len(admin.get(f"/api/v1/admin/sites/{site.id}/policy").json()) == 2  # nothing stored

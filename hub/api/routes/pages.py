@@ -9,6 +9,8 @@ import secrets
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -33,6 +35,8 @@ from hub.auth import authenticate
 from hub.charts import AXIS_LEFT, daily_bars, peak_of
 from hub.i18n import clock_skew, duration, local_time, time_left, translator, zone_label
 from hub.policies import history as policy_history
+from hub.policies import set_policy
+from hub.records import PolicyChange, RegistryError, typed_value
 from hub.schemas import DayStatus, SitePublic
 from hub.throttle import LoginThrottle
 from hub.urgency import rank, urgency
@@ -241,12 +245,40 @@ def site_page(
         "confirmed": day_reports.confirmations(engine, [(site.id, s.date) for s in statuses]),
         "history": queries.alert_history(engine, site.id, now_ms - 30 * 86_400_000),
         "rules": (rules := policy_history(engine, site.id)),
+        "policy_error": request.query_params.get("policy_error", "")[:300],
         "rules_in_force": next((v.version for v in rules if v.effective_from_ms <= now_ms), 1),
         "devices": queries.device_health(engine, site.id),
         "contact": queries.contacts(engine, [site.id], now_ms, settings.offline_after_min * 60_000)[site.id],
         "now_ms": now_ms,
     }
     return _render(request, "site.html", lang, context)
+
+
+@router.post("/sites/{site_id}/policy")
+def change_policy(
+    site: SiteDep,
+    engine: EngineDep,
+    user: UserDep,
+    field: Annotated[str, Form(max_length=64)],
+    value: Annotated[str, Form(max_length=500)],
+    reason: Annotated[str, Form(max_length=200, pattern=LINE_PATTERN)],
+    effective_from: Annotated[str, Form(max_length=16)] = "",
+) -> RedirectResponse:
+    """An administrator changes one rule from the site page (the same rules and history as
+    the admin API and ``provision site policy set``); what went wrong comes back on the page."""
+    if user.role != "admin":
+        raise HTTPException(403, "only an administrator may change a site's rules")
+    try:
+        when = (
+            datetime.strptime(effective_from, "%Y-%m-%dT%H:%M").replace(tzinfo=ZoneInfo(site.timezone))
+            if effective_from
+            else None
+        )
+        change = PolicyChange(changes={field: typed_value(value)}, effective_from=when, reason=reason)
+        set_policy(engine, site.id, change, user.username)
+    except (ValueError, RegistryError) as exc:
+        return RedirectResponse(f"/sites/{site.id}?{urlencode({'policy_error': str(exc)[:300]})}#rules", 303)
+    return RedirectResponse(f"/sites/{site.id}#rules", status_code=303)
 
 
 @router.get("/sites/{site_id}/visitors", response_class=HTMLResponse)
