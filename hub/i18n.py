@@ -58,6 +58,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "choose_action": ("请选择处置措施", "What was done?"),
     "rules_version": ("规则版本", "Rules"),
     "rules_now": ("现行规则", "Rules in force"),
+    "first_rules": ("建立场所时的规则", "The rules the site was created with"),
     "rule": ("规则项", "Rule"),
     "new_value": ("新值（如 37.0）", "New value (e.g. 37.0)"),
     "change_rule": ("修改规则", "Change rule"),
@@ -141,6 +142,26 @@ TEXTS: dict[str, tuple[str, str]] = {
         "the hub for that day — it is not a zero report.",
     ),
 }
+
+
+RULE_NAMES: dict[str, tuple[str, str]] = {
+    "fever_threshold_c": ("体温异常阈值 °C", "Fever threshold °C"),
+    "retest_after_s": ("复测等待（秒）", "Wait before the re-test (s)"),
+    "remeasure_window_s": ("复测窗口（秒）", "Re-test window (s)"),
+    "plausible_min_c": ("合理读数下限 °C", "Lowest plausible reading °C"),
+    "plausible_max_c": ("合理读数上限 °C", "Highest plausible reading °C"),
+    "allowed_colours": ("准入码色", "Colours admitted"),
+    "negative_test_hours": ("核酸有效时长（小时）", "Negative test valid for (h)"),
+    "require_negative_test": ("须持核酸阴性证明", "Negative test required"),
+    "test_admits_colours": ("持阴性证明可入的码色", "Colours admitted with a negative test"),
+    "opaque_action": ("无法离线验证的码", "Codes not verifiable offline"),
+    "unknown_issuer_action": ("未知签发机构", "Unknown issuer"),
+    "trust_max_age_hours": ("信任列表有效时长（小时）", "Trust list valid for (h)"),
+    "stale_trust_action": ("信任列表过期时", "When the trust list is stale"),
+    "alert_reasons": ("告警事项", "Alerted denials"),
+    "debounce_s": ("同码去重（秒）", "Same code ignored for (s)"),
+}
+"""Each gate rule's name on the dashboard (the field name stays in the API and the CLI)."""
 
 
 def translator(lang: str) -> Callable[[str], str]:

@@ -27,7 +27,7 @@ class InForce:
 
 
 def first_version(site_id: str, policy: Policy, created_ms: int) -> dict[str, Any]:
-    """Version 1 of a new site's rules (stored with the site)."""
+    """Version 1 of a new site's rules (stored with the site; author "-": no person)."""
     return {
         "site_id": site_id, "version": 1, "policy": policy.model_dump_json(), "effective_from_ms": created_ms,
         "author": "-", "reason": "site created", "created_ms": created_ms,

@@ -33,7 +33,7 @@ from hub.api.deps import (
 )
 from hub.auth import authenticate
 from hub.charts import AXIS_LEFT, daily_bars, peak_of
-from hub.i18n import clock_skew, duration, local_time, time_left, translator, zone_label
+from hub.i18n import RULE_NAMES, clock_skew, duration, local_time, time_left, translator, zone_label
 from hub.policies import history as policy_history
 from hub.policies import set_policy
 from hub.records import PolicyChange, RegistryError, typed_value
@@ -64,6 +64,7 @@ def _render(
         "span": lambda ms: duration(ms, lang),
         "left": lambda iso, now_ms: time_left(datetime.fromisoformat(iso), now_ms, lang),
         "skew": clock_skew,
+        "rule_name": lambda name: RULE_NAMES.get(name, (name, name))[lang == "en"],
         "zone": zone_label,
         "actions": {key: texts[lang == "en"] for key, texts in ACTIONS.items()},
         "disposition": lambda key: DISPOSITIONS.get(key, (key, key))[lang == "en"],
