@@ -98,3 +98,8 @@ def reason(code: str) -> Reason:
 def texts() -> dict[str, tuple[str, str]]:
     """code → (zh-CN, English), for pages that look reasons up in the browser."""
     return {r.code: (r.zh, r.en) for r in REASONS.values()}
+
+
+def event_codes() -> tuple[str, ...]:
+    """The reasons of records that are no decision at the gate (counted nowhere)."""
+    return tuple(r.code for r in REASONS.values() if r.event)

@@ -195,6 +195,8 @@ def test_the_fever_drill_holds_the_lane_waits_five_minutes_and_records_the_dispo
     )
     assert handled["flags"] == "disposition_observation_point" and handled["urgent"] == 1
     assert handled["holder"] == first["holder"]
+    counts = guard.get("/api/shift").json()["counts"]  # the disposition is a record, not a check
+    assert (counts["checks"], counts["deny"], counts["fevers"]) == (3, 1, 1)
     # The lane is open again: the code shown while it was held is taken at once.
     admitted = shown(gate, feed, signed("p-next"), after=handled["seq"])
     assert (admitted["verdict"], admitted["reason"]) == ("admit", "ok")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import RELEASED
+from core.reasons import reason
 from edge import clock
 from edge.codes.names import mask_name
 from edge.desk import GuardDesk
@@ -171,8 +172,11 @@ class Kiosk:
         )
 
     def announce(self, outcome: Outcome) -> ShownCheck:
+        """Push a stored check to the page: its verdict on screen — except a record of what
+        was done about an earlier check (a fever's disposition: the hold lifting says it)."""
         shown = self.describe(outcome)
-        self.events.publish({"event": "verdict", "data": shown.model_dump()})
+        if not reason(shown.reason).event:
+            self.events.publish({"event": "verdict", "data": shown.model_dump()})
         self.publish_holds()
         self.events.publish({"event": "status", "data": self.status()})  # the backlog grew
         return shown

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from core.reasons import event_codes
 from edge.store import CheckStore
 
 
@@ -129,15 +130,17 @@ class ShiftTable:
         return self._where("s.id = ?", (shift_id,))
 
     def counts(self, shift: Shift) -> ShiftCounts:
-        """The shift's checks (by seq range, so a clock jump cannot move them)."""
+        """The shift's checks (by seq range, so a clock jump cannot move them); records of
+        what was done about a check (a fever's disposition) are not checks."""
         last = shift.last_seq if shift.last_seq is not None else self.store.highest_seq()
+        events = event_codes()
         row = self.db.execute(
             "SELECT count(*), "
             "coalesce(sum(verdict = 'admit'), 0), coalesce(sum(verdict = 'deny'), 0), "
             "coalesce(sum(verdict = 'remeasure'), 0), coalesce(sum(verdict = 'manual'), 0), "
             "coalesce(sum(reason = 'fever'), 0), coalesce(sum(instr(flags, 'override') > 0), 0) "
-            "FROM checks WHERE seq BETWEEN ? AND ?",
-            (shift.first_seq, last),
+            f"FROM checks WHERE seq BETWEEN ? AND ? AND reason NOT IN ({', '.join('?' * len(events))})",
+            (shift.first_seq, last, *events),
         ).fetchone()
         visitors_in = self.db.execute("SELECT count(*) FROM visitors WHERE left_ms IS NULL").fetchone()[0]
         checks, admit, deny, remeasure, manual, fevers, overrides = row
