@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -38,6 +38,7 @@ from hub import queries
 from hub.core.config import HubSettings
 from hub.core.db import checks, create_schema, daily_counts, make_engine, organisations, sites
 from hub.registry import create_site, enrol_device
+from hub.urgency import worklist
 from tests.hub_process import free_port, start_hub_process
 from tests.postgres import fresh_database, postgres_server
 
@@ -147,7 +148,7 @@ def load_dashboard_data(engine: Engine, n_sites: int, n_days: int) -> list[str]:
         conn.execute(
             insert(sites),
             [{"id": f"s{i:05d}", "org_id": "org-bench", "name": f"Site {i:05d}", "timezone": "Asia/Shanghai",
-              "report_deadline": "12:00", "pseudonym_key": b"k" * 32, "policy": "{}", "created_at_ms": 0}
+              "report_deadline": "12:00", "pseudonym_key": b"k" * 32, "created_at_ms": 0}
              for i in range(n_sites)],
         )  # fmt: skip
     today = date(2026, 11, 23)
@@ -194,16 +195,14 @@ def dashboard(url: str, n_sites: int, n_days: int, runs: int) -> list[tuple[str,
     site = next(s for s in everyone if s.id == one)
 
     def overview() -> object:
-        """What the admin's overview reads: totals over every site, then one page of sites
-        (their last 7 days and yesterday's report state)."""
+        """What the admin's overview reads: every site's place in the worklist (contacts,
+        open alerts, yesterday's report), totals over every site, then one page of sites
+        (their last 7 days)."""
+        now = datetime(today.year, today.month, today.day, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+        work = worklist(engine, everyone, True, now, 30 * 60_000)
         queries.overview_totals(engine, None, today)
-        shown = everyone[:PAGE]
-        found = queries.overview_counts(engine, [s.id for s in shown], today - timedelta(days=6), today)
-        by_site = {(c.site_id, c.date): c for c in found}
-        yesterday = today - timedelta(days=1)
-        return queries.day_statuses(
-            engine, [(s, yesterday, by_site.get((s.id, yesterday.isoformat()))) for s in shown]
-        )
+        shown = work.ordered[:PAGE]
+        return queries.overview_counts(engine, [s.id for s in shown], today - timedelta(days=6), today)
 
     def site_page() -> object:
         return queries.daily(engine, [one], today - timedelta(days=29), today), queries.device_health(

@@ -39,7 +39,7 @@ from hub.policies import set_policy
 from hub.records import PolicyChange, RegistryError, typed_value
 from hub.schemas import DayStatus, SitePublic
 from hub.throttle import LoginThrottle
-from hub.urgency import rank, urgency
+from hub.urgency import worklist
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[2] / "templates")
 router = APIRouter(include_in_schema=False)
@@ -182,28 +182,17 @@ def overview(
     site_list = queries.list_sites(engine, user.sites)
     now = datetime.now(UTC)
     ids = [s.id for s in site_list]
-    scope = None if user.sites is None else ids  # an administrator sees every site: no id list
-    contact = queries.contacts(engine, ids, int(now.timestamp() * 1000), settings.offline_after_min * 60_000)
-    open_counts = queries.open_alert_counts(engine, ids)
-    yesterdays = {s.id: queries.site_today(s, now) - timedelta(days=1) for s in site_list}
-    found = {
-        (c.site_id, c.date): c
-        for c in queries.overview_counts(engine, scope, min(yesterdays.values(), default=now.date()),
-                                         max(yesterdays.values(), default=now.date()))
-    }  # fmt: skip
-    wanted = [(s, yesterdays[s.id], found.get((s.id, yesterdays[s.id].isoformat()))) for s in site_list]
-    statuses = {status.site_id: status for status in queries.day_statuses(engine, wanted, now)}
-    levels = {s.id: urgency(statuses[s.id], open_counts.get(s.id, 0), contact[s.id]) for s in site_list}
-    ordered = sorted(site_list, key=lambda s: (rank(levels[s.id]), s.name))
+    work = worklist(engine, site_list, user.sites is None, now, settings.offline_after_min * 60_000)
     size = settings.overview_page_size
-    pages = max(1, -(-len(ordered) // size))
-    shown = ordered[(page - 1) * size : page * size]
-    days, rows = _site_rows(engine, shown, settings.dashboard_days, statuses)
+    pages = max(1, -(-len(work.ordered) // size))
+    shown = work.ordered[(page - 1) * size : page * size]
+    days, rows = _site_rows(engine, shown, settings.dashboard_days, work.statuses)
     confirmed = day_reports.confirmations(engine, [(r["site"].id, r["status"].date) for r in rows])
     for row in rows:
-        row["urgency"], row["contact"] = levels[row["site"].id], contact[row["site"].id]
-        row["open_alerts"] = open_counts.get(row["site"].id, 0)
-        row["confirmed"] = confirmed.get((row["site"].id, row["status"].date))
+        site_id = row["site"].id
+        row["urgency"], row["contact"] = work.levels[site_id], work.contacts[site_id]
+        row["open_alerts"] = work.open_alerts.get(site_id, 0)
+        row["confirmed"] = confirmed.get((site_id, row["status"].date))
     today = max((queries.site_today(s) for s in site_list), default=queries.site_today_utc())
     totals = queries.overview_totals(engine, None if user.sites is None else list(user.sites), today)
     open_alerts = [
