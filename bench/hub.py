@@ -199,10 +199,15 @@ def dashboard(url: str, n_sites: int, n_days: int, runs: int) -> list[tuple[str,
         open alerts, yesterday's report), totals over every site, then one page of sites
         (their last 7 days)."""
         now = datetime(today.year, today.month, today.day, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
-        work = worklist(engine, everyone, True, now, 30 * 60_000)
+        work = worklist(engine, everyone, now, 30 * 60_000)
         queries.overview_totals(engine, None, today)
         shown = work.ordered[:PAGE]
-        return queries.overview_counts(engine, [s.id for s in shown], today - timedelta(days=6), today)
+        found = queries.overview_counts(engine, [s.id for s in shown], today - timedelta(days=6), today)
+        by_site = {(c.site_id, c.date): c for c in found}
+        yesterday = today - timedelta(days=1)
+        return queries.day_statuses(
+            engine, [(s, yesterday, by_site.get((s.id, yesterday.isoformat()))) for s in shown], now
+        )
 
     def site_page() -> object:
         return queries.daily(engine, [one], today - timedelta(days=29), today), queries.device_health(

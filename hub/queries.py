@@ -190,18 +190,14 @@ class _HasIncidents(Protocol):
     def incidents(self) -> int: ...
 
 
-def _status(
-    site: SitePublic, day: date, counts: _HasIncidents | None, active: list[_Device], now: datetime
-) -> DayStatus:
+def _state(
+    site: SitePublic, day: date, incidents: int | None, active: list[_Device], now: datetime
+) -> tuple[DayState, list[str], datetime]:
+    """A site-day's report state, the gates behind, and its deadline (see ``day_statuses``)."""
     tz = ZoneInfo(site.timezone)
     end_ms = _local_ms(day + timedelta(days=1), time(0, 0), tz)
     hour, minute = (int(part) for part in site.report_deadline.split(":"))
     deadline = datetime.combine(day + timedelta(days=1), time(hour, minute), tzinfo=tz)
-    base: dict[str, Any] = {
-        "site_id": site.id,
-        "date": day.isoformat(),
-        "deadline": deadline.isoformat(timespec="minutes"),
-    }
     behind: list[str] = []
     state: DayState
     if now.timestamp() * 1000 < end_ms:
@@ -211,9 +207,29 @@ def _status(
     elif behind := sorted({d.gate for d in watching if (d.synced_until_ms or 0) < end_ms}):
         state = "late" if now >= deadline else "waiting"
     else:
-        state = "zero_report" if counts is None or counts.incidents == 0 else "reported"
+        state = "zero_report" if not incidents else "reported"
+    return state, behind, deadline
+
+
+def _status(
+    site: SitePublic, day: date, counts: _HasIncidents | None, active: list[_Device], now: datetime
+) -> DayStatus:
+    state, behind, deadline = _state(site, day, counts.incidents if counts else None, active, now)
     # Built from values computed here: no validation needed (a thousand a page).
-    return DayStatus.model_construct(state=state, waiting_for=behind, **base)
+    return DayStatus.model_construct(
+        site_id=site.id, date=day.isoformat(), deadline=deadline.isoformat(timespec="minutes"),
+        state=state, waiting_for=behind,
+    )  # fmt: skip
+
+
+def waiting_states(
+    engine: Engine, wanted: Sequence[tuple[SitePublic, date]], now: datetime
+) -> dict[str, DayState]:
+    """Each site-day's report state as far as completeness goes — whether the report is
+    waiting, late, or complete (a complete one reads zero_report: incidents not looked at)
+    — for ordering a thousand sites without a model or a counts query each."""
+    active = _active_devices(engine, sorted({site.id for site, _ in wanted}))
+    return {site.id: _state(site, day, None, active[site.id], now)[0] for site, day in wanted}
 
 
 def day_statuses(

@@ -37,7 +37,7 @@ from hub.i18n import RULE_NAMES, clock_skew, duration, local_time, time_left, tr
 from hub.policies import history as policy_history
 from hub.policies import set_policy
 from hub.records import PolicyChange, RegistryError, typed_value
-from hub.schemas import DayStatus, SitePublic
+from hub.schemas import SitePublic
 from hub.throttle import LoginThrottle
 from hub.urgency import worklist
 
@@ -145,25 +145,27 @@ def logout(request: Request, engine: EngineDep, user: UserDep) -> RedirectRespon
 
 
 def _site_rows(
-    engine: Any, site_list: list[SitePublic], n_days: int, statuses: dict[str, DayStatus]
+    engine: Any, site_list: list[SitePublic], n_days: int, now: datetime
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """Rows of the overview: one counts query for these sites' recent days."""
+    """Rows of one overview page: its sites' recent days and yesterday's report (two queries)."""
     if not site_list:
         return [], []
-    todays = {s.id: queries.site_today(s) for s in site_list}
+    todays = {s.id: queries.site_today(s, now) for s in site_list}
     days = queries.recent_days(max(todays.values()), n_days)
     counts: dict[str, dict[str, queries.DaySummary]] = {s.id: {} for s in site_list}
     for found in queries.overview_counts(engine, [s.id for s in site_list], days[-1], days[0]):
         counts[found.site_id][found.date] = found
+    yesterdays = [(s, todays[s.id] - timedelta(days=1)) for s in site_list]
+    statuses = queries.day_statuses(
+        engine, [(s, d, counts[s.id].get(d.isoformat())) for s, d in yesterdays], now
+    )
     rows = []
-    for site in site_list:
+    for site, status in zip(site_list, statuses, strict=True):
         mine, today = counts[site.id], todays[site.id]
         cells = [
             {"date": d.isoformat(), "future": d > today, "counts": mine.get(d.isoformat())} for d in days
         ]
-        rows.append(
-            {"site": site, "today": mine.get(today.isoformat()), "status": statuses[site.id], "cells": cells}
-        )
+        rows.append({"site": site, "today": mine.get(today.isoformat()), "status": status, "cells": cells})
     return [d.isoformat() for d in days], rows
 
 
@@ -182,11 +184,11 @@ def overview(
     site_list = queries.list_sites(engine, user.sites)
     now = datetime.now(UTC)
     ids = [s.id for s in site_list]
-    work = worklist(engine, site_list, user.sites is None, now, settings.offline_after_min * 60_000)
+    work = worklist(engine, site_list, now, settings.offline_after_min * 60_000)
     size = settings.overview_page_size
     pages = max(1, -(-len(work.ordered) // size))
     shown = work.ordered[(page - 1) * size : page * size]
-    days, rows = _site_rows(engine, shown, settings.dashboard_days, work.statuses)
+    days, rows = _site_rows(engine, shown, settings.dashboard_days, now)
     confirmed = day_reports.confirmations(engine, [(r["site"].id, r["status"].date) for r in rows])
     for row in rows:
         site_id = row["site"].id
