@@ -199,7 +199,7 @@ def dashboard(url: str, n_sites: int, n_days: int, runs: int) -> list[tuple[str,
         open alerts, yesterday's report), totals over every site, then one page of sites
         (their last 7 days)."""
         now = datetime(today.year, today.month, today.day, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
-        work = worklist(engine, everyone, now, 30 * 60_000)
+        work = worklist(engine, everyone, now, 30 * 60_000, every=True)
         queries.overview_totals(engine, None, today)
         shown = work.ordered[:PAGE]
         found = queries.overview_counts(engine, [s.id for s in shown], today - timedelta(days=6), today)

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Engine, and_, case, func, select, update
+from sqlalchemy import ColumnElement, Engine, and_, case, func, select, true, update
 
 from hub.core.db import alerts, checks, daily_counts, device_status, devices, devices_with_status, sites
 from hub.fever_cases import flag_value
@@ -171,17 +171,23 @@ class _Device:
     created_at_ms: int
 
 
-def _active_devices(engine: Engine, site_ids: Sequence[str]) -> dict[str, list[_Device]]:
+def _of_sites(column: Any, site_ids: Sequence[str], every: bool) -> ColumnElement[bool]:
+    """Rows of these sites — no list at all when they are every site (an administrator's
+    view: a thousand bound parameters cost PostgreSQL more than reading every row)."""
+    return true() if every else column.in_(list(site_ids))
+
+
+def _active_devices(engine: Engine, site_ids: Sequence[str], every: bool = False) -> dict[str, list[_Device]]:
     with engine.connect() as conn:
         rows = conn.execute(
             select(devices.c.site_id, devices.c.gate, device_status.c.synced_until_ms)
             .add_columns(devices.c.created_at_ms)
             .select_from(devices_with_status)
-            .where(and_(devices.c.site_id.in_(list(site_ids)), devices.c.status == "active"))
+            .where(and_(_of_sites(devices.c.site_id, site_ids, every), devices.c.status == "active"))
         ).all()
         found: dict[str, list[_Device]] = {site_id: [] for site_id in site_ids}
         for row in rows:
-            found[row[0]].append(_Device(*row))
+            found.setdefault(row[0], []).append(_Device(*row))
     return found
 
 
@@ -223,12 +229,12 @@ def _status(
 
 
 def waiting_states(
-    engine: Engine, wanted: Sequence[tuple[SitePublic, date]], now: datetime
+    engine: Engine, wanted: Sequence[tuple[SitePublic, date]], now: datetime, every: bool = False
 ) -> dict[str, DayState]:
     """Each site-day's report state as far as completeness goes — whether the report is
     waiting, late, or complete (a complete one reads zero_report: incidents not looked at)
     — for ordering a thousand sites without a model or a counts query each."""
-    active = _active_devices(engine, sorted({site.id for site, _ in wanted}))
+    active = _active_devices(engine, sorted({site.id for site, _ in wanted}), every)
     return {site.id: _state(site, day, None, active[site.id], now)[0] for site, day in wanted}
 
 
@@ -296,7 +302,7 @@ class Contact:
 
 
 def contacts(
-    engine: Engine, site_ids: Sequence[str], now_ms: int, offline_after_ms: int
+    engine: Engine, site_ids: Sequence[str], now_ms: int, offline_after_ms: int, every: bool = False
 ) -> dict[str, Contact]:
     """Each site's last contact and its silent gates, from its active devices."""
     found: dict[str, tuple[list[int], list[str], int]] = {site_id: ([], [], 0) for site_id in site_ids}
@@ -304,10 +310,12 @@ def contacts(
         rows = conn.execute(
             select(devices.c.site_id, devices.c.gate, device_status.c.last_seen_ms)
             .select_from(devices_with_status)
-            .where(and_(devices.c.site_id.in_(list(site_ids)), devices.c.status == "active"))
+            .where(and_(_of_sites(devices.c.site_id, site_ids, every), devices.c.status == "active"))
             .order_by(devices.c.gate)
         ).all()
     for site_id, gate, last_seen_ms in rows:
+        if site_id not in found:
+            continue
         seen, quiet, n = found[site_id]
         if last_seen_ms is not None:
             seen.append(last_seen_ms)
@@ -319,12 +327,12 @@ def contacts(
     }
 
 
-def open_alert_counts(engine: Engine, site_ids: Sequence[str]) -> dict[str, int]:
+def open_alert_counts(engine: Engine, site_ids: Sequence[str], every: bool = False) -> dict[str, int]:
     """Unacknowledged alerts per site (sites without any are absent)."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(alerts.c.site_id, func.count())
-            .where(and_(alerts.c.acked_by.is_(None), alerts.c.site_id.in_(list(site_ids))))
+            .where(and_(alerts.c.acked_by.is_(None), _of_sites(alerts.c.site_id, site_ids, every)))
             .group_by(alerts.c.site_id)
         ).all()
     return {site_id: int(n) for site_id, n in rows}

@@ -46,15 +46,16 @@ class Worklist:
 
 
 def worklist(
-    engine: Engine, site_list: Sequence[SitePublic], now: datetime, offline_after_ms: int
+    engine: Engine, site_list: Sequence[SitePublic], now: datetime, offline_after_ms: int, every: bool = False
 ) -> Worklist:
     """The overview's order: three queries over all the sites (contacts, open alerts,
-    their devices' sync for yesterday's report), however many there are."""
+    their devices' sync for yesterday's report), however many there are; ``every``: they
+    are all the hub's sites (no list of ids sent)."""
     ids = [s.id for s in site_list]
-    contacts = queries.contacts(engine, ids, int(now.timestamp() * 1000), offline_after_ms)
-    open_alerts = queries.open_alert_counts(engine, ids)
+    contacts = queries.contacts(engine, ids, int(now.timestamp() * 1000), offline_after_ms, every)
+    open_alerts = queries.open_alert_counts(engine, ids, every)
     yesterdays = [(s, queries.site_today(s, now) - timedelta(days=1)) for s in site_list]
-    states = queries.waiting_states(engine, yesterdays, now)
+    states = queries.waiting_states(engine, yesterdays, now, every)
     levels = {s.id: urgency(states[s.id], open_alerts.get(s.id, 0), contacts[s.id]) for s in site_list}
     ordered = sorted(site_list, key=lambda s: (rank(levels[s.id]), s.name))
     return Worklist(ordered, levels, contacts, open_alerts)

@@ -184,7 +184,7 @@ def overview(
     site_list = queries.list_sites(engine, user.sites)
     now = datetime.now(UTC)
     ids = [s.id for s in site_list]
-    work = worklist(engine, site_list, now, settings.offline_after_min * 60_000)
+    work = worklist(engine, site_list, now, settings.offline_after_min * 60_000, every=user.sites is None)
     size = settings.overview_page_size
     pages = max(1, -(-len(work.ordered) // size))
     shown = work.ordered[(page - 1) * size : page * size]
