@@ -17,6 +17,8 @@ if [[ "$for_tests" == "--test" ]]; then
     command -v chromium >/dev/null || need_apt+=(chromium fonts-noto-cjk)
     command -v faketime >/dev/null || need_apt+=(faketime)  # doctor's clock-in-1970 test
     command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)  # the kiosk's spoken prompts
+    # The daily report's PDF is set in Noto Sans CJK (also the screens' font).
+    [[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]] || need_apt+=(fonts-noto-cjk)
 fi
 
 if ((${#need_apt[@]})); then
