@@ -44,16 +44,6 @@ class DayReport:
     fevers: list[FeverLine]
     confirmation: Confirmation | None
 
-    @property
-    def zero(self) -> bool:
-        """Complete and clear: the zero report a manager confirms in one step."""
-        return self.status.state == "zero_report"
-
-    @property
-    def confirmable(self) -> bool:
-        """Only a complete day's report is confirmed (waiting and late ones are not yet)."""
-        return self.status.state in ("zero_report", "reported") and self.confirmation is None
-
 
 def _day_ms(day: date, timezone: str) -> tuple[int, int]:
     tz = ZoneInfo(timezone)

@@ -298,14 +298,13 @@ class Contact:
     """The latest contact of any of its active gates (None: never)."""
     offline: list[str]
     """Active gates not heard from within the offline limit (or never)."""
-    devices: int
 
 
 def contacts(
     engine: Engine, site_ids: Sequence[str], now_ms: int, offline_after_ms: int, every: bool = False
 ) -> dict[str, Contact]:
     """Each site's last contact and its silent gates, from its active devices."""
-    found: dict[str, tuple[list[int], list[str], int]] = {site_id: ([], [], 0) for site_id in site_ids}
+    found: dict[str, tuple[list[int], list[str]]] = {site_id: ([], []) for site_id in site_ids}
     with engine.connect() as conn:
         rows = conn.execute(
             select(devices.c.site_id, devices.c.gate, device_status.c.last_seen_ms)
@@ -316,15 +315,12 @@ def contacts(
     for site_id, gate, last_seen_ms in rows:
         if site_id not in found:
             continue
-        seen, quiet, n = found[site_id]
+        seen, quiet = found[site_id]
         if last_seen_ms is not None:
             seen.append(last_seen_ms)
         if last_seen_ms is None or now_ms - last_seen_ms > offline_after_ms:
             quiet.append(gate)
-        found[site_id] = (seen, quiet, n + 1)
-    return {
-        site_id: Contact(max(seen, default=None), quiet, n) for site_id, (seen, quiet, n) in found.items()
-    }
+    return {site_id: Contact(max(seen, default=None), quiet) for site_id, (seen, quiet) in found.items()}
 
 
 def open_alert_counts(engine: Engine, site_ids: Sequence[str], every: bool = False) -> dict[str, int]:
