@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 import uvicorn
 
-from hub.auth import AuthError, create_user
+from hub import rollups
+from hub.auth import ROLES, AuthError, create_user
 from hub.core.db import create_schema, current_schema, make_engine
 from hub.options import database_option, open_database
 from hub.recompute import recompute
@@ -129,19 +130,35 @@ def restore_command(database_url: str, source: Path) -> None:
 @hub.command("user")
 @database_option
 @click.option("--username", required=True)
-@click.option("--role", type=click.Choice(["admin", "manager"]), required=True)
+@click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--site", "sites", multiple=True, help="Site id a manager may see (repeatable).")
+@click.option(
+    "--region",
+    "region_ids",
+    multiple=True,
+    help="Region id an officer oversees, and all below it (repeatable).",
+)
 @click.password_option(
     envvar="GATECHECK_USER_PASSWORD", help="At least 8 characters [env GATECHECK_USER_PASSWORD]."
 )
-def add_user(database_url: str, username: str, role: str, sites: tuple[str, ...], password: str) -> None:
-    """Add a dashboard user, or reset their password, role and sites."""
+def add_user(
+    database_url: str,
+    username: str,
+    role: str,
+    sites: tuple[str, ...],
+    region_ids: tuple[str, ...],
+    password: str,
+) -> None:
+    """Add a dashboard user, or reset their password, role, sites and regions."""
     engine = open_database(database_url)
     try:
-        user = create_user(engine, username, password, role, sites)
+        user = create_user(engine, username, password, role, sites, region_ids)
     except AuthError as exc:
         raise click.ClickException(str(exc)) from exc
-    scope = "all sites" if user.sites is None else ", ".join(sorted(user.sites))
+    if user.role == "officer":
+        scope = "regions " + ", ".join(sorted(user.regions))
+    else:
+        scope = "all sites" if user.sites is None else ", ".join(sorted(user.sites))
     click.echo(f"{user.username}: {user.role} of {scope}")
 
 
@@ -157,3 +174,16 @@ def recompute_command(database_url: str, site_id: str, start: datetime, end: dat
     engine = open_database(database_url)
     n = recompute(engine, site_id, start.date(), end.date())
     click.echo(f"recomputed {site_id} {start.date()}..{end.date()} from {n} checks")
+
+
+@hub.command("rollups")
+@database_option
+@click.option("--rebuild", is_flag=True, help="Recount every region rollup from the sites' daily counts.")
+def rollups_command(database_url: str, rebuild: bool) -> None:
+    """Fold pending count changes into the region rollups now (the hub does it every few
+    seconds), or rebuild them all (after a restore, or to audit them)."""
+    engine = open_database(database_url)
+    if rebuild:
+        click.echo(f"rebuilt {rollups.rebuild(engine)} region rollup rows from the daily counts")
+    else:
+        click.echo(f"folded {rollups.fold(engine)} pending site count changes")

@@ -51,6 +51,14 @@ METRIC_MAX = len("gate:") + GATE_MAX
 """The longest metric name (``gate:<gate>``): the width of the metric column."""
 
 
+ROLLUP_METRICS = (
+    "checks", "admitted", "denied", "fevers", "code_red", "refused",
+    "holders", "overrides", "temp_manual", "visitors", "devices",
+)  # fmt: skip
+"""The daily metrics also summed per region, category and day (``region_daily``, one column
+each, hub/rollups.py): sums of sites' counts, so a region's ``holders`` counts each person
+once per site they entered and ``devices`` is the gates reporting."""
+
 VERDICT_METRICS = {"admit": "admitted", "deny": "denied", "remeasure": "remeasure", "manual": "manual"}
 """Each verdict's daily count, named as the day report's field (``hub.schemas.DayCounts``)."""
 

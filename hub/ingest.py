@@ -17,11 +17,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, and_, case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from core.protocol import LOG_SEQ_BITS, BatchAck, BatchIn
 from core.reasons import reason
-from hub import clocks
+from hub import clocks, rollups, site_sync
 from hub.core.db import (
     alerts,
     check_conflicts,
@@ -36,31 +36,25 @@ from hub.core.db import (
 )
 from hub.counting import LOG_CONFLICT, LOG_REPLACED, LocalDays, tally
 from hub.device_keys import DeviceKey
+from hub.sql import insert_for, upsert
 
 
 class IngestError(Exception):
     """A batch the hub refuses (it names why)."""
 
 
-def _insert(conn: Connection) -> Any:
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-
-
 def _upsert_counts(conn: Connection, site_id: str, increments: dict[tuple[str, str], int]) -> None:
+    """Add to the site's daily counts, and the same to what its regions' rollups await."""
     if not increments:
         return
-    stmt = _insert(conn)(daily_counts)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[daily_counts.c.site_id, daily_counts.c.local_date, daily_counts.c.metric],
-        set_={"n": daily_counts.c.n + stmt.excluded.n},
-    )
     conn.execute(
-        stmt,
+        upsert(conn, daily_counts, ["site_id", "local_date", "metric"], add=["n"]),
         [
             {"site_id": site_id, "local_date": day, "metric": metric, "n": n}
             for (day, metric), n in sorted(increments.items())
         ],
     )
+    rollups.pend(conn, site_id, increments)
 
 
 _INSERT_SQL: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
@@ -125,7 +119,7 @@ def _record_boot(
     conn: Connection, device: DeviceKey, boot_id: str, clock: clocks.BootClock, now: int
 ) -> None:
     values = {"skew_ms": clock.skew_ms, "mono_offset_ms": clock.mono_offset_ms, "last_seen_ms": now}
-    stmt = _insert(conn)(device_boots).values(
+    stmt = insert_for(conn)(device_boots).values(
         site_id=device.site_id, device_id=device.device_id, boot_id=boot_id, **values
     )
     conn.execute(stmt.on_conflict_do_update(index_elements=["site_id", "device_id", "boot_id"], set_=values))
@@ -160,7 +154,9 @@ def _lock_device(
         "trust_fetched_ms": batch.trust_fetched_ms,
         "policy_version": batch.policy_version,
     }
-    stmt = _insert(conn)(device_status).values(site_id=device.site_id, device_id=device.device_id, **values)
+    stmt = insert_for(conn)(device_status).values(
+        site_id=device.site_id, device_id=device.device_id, **values
+    )
     conn.execute(stmt.on_conflict_do_update(index_elements=["site_id", "device_id"], set_=values))
 
 
@@ -321,6 +317,7 @@ def ingest_batch(
                 )
                 .values(synced_until_ms=received_ms)
             )
+            site_sync.gate_caught_up(conn, device.site_id, device.timezone, received_ms)
         _record_boot(conn, device, batch.boot_id, clock, received_ms)
         held: dict[int, tuple[Any, ...]] = {}
         if seqs:

@@ -24,6 +24,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from core import __version__
 from core.protocol import HEADER_SERVER_TIME
+from hub import rollups
 from hub.alerts import escalate_overdue, post_alerts
 from hub.api.deps import LoginRequired, UserDep, language
 from hub.api.routes import admin, day_reports, device, ingest, pages, reports
@@ -104,6 +105,17 @@ async def _escalate_forever(engine: Engine, settings: HubSettings) -> None:
             logger.exception("looking for overdue alerts failed; trying again next round")
 
 
+async def _fold_forever(engine: Engine, settings: HubSettings) -> None:
+    """Every ``rollup_every_s``: count changes move into the region rollups (one worker at
+    a time folds; the others find the lock taken and wait for the next round)."""
+    while True:
+        await asyncio.sleep(settings.rollup_every_s)
+        try:
+            await asyncio.to_thread(rollups.fold, engine)
+        except SQLAlchemyError:
+            logger.exception("folding the region rollups failed; trying again next round")
+
+
 def create_app(settings: HubSettings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build a hub serving ``settings.database_url`` (or the given engine)."""
     settings = settings or HubSettings()
@@ -112,9 +124,13 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_escalate_forever(engine, settings))
+        tasks = [
+            asyncio.create_task(_escalate_forever(engine, settings)),
+            asyncio.create_task(_fold_forever(engine, settings)),
+        ]
         yield
-        task.cancel()
+        for task in tasks:
+            task.cancel()
 
     # The OpenAPI document and its viewer are behind the login like every other page.
     app = FastAPI(

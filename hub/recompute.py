@@ -12,6 +12,7 @@ from datetime import date
 
 from sqlalchemy import Engine, and_, delete, insert, select
 
+from hub import rollups
 from hub.core.db import checks, daily_counts, daily_devices, daily_holders
 from hub.counting import tally
 
@@ -20,6 +21,11 @@ def recompute(engine: Engine, site_id: str, start: date, end: date) -> int:
     """Replace the counts of ``site_id`` for local dates in [start, end]; returns checks seen."""
     first, last = start.isoformat(), end.isoformat()
     with engine.begin() as conn:
+        in_range = and_(daily_counts.c.site_id == site_id, daily_counts.c.local_date.between(first, last))
+        before = Counter(
+            {(d, m): n for d, m, n in conn.execute(select(daily_counts.c.local_date, daily_counts.c.metric,
+                                                          daily_counts.c.n).where(in_range))}
+        )  # fmt: skip
         for table in (daily_counts, daily_holders, daily_devices):
             conn.execute(
                 delete(table).where(and_(table.c.site_id == site_id, table.c.local_date.between(first, last)))
@@ -54,4 +60,6 @@ def recompute(engine: Engine, site_id: str, start: date, end: date) -> int:
                 insert(daily_counts),
                 [{"site_id": site_id, "local_date": d, "metric": m, "n": n} for (d, m), n in counts.items()],
             )
+        # The regions' rollups follow by the difference (hub/rollups.py).
+        rollups.pend(conn, site_id, {key: counts[key] - before[key] for key in counts.keys() | before.keys()})
     return len(rows)

@@ -46,6 +46,48 @@ class SiteCreate(BaseModel):
         "12:00", max_length=5, description="Daily report due the next day at HH:MM."
     )
     policy: Policy | None = None
+    region_id: Line | None = Field(None, max_length=32, description="The region it is in (region list).")
+    category_id: Line | None = Field(None, max_length=32, description="Its kind of venue (category list).")
+
+
+class RegionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Line = Field(min_length=1, max_length=100, description="e.g. 某市, 某区, 某街道, 某社区.")
+    parent_id: Line | None = Field(None, max_length=32, description="The region it is part of (none: a top).")
+
+
+class RegionRecord(BaseModel):
+    id: str
+    name: str
+    parent_id: str | None
+    depth: int = Field(description="0 for a top region, 1 below it, …")
+    sites: int = Field(0, description="Sites in it and every region below.")
+
+
+class CategorySet(BaseModel):
+    """A kind of venue, added or renamed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name_zh: Line = Field(min_length=1, max_length=50)
+    name_en: Line = Field(min_length=1, max_length=80)
+
+
+class CategoryRecord(BaseModel):
+    id: str
+    name_zh: str
+    name_en: str
+    position: int
+
+
+class SitePlacement(BaseModel):
+    """Where a site belongs: its region and its kind of venue (None: none)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    region_id: Line | None = Field(None, max_length=32)
+    category_id: Line | None = Field(None, max_length=32)
 
 
 class PolicyChange(BaseModel):
@@ -81,6 +123,8 @@ class SiteRecord(BaseModel):
     id: str
     name: str
     timezone: str
+    region_id: str | None = None
+    category_id: str | None = None
 
 
 class DeviceEnrol(BaseModel):

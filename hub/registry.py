@@ -19,6 +19,7 @@ from sqlalchemy import Engine, and_, func, insert, select, update
 from core.bundle import DeviceBundle
 from core.policy import Policy, PolicyNext
 from core.protocol import DeviceConfig, public_key_for
+from hub import regions, site_sync
 from hub.core.db import (
     device_logs,
     device_status,
@@ -32,16 +33,22 @@ from hub.policies import first_version, in_force, set_policy
 from hub.policies import history as policy_history
 from hub.records import (
     DEFAULT_ORGANISATION,
+    CategoryRecord,
+    CategorySet,
     DeviceEnrol,
     DeviceRecord,
     OrganisationRecord,
     PolicyChange,
     PolicyVersionRecord,
+    RegionCreate,
+    RegionRecord,
     RegistryError,
     SiteCreate,
+    SitePlacement,
     SiteRecord,
     UnknownRecord,
 )
+from hub.regions import check_placement
 from hub.trust import build_trust_list
 
 Site = SiteRecord
@@ -88,6 +95,8 @@ def create_site(
     policy: Policy | None = None,
     organisation: str = DEFAULT_ORGANISATION,
     report_deadline: str = "12:00",
+    region_id: str | None = None,
+    category_id: str | None = None,
 ) -> Site:
     """Register a site; its timezone decides where its days begin and end, and each day's
     report is due the next day at ``report_deadline`` (local HH:MM)."""
@@ -102,10 +111,14 @@ def create_site(
         raise RegistryError(
             f"unknown timezone {timezone!r}; use an IANA name such as Asia/Shanghai"
         ) from None
-    site = Site(id=f"site-{secrets.token_hex(5)}", name=name, timezone=timezone)
+    site = Site(
+        id=f"site-{secrets.token_hex(5)}", name=name, timezone=timezone, region_id=region_id,
+        category_id=category_id,
+    )  # fmt: skip
     org_id = ensure_organisation(engine, organisation)
     now_ms = _now_ms()
     with engine.begin() as conn:
+        check_placement(conn, region_id, category_id)
         conn.execute(
             insert(sites).values(
                 id=site.id,
@@ -115,9 +128,12 @@ def create_site(
                 timezone=site.timezone,
                 pseudonym_key=secrets.token_bytes(32),
                 created_at_ms=now_ms,
+                region_id=region_id,
+                category_id=category_id,
             )
         )
         conn.execute(insert(policy_versions), [first_version(site.id, policy or Policy(), now_ms)])
+        site_sync.add_site(conn, site.id)
     return site
 
 
@@ -142,6 +158,7 @@ def enrol_device(engine: Engine, site_id: str, gate: str, hub_url: str) -> Devic
                 created_at_ms=_now_ms(),
             )
         )
+        site_sync.refresh(conn, site_id)  # the new gate owes its reports from now on
     return _bundle(engine, device_id, signing_key)
 
 
@@ -173,6 +190,9 @@ def revoke_device(engine: Engine, device_id: str) -> DeviceRecord:
             .where(and_(devices.c.id == device_id, devices.c.status != "revoked"))
             .values(status="revoked", revoked_ms=_now_ms())
         )
+        site_id = conn.scalar(select(devices.c.site_id).where(devices.c.id == device_id))
+        if site_id is not None:
+            site_sync.refresh(conn, site_id)  # its site no longer waits for it
     found = list_devices(engine, device_id=device_id)
     if not found:
         raise UnknownRecord(f"no device {device_id!r}; list them with 'gatecheck provision device list'")
@@ -280,8 +300,12 @@ def list_devices(
 
 def list_sites(engine: Engine) -> list[Site]:
     with engine.connect() as conn:
-        rows = conn.execute(select(sites.c.id, sites.c.name, sites.c.timezone).order_by(sites.c.name))
-        return [Site(id=r.id, name=r.name, timezone=r.timezone) for r in rows]
+        rows = conn.execute(
+            select(
+                sites.c.id, sites.c.name, sites.c.timezone, sites.c.region_id, sites.c.category_id
+            ).order_by(sites.c.name)
+        )
+        return [Site.model_validate(dict(r._mapping)) for r in rows]
 
 
 class DatabaseRegistry:
@@ -305,7 +329,25 @@ class DatabaseRegistry:
             request.policy,
             request.organisation,
             request.report_deadline,
+            request.region_id,
+            request.category_id,
         )
+
+    def create_region(self, request: RegionCreate) -> RegionRecord:
+        return regions.create_region(self.engine, request.name, request.parent_id)
+
+    def list_regions(self) -> list[RegionRecord]:
+        return regions.list_regions(self.engine)
+
+    def set_category(self, category_id: str, request: CategorySet) -> CategoryRecord:
+        return regions.set_category(self.engine, category_id, request.name_zh, request.name_en)
+
+    def list_categories(self) -> list[CategoryRecord]:
+        return regions.list_categories(self.engine)
+
+    def place_site(self, site_id: str, request: SitePlacement) -> SiteRecord:
+        regions.place_site(self.engine, site_id, request.region_id, request.category_id)
+        return next(s for s in list_sites(self.engine) if s.id == site_id)
 
     def set_policy(self, site_id: str, change: PolicyChange, author: str) -> PolicyVersionRecord:
         return set_policy(self.engine, site_id, change, author)

@@ -11,11 +11,11 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.protocol import VisitorsIn
 from hub.core.db import name_views, visitors
 from hub.device_keys import DeviceKey
+from hub.sql import insert_for
 
 
 def store_visitors(
@@ -39,8 +39,7 @@ def store_visitors(
     with engine.begin() as conn:
         before(conn)
         if rows:
-            insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-            stmt = insert(visitors)
+            stmt = insert_for(conn)(visitors)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["site_id", "device_id", "log_id", "visitor_id"],
                 set_={"left_ms": func.coalesce(visitors.c.left_ms, stmt.excluded.left_ms),
@@ -106,9 +105,8 @@ def ledger(engine: Engine, site_id: str, day: date, timezone: str, full: bool) -
 def log_full_view(engine: Engine, site_id: str, username: str, what: str, viewed_ms: int) -> None:
     """Record that ``username`` saw a ledger page with names and phone numbers in full."""
     with engine.begin() as conn:
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         conn.execute(
-            insert(name_views).on_conflict_do_nothing(),
+            insert_for(conn)(name_views).on_conflict_do_nothing(),
             [{"site_id": site_id, "username": username, "viewed_ms": viewed_ms, "what": what[:64]}],
         )
 

@@ -17,13 +17,18 @@ from pydantic import TypeAdapter
 
 from core.bundle import DeviceBundle
 from hub.records import (
+    CategoryRecord,
+    CategorySet,
     DeviceEnrol,
     DeviceRecord,
     OrganisationRecord,
     PolicyChange,
     PolicyVersionRecord,
+    RegionCreate,
+    RegionRecord,
     RegistryError,
     SiteCreate,
+    SitePlacement,
     SiteRecord,
     UnknownRecord,
 )
@@ -40,12 +45,19 @@ class Registry(Protocol):
     def rotate_device(self, device_id: str, hub_url: str | None) -> DeviceBundle: ...
     def revoke_device(self, device_id: str) -> DeviceRecord: ...
     def list_devices(self, site_id: str | None) -> list[DeviceRecord]: ...
+    def create_region(self, request: RegionCreate) -> RegionRecord: ...
+    def list_regions(self) -> list[RegionRecord]: ...
+    def set_category(self, category_id: str, request: CategorySet) -> CategoryRecord: ...
+    def list_categories(self) -> list[CategoryRecord]: ...
+    def place_site(self, site_id: str, request: SitePlacement) -> SiteRecord: ...
 
 
 _ORGANISATIONS = TypeAdapter(list[OrganisationRecord])
 _SITES = TypeAdapter(list[SiteRecord])
 _DEVICES = TypeAdapter(list[DeviceRecord])
 _VERSIONS = TypeAdapter(list[PolicyVersionRecord])
+_REGIONS = TypeAdapter(list[RegionRecord])
+_CATEGORIES = TypeAdapter(list[CategoryRecord])
 
 
 class AdminApiRegistry:
@@ -110,3 +122,20 @@ class AdminApiRegistry:
 
     def list_devices(self, site_id: str | None) -> list[DeviceRecord]:
         return _DEVICES.validate_python(self._call("GET", "/devices", site_id=site_id))
+
+    def create_region(self, request: RegionCreate) -> RegionRecord:
+        return RegionRecord.model_validate(self._call("POST", "/regions", request.model_dump(mode="json")))
+
+    def list_regions(self) -> list[RegionRecord]:
+        return _REGIONS.validate_python(self._call("GET", "/regions"))
+
+    def set_category(self, category_id: str, request: CategorySet) -> CategoryRecord:
+        path = f"/categories/{quote(category_id, safe='')}"
+        return CategoryRecord.model_validate(self._call("PUT", path, request.model_dump(mode="json")))
+
+    def list_categories(self) -> list[CategoryRecord]:
+        return _CATEGORIES.validate_python(self._call("GET", "/categories"))
+
+    def place_site(self, site_id: str, request: SitePlacement) -> SiteRecord:
+        path = f"/sites/{quote(site_id, safe='')}/placement"
+        return SiteRecord.model_validate(self._call("PUT", path, request.model_dump(mode="json")))

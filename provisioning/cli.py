@@ -18,10 +18,13 @@ from core.policy import Policy
 from hub.options import database_option, open_database
 from hub.records import (
     DEFAULT_ORGANISATION,
+    CategorySet,
     DeviceEnrol,
     PolicyChange,
+    RegionCreate,
     RegistryError,
     SiteCreate,
+    SitePlacement,
     typed_value,
 )
 from provisioning.backends import AdminApiRegistry, Registry
@@ -118,6 +121,62 @@ def org_list(**where: Any) -> None:
         click.echo(f"{o.id}\t{o.sites}\t{o.name}")
 
 
+def _valid(make: Callable[[], T]) -> T:
+    """A request built from options, its validation errors said as a command-line error."""
+    try:
+        return make()
+    except ValidationError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@provision.group()
+def region() -> None:
+    """Regions: city → district → street/town → community, any depth; each site is in one."""
+
+
+@region.command("create")
+@registry_options
+@click.option("--name", required=True, help="e.g. 某市, 某区, 某街道, 某社区.")
+@click.option("--parent", "parent_id", help="The region it is part of (default: a top region).")
+def region_create(name: str, parent_id: str | None, **where: Any) -> None:
+    """Create a region and print its id."""
+    request = _valid(lambda: RegionCreate(name=name, parent_id=parent_id))
+    click.echo(_registry_call(lambda: open_registry(**where).create_region(request)).id)
+
+
+@region.command("list")
+@registry_options
+def region_list(**where: Any) -> None:
+    """The region tree: id, sites below, name indented by depth."""
+    for r in _registry_call(lambda: open_registry(**where).list_regions()):
+        click.echo(f"{r.id}\t{r.sites}\t{'  ' * r.depth}{r.name}")
+
+
+@provision.group()
+def category() -> None:
+    """Kinds of venue (supermarkets and markets, schools, …): the eight of the source plans."""
+
+
+@category.command("list")
+@registry_options
+def category_list(**where: Any) -> None:
+    """Categories: id, Chinese name, English name."""
+    for c in _registry_call(lambda: open_registry(**where).list_categories()):
+        click.echo(f"{c.id}\t{c.name_zh}\t{c.name_en}")
+
+
+@category.command("set")
+@registry_options
+@click.argument("category_id")
+@click.option("--zh", "name_zh", required=True, help="Chinese name, e.g. 农贸市场.")
+@click.option("--en", "name_en", required=True, help="English name, e.g. Farmers' markets.")
+def category_set(category_id: str, name_zh: str, name_en: str, **where: Any) -> None:
+    """Add a category or rename one (its id stays)."""
+    request = _valid(lambda: CategorySet(name_zh=name_zh, name_en=name_en))
+    made = _registry_call(lambda: open_registry(**where).set_category(category_id, request))
+    click.echo(f"{made.id}\t{made.name_zh}\t{made.name_en}")
+
+
 @provision.group()
 def site() -> None:
     """Sites: a compound, branch or school with its own timezone."""
@@ -135,8 +194,17 @@ def site() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON file with the site's gate rules (see docs/policy.md); default rules otherwise.",
 )
+@click.option("--region", "region_id", help="The region it is in (region list).")
+@click.option("--category", "category_id", help="Its kind of venue (category list).")
 def site_create(
-    name: str, timezone: str, organisation: str, deadline: str, policy_path: Path | None, **where: Any
+    name: str,
+    timezone: str,
+    organisation: str,
+    deadline: str,
+    policy_path: Path | None,
+    region_id: str | None,
+    category_id: str | None,
+    **where: Any,
 ) -> None:
     """Create a site and print its id."""
     policy = None
@@ -145,12 +213,12 @@ def site_create(
             policy = Policy.model_validate_json(policy_path.read_text(encoding="utf-8"))
         except ValidationError as exc:
             raise click.ClickException(f"invalid policy {policy_path}:\n{exc}") from exc
-    try:
-        request = SiteCreate(
-            name=name, timezone=timezone, organisation=organisation, report_deadline=deadline, policy=policy
+    request = _valid(
+        lambda: SiteCreate(
+            name=name, timezone=timezone, organisation=organisation, report_deadline=deadline, policy=policy,
+            region_id=region_id, category_id=category_id,
         )
-    except ValidationError as exc:
-        raise click.ClickException(str(exc)) from exc
+    )  # fmt: skip
     created = _registry_call(lambda: open_registry(**where).create_site(request))
     click.echo(created.id)
 
@@ -158,9 +226,21 @@ def site_create(
 @site.command("list")
 @registry_options
 def site_list(**where: Any) -> None:
-    """List sites: id, timezone, name."""
+    """List sites: id, timezone, name, region, category (the first three as always)."""
     for s in _registry_call(lambda: open_registry(**where).list_sites()):
-        click.echo(f"{s.id}\t{s.timezone}\t{s.name}")
+        click.echo(f"{s.id}\t{s.timezone}\t{s.name}\t{s.region_id or '-'}\t{s.category_id or '-'}")
+
+
+@site.command("place")
+@registry_options
+@click.argument("site_id")
+@click.option("--region", "region_id", help="The region it is in (none: taken out of every region).")
+@click.option("--category", "category_id", help="Its kind of venue (none: no category).")
+def site_place(site_id: str, region_id: str | None, category_id: str | None, **where: Any) -> None:
+    """Put a site in a region and a category; its counts so far move with it."""
+    request = _valid(lambda: SitePlacement(region_id=region_id, category_id=category_id))
+    placed = _registry_call(lambda: open_registry(**where).place_site(site_id, request))
+    click.echo(f"{placed.id}\t{placed.region_id or '-'}\t{placed.category_id or '-'}\t{placed.name}")
 
 
 @site.group("policy")

@@ -23,9 +23,12 @@ BOTH_DATABASES = True
 REFERENCE = {
     "organisations", "sites", "devices", "users", "user_sites", "sessions",
     "issuers", "signer_certs", "revocations", "alembic_version",
+    "regions", "region_paths", "categories", "user_regions", "policy_defaults", "region_daily",
 }  # fmt: skip
-"""Small tables written by operators, not by uploads: replicated to every node when
-sharded (Citus reference tables). Every other table is distributed by ``site_id``."""
+"""Tables not written by uploads: small ones written by operators, and the region rollups
+(sums across sites, written only by the folding from the per-site ``rollup_pending``) —
+replicated to every node when sharded (Citus reference tables). Every other table is
+distributed by ``site_id``."""
 
 
 def distributed(engine: Engine) -> set[str]:

@@ -241,6 +241,17 @@ def visible_site(site_id: str, user: UserDep, engine: EngineDep) -> SitePublic:
 SiteDep = Annotated[SitePublic, Depends(visible_site)]
 
 
+def visible_region(region_id: str, user: UserDep) -> str:
+    """The region's id, if this user may see its page: an admin, or an officer at or above
+    it (404 otherwise, as for sites)."""
+    if len(region_id) > 32 or not user.can_see_region(region_id):
+        raise HTTPException(404, "Region not found")
+    return region_id
+
+
+RegionDep = Annotated[str, Depends(visible_region)]
+
+
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 """Report dates outside these are refused (422), not computed (Python's dates end in 9999)."""
 

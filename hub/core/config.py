@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,13 @@ class HubSettings(BaseSettings):
     escalate_every_s: float = Field(
         60.0, ge=1, le=3600, description="How often overdue alerts are looked for (and escalated)."
     )
+    rollup_every_s: float = Field(
+        5.0, ge=0.2, le=3600, description="How often count changes are folded into the region rollups."
+    )
+    region_timezone: str = Field(
+        "Asia/Shanghai",
+        description="The zone whose date region pages open on (each site counts its own local days).",
+    )
     offline_after_min: int = Field(
         30, ge=1, le=7 * 24 * 60, description="A gate not heard from for this long is flagged offline."
     )
@@ -42,6 +50,15 @@ class HubSettings(BaseSettings):
     alert_webhook_url: str | None = Field(
         None, description="POSTed a JSON list of alerts (fevers, red codes) as they arrive."
     )
+
+    @field_validator("region_timezone")
+    @classmethod
+    def _a_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}; use an IANA name such as Asia/Shanghai") from None
+        return value
 
     @field_validator("metrics_token")
     @classmethod

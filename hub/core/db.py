@@ -37,7 +37,7 @@ from sqlalchemy import (
 from core.private import create_private_file
 from core.protocol import FLAGS_TEXT_MAX, GATE_MAX, ID_MAX, REASON_MAX
 from hub.core.partitions import Month, ensure_months
-from hub.counting import METRIC_MAX
+from hub.counting import METRIC_MAX, ROLLUP_METRICS
 
 metadata = MetaData()
 
@@ -47,6 +47,39 @@ organisations = Table(
     Column("id", String(32), primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("created_at_ms", BigInteger, nullable=False),
+)
+
+# The region tree (city → district → street → community, any depth) and its closure: one
+# row per (ancestor, region) pair, the region itself at depth 0, so "every site below" is
+# one join whatever the depth (hub/regions.py keeps both).
+regions = Table(
+    "regions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("parent_id", String(32), ForeignKey("regions.id")),
+    Column("name", String(100), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    UniqueConstraint("parent_id", "name", name="regions_name_under_parent"),
+)
+
+region_paths = Table(
+    "region_paths",
+    metadata,
+    Column("ancestor_id", String(32), ForeignKey("regions.id"), nullable=False),
+    Column("region_id", String(32), ForeignKey("regions.id"), nullable=False),
+    Column("depth", SmallInteger, nullable=False, comment="0: the region itself."),
+    PrimaryKeyConstraint("ancestor_id", "region_id"),
+    Index("region_paths_up", "region_id", "ancestor_id"),
+)
+
+# Kinds of venue (001:22, 001:26); the migration seeds the eight of the source plans.
+categories = Table(
+    "categories",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name_zh", String(50), nullable=False),
+    Column("name_en", String(80), nullable=False),
+    Column("position", Integer, nullable=False),
 )
 
 sites = Table(
@@ -59,6 +92,26 @@ sites = Table(
     Column("report_deadline", String(5), nullable=False, default="12:00", comment="Local HH:MM, next day."),
     Column("pseudonym_key", LargeBinary(32), nullable=False),
     Column("created_at_ms", BigInteger, nullable=False),
+    Column("region_id", String(32), ForeignKey("regions.id")),
+    Column("category_id", String(32), ForeignKey("categories.id")),
+    Index("sites_by_region", "region_id", "category_id"),
+)
+
+# How far each site's report is complete, kept at ingest (hub/site_sync.py) so the sites
+# late for their report are an index range, not a pass over every gate of a province.
+site_sync = Table(
+    "site_sync",
+    metadata,
+    Column("site_id", String(32), primary_key=True),
+    Column(
+        "complete_until_ms",
+        BigInteger,
+        comment="Every active gate has sent all it recorded up to here (NULL: no active gate).",
+    ),
+    Column(
+        "due_ms", BigInteger, comment="Deadline of the first local day not complete (NULL: no active gate)."
+    ),
+    Index("site_sync_by_due", "due_ms", "site_id"),
 )
 
 devices = Table(
@@ -231,7 +284,30 @@ policy_versions = Table(
     Column("author", String(64), nullable=False),
     Column("reason", String(200), nullable=False),
     Column("created_ms", BigInteger, nullable=False),
+    Column(
+        "overrides",
+        Text,
+        nullable=False,
+        server_default="{}",
+        comment="The fields the site set itself (JSON); the rest is inherited.",
+    ),
     PrimaryKeyConstraint("site_id", "version"),
+)
+
+# Defaults set for every site of an organisation or below a region, versioned like a
+# site's rules; ``locked`` names the fields no level below may change (hub/policies.py).
+policy_defaults = Table(
+    "policy_defaults",
+    metadata,
+    Column("scope", String(48), nullable=False, comment="org:<id> or region:<id>."),
+    Column("version", Integer, nullable=False),
+    Column("fields", Text, nullable=False, comment="The level's defaults (JSON object)."),
+    Column("locked", Text, nullable=False, comment="Fields levels below may not change (JSON)."),
+    Column("effective_from_ms", BigInteger, nullable=False),
+    Column("author", String(64), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("scope", "version"),
 )
 
 # The sites' visitor ledgers, as the gates' visitor books send them (002:733, 002:829):
@@ -296,6 +372,15 @@ user_sites = Table(
     Column("username", String(64), ForeignKey("users.username"), nullable=False),
     Column("site_id", String(32), ForeignKey("sites.id"), nullable=False),
     PrimaryKeyConstraint("username", "site_id"),
+)
+
+# An officer's regions: they see every site below each (a city's officer, a district's).
+user_regions = Table(
+    "user_regions",
+    metadata,
+    Column("username", String(64), ForeignKey("users.username"), nullable=False),
+    Column("region_id", String(32), ForeignKey("regions.id"), nullable=False),
+    PrimaryKeyConstraint("username", "region_id"),
 )
 
 # Dashboard sessions (hub/sessions.py): the cookie's token hashed, so a copy of the
@@ -373,6 +458,30 @@ daily_counts = Table(
     PrimaryKeyConstraint("site_id", "local_date", "metric"),
     # The all-sites overview reads a few metrics of a few days across every site.
     Index("daily_counts_by_day", "local_date", "site_id", "metric", "n"),
+)
+
+# Sums of the sites' daily counts per region (every ancestor of a site's region), category
+# and local day — what the region pages read, whatever the number of sites below. Kept by
+# folding ``rollup_pending`` (hub/rollups.py): ingest and recompute add their count
+# changes there, per site, so no upload waits on a city-wide row.
+region_daily = Table(
+    "region_daily",
+    metadata,
+    Column("region_id", String(32), nullable=False),
+    Column("category_id", String(32), nullable=False, comment="'-': no category."),
+    Column("local_date", String(10), nullable=False),
+    *(Column(name, Integer, nullable=False, server_default="0") for name in ROLLUP_METRICS),
+    PrimaryKeyConstraint("region_id", "local_date", "category_id"),
+)
+
+rollup_pending = Table(
+    "rollup_pending",
+    metadata,
+    Column("site_id", String(32), nullable=False),
+    Column("local_date", String(10), nullable=False),
+    Column("metric", String(32), nullable=False),
+    Column("n", Integer, nullable=False),
+    PrimaryKeyConstraint("site_id", "local_date", "metric"),
 )
 
 

@@ -13,6 +13,8 @@ from fastapi import APIRouter, Depends
 from core.bundle import DeviceBundle
 from hub.api.deps import AdminDep, EngineDep
 from hub.records import (
+    CategoryRecord,
+    CategorySet,
     DeviceEnrol,
     DeviceRecord,
     DeviceRotate,
@@ -20,7 +22,10 @@ from hub.records import (
     OrganisationRecord,
     PolicyChange,
     PolicyVersionRecord,
+    RegionCreate,
+    RegionRecord,
     SiteCreate,
+    SitePlacement,
     SiteRecord,
 )
 from hub.registry import DatabaseRegistry
@@ -89,3 +94,32 @@ def rotate_device(device_id: str, body: DeviceRotate, registry: RegistryDep) -> 
 @router.post("/devices/{device_id}/revoke", response_model=DeviceRecord)
 def revoke_device(device_id: str, registry: RegistryDep) -> DeviceRecord:
     return registry.revoke_device(device_id)
+
+
+@router.post("/regions", response_model=RegionRecord, status_code=201)
+def create_region(body: RegionCreate, registry: RegistryDep) -> RegionRecord:
+    """A region under ``parent_id`` (none: a top region such as a city)."""
+    return registry.create_region(body)
+
+
+@router.get("/regions", response_model=list[RegionRecord])
+def list_regions(registry: RegistryDep) -> list[RegionRecord]:
+    """The region tree, each region after its parent, with the sites below each."""
+    return registry.list_regions()
+
+
+@router.put("/categories/{category_id}", response_model=CategoryRecord)
+def set_category(category_id: str, body: CategorySet, registry: RegistryDep) -> CategoryRecord:
+    """Add a kind of venue or rename one."""
+    return registry.set_category(category_id, body)
+
+
+@router.get("/categories", response_model=list[CategoryRecord])
+def list_categories(registry: RegistryDep) -> list[CategoryRecord]:
+    return registry.list_categories()
+
+
+@router.put("/sites/{site_id}/placement", response_model=SiteRecord)
+def place_site(site_id: str, body: SitePlacement, registry: RegistryDep) -> SiteRecord:
+    """Put a site in a region and a category; its counts so far move with it."""
+    return registry.place_site(site_id, body)

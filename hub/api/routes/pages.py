@@ -19,11 +19,12 @@ from fastapi.templating import Jinja2Templates
 from core.fever_drill import DISPOSITIONS
 from core.reasons import reason
 from core.text import LINE_PATTERN
-from hub import day_reports, queries, sessions, visitors
+from hub import day_reports, queries, region_overview, sessions, visitors
 from hub.alerts import ACTIONS, report_within_ms
 from hub.api.deps import (
     EngineDep,
     LangDep,
+    RegionDep,
     SettingsDep,
     SiteDep,
     UserDep,
@@ -37,6 +38,7 @@ from hub.i18n import RULE_NAMES, clock_skew, duration, local_time, time_left, tr
 from hub.policies import history as policy_history
 from hub.policies import set_policy
 from hub.records import PolicyChange, RegistryError, typed_value
+from hub.region_overview import region_today, visible_regions
 from hub.schemas import SitePublic
 from hub.throttle import LoginThrottle
 from hub.urgency import worklist
@@ -177,10 +179,14 @@ def overview(
     user: UserDep,
     lang: LangDep,
     page: Annotated[int, Query(ge=1)] = 1,
-) -> HTMLResponse:
+) -> Response:
     """Open alerts, today's totals across my sites, then my sites most urgent first (late,
     fevers open, gates offline, waiting, fine), a page at a time: today — "no data yet"
-    with the last contact, never a false zero — yesterday's report and its deadline."""
+    with the last contact, never a false zero — yesterday's report and its deadline.
+    An officer starts from their region instead (a province is no list of sites)."""
+    if user.role == "officer":
+        only = next(iter(user.regions)) if len(user.regions) == 1 else None
+        return RedirectResponse(f"/regions/{only}" if only else "/regions", status_code=303)
     site_list = queries.list_sites(engine, user.sites)
     now = datetime.now(UTC)
     ids = [s.id for s in site_list]
@@ -207,6 +213,41 @@ def overview(
                "zones": zones, "totals": totals, "page": page, "pages": pages, "n_sites": len(site_list),
                "now_ms": int(now.timestamp() * 1000)}  # fmt: skip
     return _render(request, "overview.html", lang, context)
+
+
+@router.get("/regions", response_class=HTMLResponse)
+def regions_page(request: Request, engine: EngineDep, user: UserDep, lang: LangDep) -> HTMLResponse:
+    """The regions this user may open, as a tree with the sites below each."""
+    shown = visible_regions(engine, user)
+    context = {"user": user, "regions": shown, "top_depth": min((g.depth for g in shown), default=0)}
+    return _render(request, "regions.html", lang, context)
+
+
+@router.get("/regions/{region_id}", response_class=HTMLResponse)
+def region_page(
+    request: Request,
+    region_id: RegionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    user: UserDep,
+    lang: LangDep,
+    day: Annotated[date | None, Query(alias="date")] = None,
+) -> HTMLResponse:
+    """A region's day (today by default, yesterday one tap away): totals, each region
+    below and each category, the sites late or without a gate, open alerts — every row
+    leading down to a region or a site."""
+    today = region_today(settings)
+    wanted = report_day(day) if day else today
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    found = region_overview.overview(
+        engine, region_id, wanted, now_ms, settings.offline_after_min * 60_000, lang
+    )
+    if found is None:
+        raise HTTPException(404, "Region not found")
+    links = [((today - timedelta(days=1)).isoformat(), "day_yesterday"), (today.isoformat(), "day_today")]
+    context = {"user": user, "r": found, "day_links": links, "now_ms": now_ms,
+               "zone_of": settings.region_timezone}  # fmt: skip
+    return _render(request, "region.html", lang, context)
 
 
 @router.get("/sites/{site_id}", response_class=HTMLResponse)

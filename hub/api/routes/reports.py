@@ -3,6 +3,7 @@ Every route needs a logged-in user and shows only the sites that user may see.""
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 from typing import Annotated
 
@@ -10,8 +11,10 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from core.protocol import ID_MAX, MAX_SEQ
 from hub import queries
-from hub.api.deps import EngineDep, SiteDep, UserDep, report_day, report_range
+from hub.api.deps import EngineDep, RegionDep, SettingsDep, SiteDep, UserDep, report_day, report_range
 from hub.fever_cases import fever_case
+from hub.records import RegionRecord
+from hub.region_overview import RegionOverview, overview, region_today, visible_regions
 from hub.schemas import Alert, DayCounts, DayStatus, DeviceHealth, FeverCase, SitePublic
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
@@ -68,3 +71,28 @@ def site_fever(
 def list_alerts(engine: EngineDep, user: UserDep) -> list[Alert]:
     """Open fever and red-code alerts of my sites, newest first."""
     return queries.open_alerts(engine, [s.id for s in queries.list_sites(engine, user.sites)])
+
+
+@router.get("/regions", response_model=list[RegionRecord])
+def list_regions(engine: EngineDep, user: UserDep) -> list[RegionRecord]:
+    """The regions whose pages this user may open: an officer's and every one below them
+    (an administrator: all); a manager: none."""
+    return visible_regions(engine, user)
+
+
+@router.get("/regions/{region_id}/overview", response_model=RegionOverview)
+def region_overview(
+    region_id: RegionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    day: Annotated[date | None, Query(alias="date", description="Local date; default today.")] = None,
+) -> RegionOverview:
+    """A region's day: totals by category and by child region (sums of the sites' own
+    local days), sites late with their report or without a working gate, open alerts and
+    quiet gates below it."""
+    wanted = report_day(day) if day else region_today(settings)
+    now_ms = int(time.time() * 1000)
+    found = overview(engine, region_id, wanted, now_ms, settings.offline_after_min * 60_000)
+    if found is None:
+        raise HTTPException(404, "Region not found")
+    return found
