@@ -137,6 +137,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "back_home": ("返回首页", "Back to the overview"),
     "all_regions": ("辖区", "Regions"),
+    "rule_own": ("本场所自定", "set by this site"),
+    "rule_inherited": ("默认 / 上级规定", "default or set above"),
     "region": ("区域", "Region"),
     "category": ("场所类别", "Category"),
     "sites_n": ("场所数", "Sites"),

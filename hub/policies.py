@@ -1,11 +1,16 @@
 """Sites' gate rules over time: every version kept (who, when, what, why), a change
 validated before it is stored and possibly set ahead of the day it applies from. The
 policy in force at a moment is the newest version whose effective time has come; the
-downlink sends it, and the next one when it is already decided (docs/policy.md)."""
+downlink sends it, and the next one when it is already decided (docs/policy.md).
+
+A site's rules are resolved from the levels above it (organisation, then its regions top
+down: hub/policy_levels.py) and the fields the site set itself (its *overrides*), each
+version storing both the whole result and those overrides."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, select
 
 from core.policy import Policy
-from hub.core.db import policy_versions, sites
+from hub.core.db import policy_defaults, policy_versions, region_paths, sites
 from hub.records import PolicyChange, PolicyVersionRecord, RegistryError, UnknownRecord
 
 
@@ -26,17 +31,125 @@ class InForce:
     """The version already set to apply later (the gates get it ahead), if any."""
 
 
-def first_version(site_id: str, policy: Policy, created_ms: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Level:
+    """Defaults set above a site: an organisation's or a region's newest version."""
+
+    scope: str
+    """``org:<id>`` or ``region:<id>``."""
+    fields: dict[str, Any]
+    locked: frozenset[str]
+    """Fields no level below and no site may change."""
+
+
+def unknown_fields(names: Iterable[str]) -> list[str]:
+    return sorted(set(names) - set(Policy.model_fields))
+
+
+def own_fields(policy: Policy) -> dict[str, Any]:
+    """A whole policy's fields that differ from the built-in defaults: what a site given
+    whole rules (``site create --policy``) sets itself."""
+    defaults = Policy().model_dump(mode="json")
+    return {k: v for k, v in policy.model_dump(mode="json").items() if defaults[k] != v}
+
+
+def levels_above(conn: Connection, site_id: str, cache: dict[str, list[Level]] | None = None) -> list[Level]:
+    """The levels whose defaults a site inherits, top first: its organisation, then each
+    region from the top one down to its own. ``cache``: sites with the same organisation
+    and region share their levels (a change passed on to a city's sites reads them once
+    per region)."""
+    org_id, region_id = conn.execute(
+        select(sites.c.org_id, sites.c.region_id).where(sites.c.id == site_id)
+    ).one()
+    key = f"{org_id}/{region_id}"
+    if cache is not None and key in cache:
+        return cache[key]
+    scopes = [f"org:{org_id}"]
+    if region_id is not None:
+        above = select(region_paths.c.ancestor_id).where(region_paths.c.region_id == region_id)
+        scopes += [f"region:{r}" for r in conn.scalars(above.order_by(region_paths.c.depth.desc()))]
+    newest: dict[str, Any] = {}
+    for row in conn.execute(select(policy_defaults).where(policy_defaults.c.scope.in_(scopes))):
+        if row.scope not in newest or row.version > newest[row.scope].version:
+            newest[row.scope] = row
+    levels = [
+        Level(s, json.loads(newest[s].fields), frozenset(json.loads(newest[s].locked)))
+        for s in scopes
+        if s in newest
+    ]
+    if cache is not None:
+        cache[key] = levels
+    return levels
+
+
+def locked_by(levels: Iterable[Level]) -> dict[str, str]:
+    """Each locked field and the (highest) level that locked it."""
+    found: dict[str, str] = {}
+    for level in levels:
+        for name in level.locked:
+            found.setdefault(name, level.scope)
+    return found
+
+
+def resolve(levels: Iterable[Level], overrides: Mapping[str, Any], label: str = "") -> Policy:
+    """The rules from the levels' defaults, top down, then the site's own fields — except
+    where a level above locked a field. Invalid → RegistryError naming the fields."""
+    merged: dict[str, Any] = {}
+    locked: set[str] = set()
+    for level in levels:
+        merged |= {k: v for k, v in level.fields.items() if k not in locked}
+        locked |= level.locked
+    merged |= {k: v for k, v in overrides.items() if k not in locked}
+    try:
+        return Policy.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'policy'}: {e['msg']}" for e in exc.errors())
+        raise RegistryError(f"invalid rules{' for ' + label if label else ''}: {problems}") from exc
+
+
+def first_version(
+    site_id: str, policy: Policy, created_ms: int, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Version 1 of a new site's rules (stored with the site; author "-": no person)."""
+    own = own_fields(policy) if overrides is None else dict(overrides)
     return {
         "site_id": site_id, "version": 1, "policy": policy.model_dump_json(), "effective_from_ms": created_ms,
-        "author": "-", "reason": "site created", "created_ms": created_ms,
+        "author": "-", "reason": "site created", "created_ms": created_ms, "overrides": json.dumps(own),
     }  # fmt: skip
+
+
+def append_version(
+    conn: Connection,
+    site_id: str,
+    version: int,
+    policy: Policy,
+    overrides: Mapping[str, Any],
+    effective_ms: int,
+    author: str,
+    reason: str,
+    now_ms: int,
+) -> PolicyVersionRecord:
+    """Store the next version of a site's rules (the caller holds the newest one locked)."""
+    row = {
+        "site_id": site_id, "version": version, "policy": policy.model_dump_json(),
+        "effective_from_ms": effective_ms, "author": author, "reason": reason[:200], "created_ms": now_ms,
+        "overrides": json.dumps(dict(overrides)),
+    }  # fmt: skip
+    conn.execute(policy_versions.insert(), [row])
+    return PolicyVersionRecord(**(row | {"policy": policy, "overrides": dict(overrides)}))
 
 
 def _record(row: Any) -> PolicyVersionRecord:
     values = dict(row._mapping)
-    return PolicyVersionRecord(**(values | {"policy": Policy.model_validate_json(values["policy"])}))
+    return PolicyVersionRecord(
+        **(
+            values
+            | {
+                "policy": Policy.model_validate_json(values["policy"]),
+                "overrides": json.loads(values["overrides"]),
+            }
+        )
+    )
 
 
 def in_force(conn: Connection, site_id: str, now_ms: int) -> InForce:
@@ -77,12 +190,18 @@ def policy_in_force_sql(now_ms: int) -> Any:
 def set_policy(
     engine: Engine, site_id: str, change: PolicyChange, author: str, now: datetime | None = None
 ) -> PolicyVersionRecord:
-    """Store a new version: the newest version with ``change.changes`` applied, validated
-    whole; it applies from ``change.effective_from`` (now when absent; never in the past)."""
+    """Store a new version: the site's own fields with ``change.changes`` set and
+    ``change.inherit`` returned to the levels above, resolved and validated whole; it
+    applies from ``change.effective_from`` (now when absent; never in the past). A field a
+    level above locked cannot be changed here."""
     now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
     effective_ms = int(change.effective_from.timestamp() * 1000) if change.effective_from else now_ms
     if effective_ms < now_ms - 60_000:
         raise RegistryError("a rule change cannot apply from the past: give a time from now on")
+    if not (change.changes or change.inherit):
+        raise RegistryError("nothing to change: give a rule to set or to inherit")
+    if unknown := unknown_fields(change.inherit):
+        raise RegistryError(f"no such rule: {', '.join(unknown)} (see docs/policy.md)")
     with engine.begin() as conn:
         newest = conn.execute(
             select(policy_versions)
@@ -93,20 +212,21 @@ def set_policy(
         ).one_or_none()
         if newest is None:
             raise UnknownRecord(f"no site {site_id}")
-        try:
-            merged = Policy.model_validate(json.loads(newest.policy) | change.changes)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'policy'}: {e['msg']}" for e in exc.errors()
+        levels = levels_above(conn, site_id)
+        locks = locked_by(levels)
+        if blocked := sorted(k for k in [*change.changes, *change.inherit] if k in locks):
+            raise RegistryError(
+                "; ".join(
+                    f"{k} is set for every site by {locks[k]} and cannot be changed at one site"
+                    for k in blocked
+                )
             )
-            raise RegistryError(f"invalid rules: {problems}") from exc
-        row = {
-            "site_id": site_id, "version": newest.version + 1, "policy": merged.model_dump_json(),
-            "effective_from_ms": effective_ms, "author": author, "reason": change.reason,
-            "created_ms": now_ms,
-        }  # fmt: skip
-        conn.execute(policy_versions.insert(), [row])
-    return PolicyVersionRecord(**(row | {"policy": merged}))
+        own = json.loads(newest.overrides) | change.changes
+        overrides = {k: v for k, v in own.items() if k not in change.inherit}
+        policy = resolve(levels, overrides)
+        return append_version(
+            conn, site_id, newest.version + 1, policy, overrides, effective_ms, author, change.reason, now_ms
+        )
 
 
 def history(engine: Engine, site_id: str) -> list[PolicyVersionRecord]:

@@ -5,7 +5,7 @@ and the errors the registry raises."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -95,7 +95,13 @@ class PolicyChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    changes: dict[str, Any] = Field(description="Policy fields and their new values (docs/policy.md).")
+    changes: dict[str, Any] = Field(
+        default_factory=dict, description="Policy fields and their new values (docs/policy.md)."
+    )
+    inherit: list[str] = Field(
+        default_factory=list,
+        description="Fields the site stops setting itself: the region's or organisation's apply.",
+    )
     effective_from: AwareDatetime | None = Field(None, description="When it applies (default: now).")
     reason: Line = Field(min_length=2, max_length=200, description="Why the rules change.")
 
@@ -109,10 +115,40 @@ def typed_value(text: str) -> Any:
         return text.strip()
 
 
+LevelKind = Literal["org", "region"]
+"""Where defaults are set: an organisation or a region."""
+
+
+class DefaultsChange(BaseModel):
+    """A change of the defaults at an organisation or a region."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    changes: dict[str, Any] = Field(default_factory=dict, description="Fields and their new defaults.")
+    inherit: list[str] = Field(default_factory=list, description="Fields this level stops setting.")
+    lock: list[str] = Field(default_factory=list, description="Fields no level below may change.")
+    unlock: list[str] = Field(default_factory=list, description="Fields levels below may change again.")
+    effective_from: AwareDatetime | None = Field(None, description="When it applies (default: now).")
+    reason: Line = Field(min_length=2, max_length=200, description="Why the defaults change.")
+
+
+class DefaultsRecord(BaseModel):
+    scope: str
+    version: int
+    fields: dict[str, Any]
+    locked: list[str]
+    effective_from_ms: int
+    author: str
+    reason: str
+    created_ms: int
+    sites_changed: int = Field(0, description="Sites below that got a new version of their rules.")
+
+
 class PolicyVersionRecord(BaseModel):
     site_id: str
     version: int
     policy: Policy
+    overrides: dict[str, Any] = Field(default_factory=dict, description="The fields the site set itself.")
     effective_from_ms: int
     author: str
     reason: str

@@ -29,14 +29,18 @@ from hub.core.db import (
     policy_versions,
     sites,
 )
-from hub.policies import first_version, in_force, set_policy
+from hub.policies import first_version, in_force, levels_above, locked_by, own_fields, resolve, set_policy
 from hub.policies import history as policy_history
+from hub.policy_levels import defaults_history, set_defaults
 from hub.records import (
     DEFAULT_ORGANISATION,
     CategoryRecord,
     CategorySet,
+    DefaultsChange,
+    DefaultsRecord,
     DeviceEnrol,
     DeviceRecord,
+    LevelKind,
     OrganisationRecord,
     PolicyChange,
     PolicyVersionRecord,
@@ -132,7 +136,16 @@ def create_site(
                 category_id=category_id,
             )
         )
-        conn.execute(insert(policy_versions), [first_version(site.id, policy or Policy(), now_ms)])
+        # Its rules: what its organisation and regions set, and what it was given itself.
+        levels = levels_above(conn, site.id)
+        overrides = own_fields(policy) if policy else {}
+        locks = locked_by(levels)
+        if blocked := sorted(k for k in overrides if k in locks):
+            raise RegistryError(
+                f"{', '.join(blocked)}: set for every site by {locks[blocked[0]]}; leave it out"
+            )
+        rules = resolve(levels, overrides)
+        conn.execute(insert(policy_versions), [first_version(site.id, rules, now_ms, overrides)])
         site_sync.add_site(conn, site.id)
     return site
 
@@ -332,6 +345,14 @@ class DatabaseRegistry:
             request.region_id,
             request.category_id,
         )
+
+    def set_defaults(
+        self, kind: LevelKind, scope_id: str, change: DefaultsChange, author: str
+    ) -> DefaultsRecord:
+        return set_defaults(self.engine, kind, scope_id, change, author)
+
+    def defaults_history(self, kind: LevelKind, scope_id: str) -> list[DefaultsRecord]:
+        return defaults_history(self.engine, kind, scope_id)
 
     def create_region(self, request: RegionCreate) -> RegionRecord:
         return regions.create_region(self.engine, request.name, request.parent_id)

@@ -19,8 +19,11 @@ from core.bundle import DeviceBundle
 from hub.records import (
     CategoryRecord,
     CategorySet,
+    DefaultsChange,
+    DefaultsRecord,
     DeviceEnrol,
     DeviceRecord,
+    LevelKind,
     OrganisationRecord,
     PolicyChange,
     PolicyVersionRecord,
@@ -50,6 +53,10 @@ class Registry(Protocol):
     def set_category(self, category_id: str, request: CategorySet) -> CategoryRecord: ...
     def list_categories(self) -> list[CategoryRecord]: ...
     def place_site(self, site_id: str, request: SitePlacement) -> SiteRecord: ...
+    def set_defaults(
+        self, kind: LevelKind, scope_id: str, change: DefaultsChange, author: str
+    ) -> DefaultsRecord: ...
+    def defaults_history(self, kind: LevelKind, scope_id: str) -> list[DefaultsRecord]: ...
 
 
 _ORGANISATIONS = TypeAdapter(list[OrganisationRecord])
@@ -58,6 +65,12 @@ _DEVICES = TypeAdapter(list[DeviceRecord])
 _VERSIONS = TypeAdapter(list[PolicyVersionRecord])
 _REGIONS = TypeAdapter(list[RegionRecord])
 _CATEGORIES = TypeAdapter(list[CategoryRecord])
+_DEFAULTS = TypeAdapter(list[DefaultsRecord])
+_LEVEL_PATHS: dict[LevelKind, str] = {"org": "organisations", "region": "regions"}
+
+
+def _level_path(kind: LevelKind, scope_id: str) -> str:
+    return f"/{_LEVEL_PATHS[kind]}/{quote(scope_id, safe='')}/policy"
 
 
 class AdminApiRegistry:
@@ -139,3 +152,15 @@ class AdminApiRegistry:
     def place_site(self, site_id: str, request: SitePlacement) -> SiteRecord:
         path = f"/sites/{quote(site_id, safe='')}/placement"
         return SiteRecord.model_validate(self._call("PUT", path, request.model_dump(mode="json")))
+
+    def set_defaults(
+        self, kind: LevelKind, scope_id: str, change: DefaultsChange, author: str
+    ) -> DefaultsRecord:
+        """``author`` is the admin account the hub knows the caller by (not sent)."""
+        path = f"/{_LEVEL_PATHS[kind]}/{quote(scope_id, safe='')}/policy"
+        return DefaultsRecord.model_validate(self._call("PUT", path, change.model_dump(mode="json")))
+
+    def defaults_history(self, kind: LevelKind, scope_id: str) -> list[DefaultsRecord]:
+        return _DEFAULTS.validate_python(
+            self._call("GET", f"/{_LEVEL_PATHS[kind]}/{quote(scope_id, safe='')}/policy")
+        )

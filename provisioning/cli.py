@@ -19,7 +19,9 @@ from hub.options import database_option, open_database
 from hub.records import (
     DEFAULT_ORGANISATION,
     CategorySet,
+    DefaultsChange,
     DeviceEnrol,
+    LevelKind,
     PolicyChange,
     RegionCreate,
     RegistryError,
@@ -129,6 +131,86 @@ def _valid(make: Callable[[], T]) -> T:
         raise click.ClickException(str(exc)) from exc
 
 
+def _assigned(assignments: tuple[str, ...]) -> dict[str, Any]:
+    """``--set FIELD=VALUE`` options as rule values."""
+    changes = {}
+    for assignment in assignments:
+        field, sep, text = assignment.partition("=")
+        if not sep or not field.strip():
+            raise click.ClickException(f"--set {assignment!r}: write FIELD=VALUE")
+        changes[field.strip()] = typed_value(text.strip())
+    return changes
+
+
+def _local_time(text: str, zone: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=ZoneInfo(zone))
+    except ValueError as exc:
+        raise click.ClickException(f"--from {text!r}: write YYYY-MM-DD HH:MM (local time)") from exc
+
+
+def _defaults_commands(group: click.Group, kind: LevelKind) -> None:
+    """``policy set`` and ``policy history`` for the defaults of an organisation or region."""
+
+    @group.group("policy")
+    def policy() -> None:
+        """Defaults for every site below: set, give back to the level above, lock; the history."""
+
+    @policy.command("set")
+    @registry_options
+    @click.argument("scope_id")
+    @click.option(
+        "--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="A default to set (repeatable)."
+    )
+    @click.option("--inherit", multiple=True, metavar="FIELD", help="A default this level stops setting.")
+    @click.option("--lock", multiple=True, metavar="FIELD", help="A rule no level or site below may change.")
+    @click.option(
+        "--unlock", multiple=True, metavar="FIELD", help="A rule levels and sites below may change again."
+    )
+    @click.option(
+        "--from", "effective_from", help="When it applies, 'YYYY-MM-DD HH:MM' in --zone (default: now)."
+    )
+    @click.option("--zone", default="Asia/Shanghai", show_default=True, help="The timezone --from is in.")
+    @click.option("--reason", required=True, help="Why the rules change (kept in the history).")
+    @click.option("--author", default=getpass.getuser, show_default="your login", help="Who (database only).")
+    def policy_set(
+        scope_id: str,
+        assignments: tuple[str, ...],
+        inherit: tuple[str, ...],
+        lock: tuple[str, ...],
+        unlock: tuple[str, ...],
+        effective_from: str | None,
+        zone: str,
+        reason: str,
+        author: str,
+        **where: Any,
+    ) -> None:
+        """Change the defaults; every site below whose rules change gets a new version."""
+        when = _local_time(effective_from, zone) if effective_from else None
+        change = _valid(
+            lambda: DefaultsChange(
+                changes=_assigned(assignments), inherit=list(inherit), lock=list(lock), unlock=list(unlock),
+                effective_from=when, reason=reason,
+            )
+        )  # fmt: skip
+        made = _registry_call(lambda: open_registry(**where).set_defaults(kind, scope_id, change, author))
+        click.echo(
+            f"version {made.version} from {_time(made.effective_from_ms)} UTC by {made.author}: "
+            f"{made.sites_changed} sites got new rules"
+        )
+
+    @policy.command("history")
+    @registry_options
+    @click.argument("scope_id")
+    def policy_history(scope_id: str, **where: Any) -> None:
+        """Every version, newest first: version, applies from (UTC), author, reason, defaults, locked."""
+        for v in _registry_call(lambda: open_registry(**where).defaults_history(kind, scope_id)):
+            click.echo(
+                f"{v.version}\t{_time(v.effective_from_ms)}\t{v.author}\t{v.reason}\t"
+                f"{json.dumps(v.fields, ensure_ascii=False)}\t{','.join(v.locked) or '-'}"
+            )
+
+
 @provision.group()
 def region() -> None:
     """Regions: city → district → street/town → community, any depth; each site is in one."""
@@ -150,6 +232,10 @@ def region_list(**where: Any) -> None:
     """The region tree: id, sites below, name indented by depth."""
     for r in _registry_call(lambda: open_registry(**where).list_regions()):
         click.echo(f"{r.id}\t{r.sites}\t{'  ' * r.depth}{r.name}")
+
+
+_defaults_commands(region, "region")
+_defaults_commands(org, "org")
 
 
 @provision.group()
@@ -252,8 +338,12 @@ def site_policy() -> None:
 @registry_options
 @click.argument("site_id")
 @click.option(
-    "--set", "assignments", multiple=True, required=True, metavar="FIELD=VALUE",
+    "--set", "assignments", multiple=True, metavar="FIELD=VALUE",
     help="A rule to change, e.g. fever_threshold_c=37.0 or allowed_colours='[\"green\"]' (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--inherit", multiple=True, metavar="FIELD",
+    help="A rule the site stops setting itself: its region's or organisation's applies (repeatable).",
 )  # fmt: skip
 @click.option(
     "--from", "effective_from", help="When it applies, site-local 'YYYY-MM-DD HH:MM' (default: now)."
@@ -265,34 +355,25 @@ def site_policy() -> None:
 def site_policy_set(
     site_id: str,
     assignments: tuple[str, ...],
+    inherit: tuple[str, ...],
     effective_from: str | None,
     reason: str,
     author: str,
     **where: Any,
 ) -> None:
     """Change a site's rules; prints the new version. Invalid rules change nothing."""
-    changes = {}
-    for assignment in assignments:
-        field, sep, text = assignment.partition("=")
-        if not sep or not field.strip():
-            raise click.ClickException(f"--set {assignment!r}: write FIELD=VALUE")
-        changes[field.strip()] = typed_value(text.strip())
     registry = open_registry(**where)
     when = None
     if effective_from:
         zone = next((s.timezone for s in _registry_call(registry.list_sites) if s.id == site_id), None)
         if zone is None:
             raise click.ClickException(f"no site {site_id!r}; list them with 'gatecheck provision site list'")
-        try:
-            when = datetime.strptime(effective_from, "%Y-%m-%d %H:%M").replace(tzinfo=ZoneInfo(zone))
-        except ValueError as exc:
-            raise click.ClickException(
-                f"--from {effective_from!r}: write YYYY-MM-DD HH:MM (site time)"
-            ) from exc
-    try:
-        change = PolicyChange(changes=changes, effective_from=when, reason=reason)
-    except ValidationError as exc:
-        raise click.ClickException(str(exc)) from exc
+        when = _local_time(effective_from, zone)
+    change = _valid(
+        lambda: PolicyChange(
+            changes=_assigned(assignments), inherit=list(inherit), effective_from=when, reason=reason
+        )
+    )
     made = _registry_call(lambda: registry.set_policy(site_id, change, author))
     click.echo(f"version {made.version} from {_time(made.effective_from_ms)} UTC by {made.author}")
 

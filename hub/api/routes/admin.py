@@ -6,7 +6,7 @@ out (``RegistryError``) answers 422 with the reason, an unknown site or device 4
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 
@@ -15,9 +15,12 @@ from hub.api.deps import AdminDep, EngineDep
 from hub.records import (
     CategoryRecord,
     CategorySet,
+    DefaultsChange,
+    DefaultsRecord,
     DeviceEnrol,
     DeviceRecord,
     DeviceRotate,
+    LevelKind,
     OrganisationCreate,
     OrganisationRecord,
     PolicyChange,
@@ -123,3 +126,28 @@ def list_categories(registry: RegistryDep) -> list[CategoryRecord]:
 def place_site(site_id: str, body: SitePlacement, registry: RegistryDep) -> SiteRecord:
     """Put a site in a region and a category; its counts so far move with it."""
     return registry.place_site(site_id, body)
+
+
+_LEVELS: dict[str, LevelKind] = {"organisations": "org", "regions": "region"}
+
+
+@router.put("/{level}/{scope_id}/policy", response_model=DefaultsRecord, status_code=201)
+def set_defaults(
+    level: Literal["organisations", "regions"],
+    scope_id: str,
+    body: DefaultsChange,
+    engine: EngineDep,
+    admin: AdminDep,
+) -> DefaultsRecord:
+    """Change the defaults of every site of an organisation or below a region: fields set,
+    fields given back to the level above (``inherit``), fields locked for every level and
+    site below. Every site below whose rules change gets a new version at once."""
+    return DatabaseRegistry(engine).set_defaults(_LEVELS[level], scope_id, body, admin.username)
+
+
+@router.get("/{level}/{scope_id}/policy", response_model=list[DefaultsRecord])
+def defaults_history(
+    level: Literal["organisations", "regions"], scope_id: str, registry: RegistryDep
+) -> list[DefaultsRecord]:
+    """Every version of a level's defaults, newest first."""
+    return registry.defaults_history(_LEVELS[level], scope_id)
