@@ -151,9 +151,10 @@ def test_the_region_page_lists_late_sites_and_sites_without_a_gate(
     monkeypatch.setattr("hub.registry._now_ms", lambda: three_days_ago)  # set up three days ago
     city = create_region(hub_engine, "某市")
     district = create_region(hub_engine, "甲区", city.id)
-    homes = {"region_id": district.id, "category_id": "residential"}
-    synced = create_site(hub_engine, "按时小区", "Asia/Shanghai", **homes)
-    behind = create_site(hub_engine, "逾期小区", "Asia/Shanghai", **homes)
+    synced, behind = (
+        create_site(hub_engine, name, "Asia/Shanghai", region_id=district.id, category_id="residential")
+        for name in ("按时小区", "逾期小区")
+    )
     idle = create_site(hub_engine, "无设备学校", "Asia/Shanghai", region_id=city.id, category_id="school")
     on_time = enrol_device(hub_engine, synced.id, "North", "http://127.0.0.1:9")
     enrol_device(hub_engine, behind.id, "North", "http://127.0.0.1:9")
