@@ -10,8 +10,15 @@ For SQLite and PostgreSQL (a throwaway server started here with initdb/pg_ctl):
    then the queries behind the pages, each run ``--runs`` times: the overview (totals
    over every site, then a page of sites with 7 days and report states), one site's
    30-day page, one site's year (CSV export). p50 / p95 ms.
+3. **Regions.** A province of ``--region-sites`` sites with ``--region-days`` days of
+   rollups (bench/region_scale.py), then the region page's whole read for the province, a
+   city and a street — totals by category and by region below, the late list, open
+   alerts, quiet gates — beside the baseline it replaces (the province's day summed from
+   every site's daily counts). p50 / p95 ms. The scale the hub is built for:
+   ``--only regions --region-sites 100000 --region-days 365``.
 
     .venv/bin/python bench/hub.py [--checks 20000] [--sites 1000] [--days 365] [--runs 50]
+        [--region-sites 2000] [--region-days 30] [--only ingest,dashboard,regions]
 """
 
 from __future__ import annotations
@@ -41,6 +48,9 @@ from hub.registry import create_site, enrol_device
 from hub.urgency import worklist
 from tests.hub_process import free_port, start_hub_process
 from tests.postgres import fresh_database, postgres_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import region_scale
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = 500
@@ -240,40 +250,83 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50, help="timings of each dashboard query")
     parser.add_argument("--repeat", type=int, default=3, help="ingest runs per database (median kept)")
     parser.add_argument("--devices", type=int, default=4, help="devices uploading at once in the ingest run")
+    parser.add_argument("--region-sites", type=int, default=2000, help="sites in the province (100000: full)")
+    parser.add_argument("--region-days", type=int, default=30, help="days of region rollups (365: a year)")
+    parser.add_argument("--only", default="ingest,dashboard,regions", help="sections to run, comma-separated")
     args = parser.parse_args()
-
+    sections = set(args.only.split(","))
     with (
         tempfile.TemporaryDirectory(prefix="gatecheck-bench-hub-") as tmp,
         postgres_server(free_port()) as admin,
     ):
-        print(f"Ingest: {args.checks} checks, {args.devices} devices at once, median of {args.repeat} runs")
-        print(f"{'database':<12}{'HTTP ingest/s':>15}{'raw executemany/s':>19}{'ratio':>8}")
-        for name in ("sqlite", "postgresql"):
-            rates: dict[str, list[float]] = {"http": [], "raw": []}
-            for run in range(args.repeat):  # interleaved, so both see the same machine load
-                for label in ("http", "raw"):
+        if "ingest" in sections:
+            ingest_section(args, Path(tmp), admin)
+        if "dashboard" in sections:
+            dashboard_section(args, Path(tmp), admin)
+        if "regions" in sections:
+            regions_section(args, Path(tmp), admin)
 
-                    def measure(url: str, label: str = label) -> float:
-                        if label == "http":
-                            return http_ingest(url, args.checks, args.devices)
-                        return raw_insert(url, args.checks)
 
-                    if name == "sqlite":
-                        rates[label].append(measure(f"sqlite:///{Path(tmp) / f'{label}-{run}.db'}"))
-                    else:
-                        with fresh_database(admin) as url:
-                            rates[label].append(measure(url))
-            http, raw = statistics.median(rates["http"]), statistics.median(rates["raw"])
-            print(f"{name:<12}{http:>15.0f}{raw:>19.0f}{http / raw:>8.0%}", flush=True)
-        print(f"\nDashboard queries, {args.sites} sites x {args.days} days, {args.runs} runs: p50 / p95 ms")
-        for name in ("sqlite", "postgresql"):
-            if name == "sqlite":
-                results = dashboard(f"sqlite:///{Path(tmp) / 'dash.db'}", args.sites, args.days, args.runs)
-            else:
-                with fresh_database(admin) as url:
-                    results = dashboard(url, args.sites, args.days, args.runs)
-            for label, p50, p95 in results:
-                print(f"  {name:<11}{label:<32}{p50:8.1f}{p95:8.1f}", flush=True)
+def ingest_section(args: argparse.Namespace, tmp: Path, admin: str) -> None:
+    print(f"Ingest: {args.checks} checks, {args.devices} devices at once, median of {args.repeat} runs")
+    print(f"{'database':<12}{'HTTP ingest/s':>15}{'raw executemany/s':>19}{'ratio':>8}")
+    for name in ("sqlite", "postgresql"):
+        rates: dict[str, list[float]] = {"http": [], "raw": []}
+        for run in range(args.repeat):  # interleaved, so both see the same machine load
+            for label in ("http", "raw"):
+
+                def measure(url: str, label: str = label) -> float:
+                    if label == "http":
+                        return http_ingest(url, args.checks, args.devices)
+                    return raw_insert(url, args.checks)
+
+                if name == "sqlite":
+                    rates[label].append(measure(f"sqlite:///{tmp / f'{label}-{run}.db'}"))
+                else:
+                    with fresh_database(admin) as url:
+                        rates[label].append(measure(url))
+        http, raw = statistics.median(rates["http"]), statistics.median(rates["raw"])
+        print(f"{name:<12}{http:>15.0f}{raw:>19.0f}{http / raw:>8.0%}", flush=True)
+
+
+def dashboard_section(args: argparse.Namespace, tmp: Path, admin: str) -> None:
+    print(f"\nDashboard queries, {args.sites} sites x {args.days} days, {args.runs} runs: p50 / p95 ms")
+    for name in ("sqlite", "postgresql"):
+        if name == "sqlite":
+            results = dashboard(f"sqlite:///{tmp / 'dash.db'}", args.sites, args.days, args.runs)
+        else:
+            with fresh_database(admin) as url:
+                results = dashboard(url, args.sites, args.days, args.runs)
+        for label, p50, p95 in results:
+            print(f"  {name:<11}{label:<32}{p50:8.1f}{p95:8.1f}", flush=True)
+
+
+def regions_section(args: argparse.Namespace, tmp: Path, admin: str) -> None:
+    print(
+        f"\nRegion pages, {args.region_sites} sites x {args.region_days} days of rollups, {args.runs} runs: "
+        "p50 / p95 ms, and p95 against the baseline"
+    )
+    for name in ("sqlite", "postgresql"):
+        started = time.perf_counter()
+        if name == "sqlite":
+            engine = make_engine(f"sqlite:///{tmp / 'regions.db'}")
+            results = region_reads(engine, args)
+        else:
+            with fresh_database(admin) as url:
+                engine = make_engine(url)
+                results = region_reads(engine, args)
+        print(f"  {name:<11}(loaded and measured in {time.perf_counter() - started:.0f} s)")
+        baseline = results[-1][2]
+        for label, p50, p95 in results:
+            print(f"  {name:<11}{label:<32}{p50:8.1f}{p95:8.1f}{p95 / baseline:8.0%}", flush=True)
+
+
+def region_reads(engine: Engine, args: argparse.Namespace) -> list[tuple[str, float, float]]:
+    ids = region_scale.load(engine, args.region_sites, args.region_days)
+    try:
+        return [(label, *timings(read, args.runs)) for label, read in region_scale.reads(engine, ids)]
+    finally:
+        engine.dispose()
 
 
 if __name__ == "__main__":

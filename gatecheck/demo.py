@@ -34,7 +34,7 @@ from edge.settings import CameraSettings, DeviceSettings
 from edge.station import GateStation
 from edge.store import CheckStore
 from edge.thermometer import Reading
-from gatecheck.demo_sites import echo_states, more_sites
+from gatecheck.demo_sites import echo_region, echo_states, more_sites, place_in_regions
 from gatecheck.samples import forge_gc1, render_frame, spoil, write_png
 from hub.auth import create_user
 from hub.core.config import HubSettings
@@ -228,9 +228,11 @@ def _run(root: Path, serve: bool, port: int, people: int) -> None:
         others = more_sites(engine, server.url, root, SITE_TIMEZONE)
         for other in others:
             click.echo(f"site: {other.site.name} — {other.story}")
+        city, district = place_in_regions(engine, site, others)
         _doctor(DeviceHome(root / "device-0"), root / "images" / "gate-0")
         password = secrets.token_urlsafe(12)
         create_user(engine, "admin", password, "admin")
+        create_user(engine, "officer", password, "officer", region_ids=[district])
         api = httpx.Client(base_url=server.url, timeout=10, auth=httpx.BasicAuth("admin", password))
         response = api.get(f"/api/v1/sites/{site.id}/daily")
         response.raise_for_status()
@@ -246,8 +248,9 @@ def _run(root: Path, serve: bool, port: int, people: int) -> None:
                 click.echo(f"MISMATCH {key}: hub {got}, fed {want}", err=True)
             raise SystemExit(1)
         echo_states(api, [site, *(other.site for other in others)], settings.offline_after_min * 60_000)
+        echo_region(api, city)
         click.echo(f"\nOK: the hub's counts equal what the gates were fed ({expected['checks']} checks).")
-        click.echo(f"Dashboard: {server.url}/  (log in as admin / {password})")
+        click.echo(f"Dashboard: {server.url}/  (log in as admin / {password}; a district's officer: officer)")
         if serve:
             click.echo("Serving; press Ctrl-C to stop.")
             try:

@@ -15,10 +15,14 @@ from zoneinfo import ZoneInfo
 
 import click
 import httpx
+from pydantic import TypeAdapter
 from sqlalchemy import Engine, update
 
 from edge.store import CheckStore, NewCheck
+from hub import rollups, site_sync
 from hub.core.db import device_status, devices
+from hub.region_overview import RegionOverview
+from hub.regions import create_region, place_site
 from hub.registry import Site, create_site, enrol_device
 from hub.schemas import DayCounts, DayStatus, DeviceHealth
 from sync.agent import SyncAgent
@@ -108,6 +112,7 @@ def more_sites(engine: Engine, hub_url: str, root: Path, timezone: str) -> list[
             .where(device_status.c.device_id == device_id)
             .values(synced_until_ms=went_quiet, last_seen_ms=went_quiet)
         )
+        site_sync.refresh(conn, market.id)  # what the hub keeps of the site's completeness
     made.append(DemoSite(market, "gate quiet since yesterday 07:00: report late, gate offline"))
 
     compound = create_site(engine, "和平小区 Peace Compound", timezone)
@@ -137,3 +142,37 @@ def report_states(api: httpx.Client, sites: list[Site], offline_after_ms: int) -
 def echo_states(api: httpx.Client, sites: list[Site], offline_after_ms: int) -> None:
     click.echo("\nReport states (as the dashboard shows them):")
     click.echo(report_states(api, sites, offline_after_ms))
+
+
+def place_in_regions(engine: Engine, main: Site, others: list[DemoSite]) -> tuple[str, str]:
+    """A city with two districts and the demo's sites placed in them by kind of venue, as
+    an officer above the sites sees them; returns the city's and one district's ids."""
+    city = create_region(engine, "示范市 Demo City")
+    west = create_region(engine, "静安区 Jing'an District", city.id)
+    east = create_region(engine, "东城区 East District", city.id)
+    school, bank, market, compound = (o.site for o in others)
+    for site, region, category in (
+        (main, west, "residential"), (school, west, "school"), (compound, west, "residential"),
+        (bank, east, "bank"), (market, east, "market"),
+    ):  # fmt: skip
+        place_site(engine, site.id, region.id, category)
+    rollups.fold(engine)  # what the hub does every few seconds
+    return city.id, west.id
+
+
+def echo_region(api: httpx.Client, city_id: str) -> None:
+    """The city's page as its officer reads it: today by district and by category, and the
+    sites late or without a gate."""
+    found = TypeAdapter(RegionOverview).validate_python(api.get(f"/api/v1/regions/{city_id}/overview").json())
+    click.echo(f"\nRegion {found.name}, {found.day} (sums of each site's own local day):")
+    click.echo(f"{'':<28}{'sites':>6}{'checks':>8}{'fevers':>8}{'late':>6}{'no gate':>9}{'offline':>9}")
+    for part in [found.total, *found.children]:
+        counts = part.counts
+        click.echo(
+            f"{part.name:<28}{part.sites:>6}{counts.get('checks', 0):>8}{counts.get('fevers', 0):>8}"
+            f"{part.late:>6}{part.no_gates:>9}{part.offline:>9}"
+        )
+    for category in found.by_category:
+        click.echo(f"  {category.name:<26}{category.sites:>6}{category.counts.get('checks', 0):>8}")
+    for late in found.late:
+        click.echo(f"  late or without a gate: {late.name}")

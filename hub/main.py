@@ -29,7 +29,7 @@ from hub.alerts import escalate_overdue, post_alerts
 from hub.api.deps import LoginRequired, UserDep, language
 from hub.api.routes import admin, day_reports, device, ingest, pages, reports
 from hub.core.config import HubSettings
-from hub.core.db import SchemaMismatch, make_engine, require_schema
+from hub.core.db import SchemaMismatch, make_engine, refresh_statistics, require_schema
 from hub.metrics import HubMetrics
 from hub.records import RegistryError, UnknownRecord
 from hub.throttle import LoginThrottle
@@ -116,6 +116,16 @@ async def _fold_forever(engine: Engine, settings: HubSettings) -> None:
             logger.exception("folding the region rollups failed; trying again next round")
 
 
+async def _analyse_forever(engine: Engine) -> None:
+    """Every hour: fresh planner statistics for SQLite (hub.core.db.refresh_statistics)."""
+    while True:
+        await asyncio.sleep(3600)
+        try:
+            await asyncio.to_thread(refresh_statistics, engine)
+        except SQLAlchemyError:
+            logger.exception("refreshing the database statistics failed; trying again in an hour")
+
+
 def create_app(settings: HubSettings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build a hub serving ``settings.database_url`` (or the given engine)."""
     settings = settings or HubSettings()
@@ -127,6 +137,7 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
         tasks = [
             asyncio.create_task(_escalate_forever(engine, settings)),
             asyncio.create_task(_fold_forever(engine, settings)),
+            asyncio.create_task(_analyse_forever(engine)),
         ]
         yield
         for task in tasks:

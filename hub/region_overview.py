@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Connection, Engine, Select, func, select
 
 from hub.auth import User
 from hub.core.config import HubSettings
@@ -22,6 +23,7 @@ from hub.core.db import (
     devices,
     region_daily,
     region_paths,
+    region_sites,
     regions,
     site_sync,
     sites,
@@ -106,20 +108,15 @@ def overview(
         }
         cats[NO_CATEGORY] = Part(NO_CATEGORY, "—")
         total = Part(region_id, trail[-1][1])
-        # The region's sites and the children's, per category: one pass over the closure.
         tops = [region_id, *kids]
-        placed = (
-            select(region_paths.c.ancestor_id, sites.c.category_id, func.count())
-            .join(sites, sites.c.region_id == region_paths.c.region_id)
-            .where(region_paths.c.ancestor_id.in_(tops))
-            .group_by(region_paths.c.ancestor_id, sites.c.category_id)
-        )
-        for top, category, n in conn.execute(placed):
-            if top == region_id:
-                total.sites += n
-                cats[category or NO_CATEGORY].sites += n
-            else:
-                kids[top].sites += n
+
+        def part(top: str) -> Part:
+            return total if top == region_id else kids[top]
+
+        for row in conn.execute(select(region_sites).where(region_sites.c.region_id.in_(tops))):
+            part(row.region_id).sites += row.sites
+            if row.region_id == region_id:
+                cats.setdefault(row.category_id, Part(row.category_id, row.category_id)).sites = row.sites
         rolled = select(region_daily).where(
             region_daily.c.region_id.in_(tops), region_daily.c.local_date == day.isoformat()
         )
@@ -127,87 +124,97 @@ def overview(
             counts = _counts(row)
             if row.region_id == region_id:
                 cats.setdefault(row.category_id, Part(row.category_id, row.category_id)).counts = counts
-                total.counts = dict(Counter(total.counts) + Counter(counts))
-            else:
-                part = kids[row.region_id]
-                part.counts = dict(Counter(part.counts) + Counter(counts))
-        # Late reports and sites without a working gate, counted per child, listed oldest first.
-        below = (
-            select(region_paths.c.ancestor_id.label("top"), sites.c.id, sites.c.name, site_sync.c.due_ms)
-            .select_from(
-                site_sync.join(sites, sites.c.id == site_sync.c.site_id).join(
-                    region_paths, region_paths.c.region_id == sites.c.region_id
-                )
-            )
-            .where(region_paths.c.ancestor_id.in_(tops))
-        )
-        overdue = below.where(site_sync.c.due_ms <= now_ms)
-        no_gate = below.where(site_sync.c.due_ms.is_(None))
-        for which, query in (("late", overdue), ("no_gates", no_gate)):
-            sub = query.subquery()
-            for top, n in conn.execute(select(sub.c.top, func.count()).group_by(sub.c.top)):
-                part = total if top == region_id else kids[top]
-                setattr(part, which, n)
-        late = [
-            LateSite(r.id, r.name, r.due_ms)
-            for r in conn.execute(
-                below.where(
-                    region_paths.c.ancestor_id == region_id,
-                    (site_sync.c.due_ms <= now_ms) | site_sync.c.due_ms.is_(None),
-                )
-                .order_by(site_sync.c.due_ms.is_(None), site_sync.c.due_ms, sites.c.name)
-                .limit(LIST_LIMIT)
-            )
-        ]
-        # Open fevers and red codes (and every other open alert) below, newest first.
-        open_below = (
-            select(region_paths.c.ancestor_id.label("top"), alerts.c.site_id, sites.c.name, alerts.c.reason,
-                   alerts.c.gate, alerts.c.temp_c, alerts.c.event_ms)
-            .select_from(
-                alerts.join(sites, sites.c.id == alerts.c.site_id).join(
-                    region_paths, region_paths.c.region_id == sites.c.region_id
-                )
-            )
-            .where(region_paths.c.ancestor_id.in_(tops), alerts.c.acked_at_ms.is_(None))
-        )  # fmt: skip
-        sub = open_below.subquery()
-        for top, n in conn.execute(select(sub.c.top, func.count()).group_by(sub.c.top)):
-            (total if top == region_id else kids[top]).open_alerts = n
+            found = part(row.region_id)
+            found.counts = dict(Counter(found.counts) + Counter(counts))
+        for which, where in (
+            ("late", site_sync.c.due_ms <= now_ms),
+            ("no_gates", site_sync.c.due_ms.is_(None)),
+        ):
+            for top, n in conn.execute(_per_top(_late_below(tops).where(where))):
+                setattr(part(top), which, n)
+        for top, n in conn.execute(_per_top(_open_below(tops))):
+            part(top).open_alerts = n
+        for top, n in conn.execute(_per_top(_quiet_below(tops, now_ms - offline_after_ms))):
+            part(top).offline = n
+        late = _late_list(conn, region_id, now_ms)
         shown = [
             OpenAlert(r.site_id, r.name, r.reason, r.gate, r.temp_c, r.event_ms)
             for r in conn.execute(
-                open_below.where(region_paths.c.ancestor_id == region_id)
+                _open_below([region_id])
+                .add_columns(sites.c.name, alerts.c.reason, alerts.c.gate, alerts.c.temp_c, alerts.c.event_ms)
+                .join(sites, sites.c.id == alerts.c.site_id)
                 .order_by(alerts.c.event_ms.desc())
                 .limit(LIST_LIMIT)
             )
         ]
-        # Gates not heard from lately (active ones that have been heard from at all).
-        quiet = (
-            select(region_paths.c.ancestor_id, func.count())
-            .select_from(
-                device_status.join(
-                    devices,
-                    and_(
-                        devices.c.id == device_status.c.device_id,
-                        devices.c.site_id == device_status.c.site_id,
-                    ),
-                )
-                .join(sites, sites.c.id == device_status.c.site_id)
-                .join(region_paths, region_paths.c.region_id == sites.c.region_id)
-            )
-            .where(
-                region_paths.c.ancestor_id.in_(tops),
-                devices.c.status == "active",
-                device_status.c.last_seen_ms < now_ms - offline_after_ms,
-            )
-            .group_by(region_paths.c.ancestor_id)
-        )
-        for top, n in conn.execute(quiet):
-            (total if top == region_id else kids[top]).offline = n
     by_category = [c for c in cats.values() if c.sites or c.counts]
     return RegionOverview(
         region_id, trail[-1][1], trail, day.isoformat(), total, list(kids.values()), by_category, late, shown
     )
+
+
+# Each "below" query starts from the few rows that matter — sites late or without a gate
+# (``site_sync``'s due index), open alerts (their partial index), gates gone quiet (the
+# last-seen index) — and reaches the regions through ``site_sync.region_id`` and the
+# closure: never a pass over every site or gate of a province.
+
+
+def _late_below(tops: list[str]) -> Select[Any]:
+    return (
+        select(region_paths.c.ancestor_id.label("top"), site_sync.c.site_id, site_sync.c.due_ms)
+        .join(region_paths, region_paths.c.region_id == site_sync.c.region_id)
+        .where(region_paths.c.ancestor_id.in_(tops))
+    )
+
+
+def _open_below(tops: list[str]) -> Select[Any]:
+    return (
+        select(region_paths.c.ancestor_id.label("top"), alerts.c.site_id)
+        .join(site_sync, site_sync.c.site_id == alerts.c.site_id)
+        .join(region_paths, region_paths.c.region_id == site_sync.c.region_id)
+        .where(region_paths.c.ancestor_id.in_(tops), alerts.c.acked_at_ms.is_(None))
+    )
+
+
+def _quiet_below(tops: list[str], before_ms: int) -> Select[Any]:
+    """Active gates last heard from before ``before_ms`` (gates never heard from are not
+    offline but new; revoked ones are not gates any more)."""
+    revoked = select(devices.c.id).where(
+        devices.c.status != "active", devices.c.id == device_status.c.device_id
+    )
+    return (
+        select(region_paths.c.ancestor_id.label("top"), device_status.c.device_id)
+        .join(site_sync, site_sync.c.site_id == device_status.c.site_id)
+        .join(region_paths, region_paths.c.region_id == site_sync.c.region_id)
+        .where(
+            region_paths.c.ancestor_id.in_(tops),
+            device_status.c.last_seen_ms < before_ms,
+            ~revoked.exists(),
+        )
+    )
+
+
+def _per_top(rows: Select[Any]) -> Select[Any]:
+    found = rows.subquery()
+    return select(found.c.top, func.count()).group_by(found.c.top)
+
+
+def _late_list(conn: Connection, region_id: str, now_ms: int) -> list[LateSite]:
+    """The sites late with their report (oldest deadline first), then those without a gate."""
+    due = site_sync.c.due_ms
+    first = (
+        _late_below([region_id])
+        .where((due <= now_ms) | due.is_(None))
+        .order_by(due.is_(None), due, site_sync.c.site_id)
+        .limit(LIST_LIMIT)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(first.c.site_id, sites.c.name, first.c.due_ms)
+        .join(sites, sites.c.id == first.c.site_id)
+        .order_by(first.c.due_ms.is_(None), first.c.due_ms, sites.c.name)
+    )
+    return [LateSite(r.site_id, r.name, r.due_ms) for r in rows]
 
 
 def region_today(settings: HubSettings) -> date:

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, and_, func, insert, select, update
 from core.bundle import DeviceBundle
 from core.policy import Policy, PolicyNext
 from core.protocol import DeviceConfig, public_key_for
-from hub import regions, site_sync
+from hub import regions, rollups, site_sync
 from hub.core.db import (
     device_logs,
     device_status,
@@ -146,7 +146,8 @@ def create_site(
             )
         rules = resolve(levels, overrides)
         conn.execute(insert(policy_versions), [first_version(site.id, rules, now_ms, overrides)])
-        site_sync.add_site(conn, site.id)
+        site_sync.add_site(conn, site.id, region_id)
+        rollups.count_site(conn, rollups.placement_of(conn, site.id), +1)
     return site
 
 

@@ -17,7 +17,15 @@ from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Connection, Engine, and_, delete, func, select, text, update
 
-from hub.core.db import daily_counts, region_daily, region_paths, rollup_pending, sites
+from hub.core.db import (
+    daily_counts,
+    region_daily,
+    region_paths,
+    region_sites,
+    rollup_pending,
+    site_sync,
+    sites,
+)
 from hub.counting import ROLLUP_METRICS
 from hub.sql import upsert
 
@@ -139,7 +147,26 @@ def place(conn: Connection, site_id: str, region_id: str | None, category_id: st
     conn.execute(
         update(sites).where(sites.c.id == site_id).values(region_id=region_id, category_id=category_id)
     )
-    _add(conn, counts, _placements(conn, [site_id]))
+    conn.execute(update(site_sync).where(site_sync.c.site_id == site_id).values(region_id=region_id))
+    after = _placements(conn, [site_id])
+    _add(conn, counts, after)
+    count_site(conn, before.get(site_id), -1)
+    count_site(conn, after.get(site_id), +1)
+
+
+def count_site(conn: Connection, placement: tuple[str, list[str]] | None, change: int) -> None:
+    """A site joins (+1) or leaves (−1) the site counts of a placement — its category in
+    its region and every region above (none: not placed)."""
+    if placement is None:
+        return
+    category, ancestors = placement
+    rows = [{"region_id": r, "category_id": category, "sites": change} for r in sorted(ancestors)]
+    conn.execute(upsert(conn, region_sites, ["region_id", "category_id"], add=["sites"]), rows)
+
+
+def placement_of(conn: Connection, site_id: str) -> tuple[str, list[str]] | None:
+    """A site's category and its region with every region above (None: not placed)."""
+    return _placements(conn, [site_id]).get(site_id)
 
 
 def rebuild(engine: Engine) -> int:

@@ -31,9 +31,12 @@ def first_due_ms(complete_until_ms: int, tz: ZoneInfo, deadline: str) -> int:
     return int(datetime.combine(day, time(hour, minute), tzinfo=tz).timestamp() * 1000)
 
 
-def add_site(conn: Connection, site_id: str) -> None:
-    """A new site: no gate yet, so nothing owed."""
-    conn.execute(insert(site_sync).values(site_id=site_id, complete_until_ms=None, due_ms=None))
+def add_site(conn: Connection, site_id: str, region_id: str | None) -> None:
+    """A new site: no gate yet, so nothing owed. Its region is kept here too, so the sites
+    late in a region are found from this table alone."""
+    conn.execute(
+        insert(site_sync).values(site_id=site_id, complete_until_ms=None, due_ms=None, region_id=region_id)
+    )
 
 
 def refresh(conn: Connection, site_id: str) -> None:

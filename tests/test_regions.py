@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from core.bundle import DeviceBundle
 from hub import region_overview, rollups
 from hub.auth import create_user
-from hub.core.db import daily_counts, region_daily, region_paths, sites
+from hub.core.db import daily_counts, region_daily, region_paths, region_sites, sites
 from hub.counting import ROLLUP_METRICS
 from hub.recompute import recompute
 from hub.regions import create_region, place_site
@@ -87,6 +87,21 @@ def recount(engine: Engine) -> dict[tuple[str, str, str], Counter[str]]:
     return {k: v for k, v in expected.items() if +v}
 
 
+def site_counts(engine: Engine) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str]]]:
+    """The kept site counts per (region, category), and a recount from the sites."""
+    with engine.connect() as conn:
+        kept = Counter({(r.region_id, r.category_id): r.sites for r in conn.execute(select(region_sites))})
+        counted = Counter(
+            (r.ancestor_id, r.category_id or rollups.NO_CATEGORY)
+            for r in conn.execute(
+                select(region_paths.c.ancestor_id, sites.c.category_id).join(
+                    sites, sites.c.region_id == region_paths.c.region_id
+                )
+            )
+        )
+    return +kept, counted
+
+
 def folded(engine: Engine) -> dict[tuple[str, str, str], Counter[str]]:
     with engine.connect() as conn:
         rows = conn.execute(select(region_daily)).all()
@@ -139,6 +154,8 @@ def test_rollups_equal_a_recount_after_late_data_a_recompute_and_a_move(
     place_site(hub_engine, city.hotel.id, city.b, "hotel")
     rollups.fold(hub_engine)
     assert folded(hub_engine)[(city.b, "hotel", DAY)]["checks"] == 4
+    kept, counted = site_counts(hub_engine)
+    assert kept == counted and kept[(city.city, "market")] == 2 and kept[(city.b, "hotel")] == 1
     before = folded(hub_engine)
     assert rollups.rebuild(hub_engine) > 0
     assert folded(hub_engine) == before == recount(hub_engine)

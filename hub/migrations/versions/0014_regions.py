@@ -103,9 +103,11 @@ def upgrade() -> None:
             "due_ms", sa.BigInteger(), nullable=True,
             comment="Deadline of the first local day not complete (NULL: no active gate).",
         ),
+        sa.Column("region_id", sa.String(length=32), nullable=True, comment="The site's (sites.region_id)."),
         sa.PrimaryKeyConstraint("site_id"),
     )  # fmt: skip
     op.create_index("site_sync_by_due", "site_sync", ["due_ms", "site_id"])
+    op.create_index("site_sync_by_region", "site_sync", ["region_id", "site_id"])
     op.create_table(
         "region_daily",
         sa.Column("region_id", sa.String(length=32), nullable=False),
@@ -113,6 +115,13 @@ def upgrade() -> None:
         sa.Column("local_date", sa.String(length=10), nullable=False),
         *(sa.Column(name, sa.Integer(), nullable=False, server_default="0") for name in ROLLUP_COLUMNS),
         sa.PrimaryKeyConstraint("region_id", "local_date", "category_id"),
+    )
+    op.create_table(
+        "region_sites",
+        sa.Column("region_id", sa.String(length=32), nullable=False),
+        sa.Column("category_id", sa.String(length=32), nullable=False, comment="'-': no category."),
+        sa.Column("sites", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("region_id", "category_id"),
     )
     op.create_table(
         "rollup_pending",
@@ -140,6 +149,15 @@ def upgrade() -> None:
             "overrides", sa.Text(), nullable=False, server_default="{}",
             comment="The fields the site set itself (JSON); the rest is inherited.",
         ),
+    )  # fmt: skip
+    op.create_index("device_status_by_last_seen", "device_status", ["last_seen_ms"])
+    op.create_index(
+        "devices_not_active", "devices", ["id"],
+        postgresql_where=sa.text("status <> 'active'"), sqlite_where=sa.text("status <> 'active'"),
+    )  # fmt: skip
+    op.create_index(
+        "alerts_open", "alerts", ["site_id"],
+        postgresql_where=sa.text("acked_at_ms IS NULL"), sqlite_where=sa.text("acked_at_ms IS NULL"),
     )  # fmt: skip
     _sites_own_rules()
     _sites_sync()
@@ -187,10 +205,15 @@ def _sites_sync() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("devices_not_active", table_name="devices")
+    op.drop_index("alerts_open", table_name="alerts")
+    op.drop_index("device_status_by_last_seen", table_name="device_status")
     op.drop_column("policy_versions", "overrides")
     op.drop_table("policy_defaults")
     op.drop_table("rollup_pending")
+    op.drop_table("region_sites")
     op.drop_table("region_daily")
+    op.drop_index("site_sync_by_region", table_name="site_sync")
     op.drop_index("site_sync_by_due", table_name="site_sync")
     op.drop_table("site_sync")
     op.drop_table("user_regions")
