@@ -36,6 +36,10 @@ from hub.rollups import NO_CATEGORY
 LIST_LIMIT = 100
 """Rows of the late list and of open alerts shown (the counts are always whole)."""
 
+WIDE = 2000
+"""Sites below a region from which its late, alerted and quiet rows are found from their
+own indexes rather than by walking the region's sites (see ``_region_of``)."""
+
 
 @dataclass
 class Part:
@@ -126,21 +130,20 @@ def overview(
                 cats.setdefault(row.category_id, Part(row.category_id, row.category_id)).counts = counts
             found = part(row.region_id)
             found.counts = dict(Counter(found.counts) + Counter(counts))
-        for which, where in (
-            ("late", site_sync.c.due_ms <= now_ms),
-            ("no_gates", site_sync.c.due_ms.is_(None)),
-        ):
-            for top, n in conn.execute(_per_top(_late_below(tops).where(where))):
+        wide = total.sites > WIDE
+        due = site_sync.c.due_ms
+        for which, where in (("late", due <= now_ms), ("no_gates", due.is_(None))):
+            for top, n in conn.execute(_per_top(_late_below(tops, wide).where(where))):
                 setattr(part(top), which, n)
-        for top, n in conn.execute(_per_top(_open_below(tops))):
+        for top, n in conn.execute(_per_top(_open_below(tops, wide))):
             part(top).open_alerts = n
-        for top, n in conn.execute(_per_top(_quiet_below(tops, now_ms - offline_after_ms))):
+        for top, n in conn.execute(_per_top(_quiet_below(tops, wide, now_ms - offline_after_ms))):
             part(top).offline = n
-        late = _late_list(conn, region_id, now_ms)
+        late = _late_list(conn, region_id, wide, now_ms)
         shown = [
             OpenAlert(r.site_id, r.name, r.reason, r.gate, r.temp_c, r.event_ms)
             for r in conn.execute(
-                _open_below([region_id])
+                _open_below([region_id], wide)
                 .add_columns(sites.c.name, alerts.c.reason, alerts.c.gate, alerts.c.temp_c, alerts.c.event_ms)
                 .join(sites, sites.c.id == alerts.c.site_id)
                 .order_by(alerts.c.event_ms.desc())
@@ -153,30 +156,37 @@ def overview(
     )
 
 
-# Each "below" query starts from the few rows that matter — sites late or without a gate
-# (``site_sync``'s due index), open alerts (their partial index), gates gone quiet (the
-# last-seen index) — and reaches the regions through ``site_sync.region_id`` and the
-# closure: never a pass over every site or gate of a province.
+# Each "below" query reaches the regions through ``site_sync.region_id`` and the closure.
+# A small region starts from its own sites (``site_sync_by_region``); a wide one — a city,
+# a province — from the few rows that matter: sites late or without a gate (the due
+# index), open alerts (their partial index), gates gone quiet (the last-seen index). The
+# planners (SQLite's above all) do not always see which is cheaper, so a wide region's
+# join goes through an expression no index can serve (``_region_of``): never a pass over
+# every site or gate of a province.
 
 
-def _late_below(tops: list[str]) -> Select[Any]:
+def _region_of(wide: bool) -> Any:
+    return func.coalesce(site_sync.c.region_id, "") if wide else site_sync.c.region_id
+
+
+def _late_below(tops: list[str], wide: bool) -> Select[Any]:
     return (
         select(region_paths.c.ancestor_id.label("top"), site_sync.c.site_id, site_sync.c.due_ms)
-        .join(region_paths, region_paths.c.region_id == site_sync.c.region_id)
+        .join(region_paths, region_paths.c.region_id == _region_of(wide))
         .where(region_paths.c.ancestor_id.in_(tops))
     )
 
 
-def _open_below(tops: list[str]) -> Select[Any]:
+def _open_below(tops: list[str], wide: bool) -> Select[Any]:
     return (
         select(region_paths.c.ancestor_id.label("top"), alerts.c.site_id)
         .join(site_sync, site_sync.c.site_id == alerts.c.site_id)
-        .join(region_paths, region_paths.c.region_id == site_sync.c.region_id)
+        .join(region_paths, region_paths.c.region_id == _region_of(wide))
         .where(region_paths.c.ancestor_id.in_(tops), alerts.c.acked_at_ms.is_(None))
     )
 
 
-def _quiet_below(tops: list[str], before_ms: int) -> Select[Any]:
+def _quiet_below(tops: list[str], wide: bool, before_ms: int) -> Select[Any]:
     """Active gates last heard from before ``before_ms`` (gates never heard from are not
     offline but new; revoked ones are not gates any more)."""
     revoked = select(devices.c.id).where(
@@ -185,7 +195,7 @@ def _quiet_below(tops: list[str], before_ms: int) -> Select[Any]:
     return (
         select(region_paths.c.ancestor_id.label("top"), device_status.c.device_id)
         .join(site_sync, site_sync.c.site_id == device_status.c.site_id)
-        .join(region_paths, region_paths.c.region_id == site_sync.c.region_id)
+        .join(region_paths, region_paths.c.region_id == _region_of(wide))
         .where(
             region_paths.c.ancestor_id.in_(tops),
             device_status.c.last_seen_ms < before_ms,
@@ -199,11 +209,11 @@ def _per_top(rows: Select[Any]) -> Select[Any]:
     return select(found.c.top, func.count()).group_by(found.c.top)
 
 
-def _late_list(conn: Connection, region_id: str, now_ms: int) -> list[LateSite]:
+def _late_list(conn: Connection, region_id: str, wide: bool, now_ms: int) -> list[LateSite]:
     """The sites late with their report (oldest deadline first), then those without a gate."""
     due = site_sync.c.due_ms
     first = (
-        _late_below([region_id])
+        _late_below([region_id], wide)
         .where((due <= now_ms) | due.is_(None))
         .order_by(due.is_(None), due, site_sync.c.site_id)
         .limit(LIST_LIMIT)

@@ -23,7 +23,8 @@ BOTH_DATABASES = True
 REFERENCE = {
     "organisations", "sites", "devices", "users", "user_sites", "sessions",
     "issuers", "signer_certs", "revocations", "alembic_version",
-    "regions", "region_paths", "categories", "user_regions", "policy_defaults", "region_daily",
+    "regions", "region_paths", "categories", "user_regions", "policy_defaults",
+    "region_daily", "region_sites",
 }  # fmt: skip
 """Tables not written by uploads: small ones written by operators, and the region rollups
 (sums across sites, written only by the folding from the per-site ``rollup_pending``) —
