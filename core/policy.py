@@ -70,6 +70,15 @@ class Policy(BaseModel):
         description="Denials raised as alerts to the managers (yellow codes and refusals on request).",
     )
     debounce_s: float = Field(5.0, ge=0.5, le=60, description="Same code again within this: same check.")
+    itinerary_star_action: Literal["deny", "admit"] = Field(
+        "deny", description="An itinerary card with a star (a risk area in the last 14 days)."
+    )
+    itinerary_required: bool = Field(
+        False, description="No itinerary card shown: deny (true) or admit, counted as incomplete (false)."
+    )
+    no_mask_action: Literal["give", "deny"] = Field(
+        "give", description="No mask: hand one out and go on (give), or refuse entry (deny)."
+    )
 
     def retest_window_s(self) -> tuple[int, int]:
         """Seconds after a first high reading when a re-test counts: (opens, closes)."""

@@ -72,6 +72,9 @@ REASONS: dict[str, Reason] = {
             "refused", "拒绝检查，禁止通行", "Refused the check: entry refused", urgent=True, metric="refused"
         ),
         Reason("override", "保安人工判定", "Decided by the guard"),
+        Reason("itinerary_star", "行程卡带星号，禁止通行", "Itinerary card with a star: entry refused"),
+        Reason("itinerary_missing", "未出示行程卡，禁止通行", "No itinerary card: entry refused"),
+        Reason("no_mask", "未佩戴口罩，禁止通行", "No mask: entry refused"),
         Reason("visitor", "访客已登记，通行", "Visitor registered: admitted", metric="visitors"),
         Reason("id_checked", "已人工核验身份，通行", "Identity checked by the guard: admitted"),
         Reason(

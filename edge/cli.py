@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from core.bundle import BundleError, DeviceBundle
+from core.four_checks import ITINERARY, MASK, Itinerary, Looked, Mask
 from edge.camera import Roi, is_live, open_stream, reconnecting
 from edge.cli_options import (
     camera_options,
@@ -95,6 +96,14 @@ def edge() -> None:
 )
 @thermometer_options
 @click.option("--seed", default=0, show_default=True, help="Seed of the simulated sensor.")
+@click.option(
+    "--itinerary", type=click.Choice(list(ITINERARY)),
+    help="The itinerary card the guard saw: green, star (a risk area) or none shown. Default: not looked at.",
+)  # fmt: skip
+@click.option(
+    "--mask", type=click.Choice(list(MASK)),
+    help="The mask: worn, none, or given (handed out at the gate). Default: not looked at.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per check.")
 @click.argument("sources", nargs=-1, required=True)
 def scan(
@@ -103,12 +112,16 @@ def scan(
     temp: float | None,
     thermometer: ThermometerConfig,
     seed: int,
+    itinerary: Itinerary | None,
+    mask: Mask | None,
     as_json: bool,
     sources: tuple[str, ...],
 ) -> None:
     """Check people from SOURCES: image files, folders of images, video files, camera
     indexes or stream URLs. A still image is one presentation (no code found → check by
-    hand); in a video, frames with a code become checks and repeats are debounced."""
+    hand); in a video, frames with a code become checks and repeats are debounced. The
+    itinerary card and the mask (the other two of the four checks) apply to every person
+    of this run."""
     bundle, store = open_device(device_path, db_path, create=True)
     station = _station(bundle, store)
     seeded = thermometer.model_copy(update={"seed": seed})
@@ -118,7 +131,7 @@ def scan(
     try:
         for source in sources:
             try:
-                failures += _scan_source(source, station, sensor, emit)
+                failures += _scan_source(source, station, sensor, emit, Looked(itinerary, mask))
             except FrameError as exc:
                 click.echo(f"error: {exc} — skipped, nothing recorded", err=True)
                 failures += 1
@@ -135,10 +148,11 @@ def _scan_source(
     station: GateStation,
     thermometer: Thermometer,
     emit: Callable[[dict[str, Any]], None],
+    looked: Looked,
 ) -> int:
     """Check every presentation in one source; return how many inputs failed."""
     if is_stream(source):
-        for outcome in station.watch(open_stream(source), thermometer):
+        for outcome in station.watch(open_stream(source), thermometer, looked):
             emit(_describe(outcome, source))
         return 0
     path = Path(source)
@@ -157,7 +171,7 @@ def _scan_source(
             failures += 1
             continue
         code = station.first_code(image)
-        outcome = station.record(code, measure(thermometer))
+        outcome = station.record(code, measure(thermometer), looked=looked)
         if code is None:
             click.echo(
                 f"warning: no QR code found in {image_path} — recorded as a manual check "

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from core.four_checks import NOT_LOOKED, Looked, flag_of
 from core.policy import Colour, Policy, Verdict
 from core.reasons import reason
 from edge.codes import CodeResult
@@ -50,6 +51,8 @@ class Presentation:
     clock_unset: bool = False
     trust_age_hours: float | None = None
     flags: list[str] = field(default_factory=list)
+    looked: Looked = NOT_LOOKED
+    """What the guard saw of the itinerary card and the mask (core.four_checks)."""
 
 
 def _temperature(p: Presentation, policy: Policy) -> Decision | None:
@@ -119,9 +122,30 @@ def confirmed_colour(colour: Colour, policy: Policy) -> Decision:
     return Decision("deny", reason, ("colour_confirmed",))
 
 
+def _looked(looked: Looked, policy: Policy) -> tuple[Decision | None, tuple[str, ...]]:
+    """The itinerary card and the mask, as the guard saw them: a refusal if the site's rules
+    say so, and what to record of both (a mask handed out is recorded as such)."""
+    flags: list[str] = []
+    refusal = None
+    if looked.itinerary is not None:
+        flags.append(flag_of("itinerary", looked.itinerary))
+        if looked.itinerary == "star" and policy.itinerary_star_action == "deny":
+            refusal = Decision("deny", "itinerary_star")
+        elif looked.itinerary == "none" and policy.itinerary_required:
+            refusal = Decision("deny", "itinerary_missing")
+    if looked.mask is not None:
+        if looked.mask == "none" and policy.no_mask_action == "deny":
+            refusal = refusal or Decision("deny", "no_mask")
+        given = "given" if looked.mask == "none" and policy.no_mask_action == "give" else looked.mask
+        flags.append(flag_of("mask", given))
+    return refusal, tuple(flags)
+
+
 def decide(p: Presentation, policy: Policy) -> Decision:
-    """Apply the site's rules in order of severity."""
+    """Apply the site's rules in order of severity: the temperature, then what the guard
+    saw of the itinerary card and the mask, then the code."""
     stale = p.trust_age_hours is not None and p.trust_age_hours > policy.trust_max_age_hours
+    refusal, seen = _looked(p.looked, policy)
     flags = tuple(p.flags) + (("clock_unset",) if p.clock_unset else ()) + (("trust_stale",) if stale else ())
-    decision = _temperature(p, policy) or _code(p, policy, stale)
-    return Decision(decision.verdict, decision.reason, flags)
+    decision = _temperature(p, policy) or refusal or _code(p, policy, stale)
+    return Decision(decision.verdict, decision.reason, flags + seen)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from core import RELEASED
 from core.bundle import DeviceBundle
+from core.four_checks import NOT_LOOKED, Looked
 from core.policy import Policy, SiteRules
 from core.trust import TrustList
 from edge import clock
@@ -117,15 +118,18 @@ class GateStation:
         guard_id: str | None = None,
         refers_to: int | None = None,
         flags: tuple[str, ...] = (),
+        looked: Looked = NOT_LOOKED,
     ) -> Outcome:
         """Verify, decide and durably log one presentation. ``refers_to`` names the check
         this one measures again (the re-measure rule then looks at that check); ``flags``
-        are added to the decision's (how a re-test was taken)."""
+        are added to the decision's (how a re-test was taken); ``looked`` is what the guard
+        saw of the itinerary card and the mask."""
         self.refresh_config()
         now = clock.now()
         result = verify(code.payload, self.trust, _at(now.wall_ms)) if code else None
         holder = self.holder_of(result.holder_id) if result and result.holder_id else None
-        decision = decide(self.presentation(result, reading, holder, refers_to), self.policy)
+        presented = replace(self.presentation(result, reading, holder, refers_to), looked=looked)
+        decision = decide(presented, self.policy)
         if flags:
             decision = Decision(decision.verdict, decision.reason, (*decision.flags, *flags))
         return self.write(decision, reading, holder, code, result, guard_id=guard_id, refers_to=refers_to)
@@ -206,7 +210,9 @@ class GateStation:
         """A check recorded by this process lately (what a guard can still act on)."""
         return self._outcomes.get(seq)
 
-    def present(self, frame: Frame, thermometer: Thermometer) -> Outcome | FrameState:
+    def present(
+        self, frame: Frame, thermometer: Thermometer, looked: Looked = NOT_LOOKED
+    ) -> Outcome | FrameState:
         """One camera frame — the gate loop's step, for ``edge run`` and the kiosk alike: a
         new code in it becomes a check with the sensor's temperature (debounced); otherwise
         what the frame held, for the screen to say. When the card refuses the write the code
@@ -219,15 +225,17 @@ class GateStation:
         if self.is_repeat(code):
             return "repeat"
         try:
-            return self.record(code, measure(thermometer))
+            return self.record(code, measure(thermometer), looked=looked)
         except StorageFault:
             self._recent.pop(code.payload, None)
             raise
 
-    def watch(self, frames: Iterable[Frame], thermometer: Thermometer) -> Iterator[Outcome]:
+    def watch(
+        self, frames: Iterable[Frame], thermometer: Thermometer, looked: Looked = NOT_LOOKED
+    ) -> Iterator[Outcome]:
         """The camera loop without a screen: every new code in the stream becomes a check."""
         for frame in frames:
-            if isinstance(outcome := self.present(frame, thermometer), Outcome):
+            if isinstance(outcome := self.present(frame, thermometer, looked), Outcome):
                 yield outcome
 
     def scan(self, frame: Frame) -> Scan:

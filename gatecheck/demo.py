@@ -22,6 +22,7 @@ import click
 import httpx
 
 from core.bundle import DeviceBundle
+from core.four_checks import NOT_LOOKED, Looked
 from core.policy import Policy
 from edge.codes import Colour
 from edge.codes.names import mask_name
@@ -62,6 +63,8 @@ class Visit:
     temp_c: float
     typed: bool
     expect: tuple[str, str]
+    looked: Looked = NOT_LOOKED
+    """What the guard saw of the itinerary card and the mask (the camera sees neither)."""
 
 
 def scenario(gate: int, people: int, issuer: IssuerSecret) -> list[Visit]:
@@ -98,9 +101,15 @@ def scenario(gate: int, people: int, issuer: IssuerSecret) -> list[Visit]:
             visits.append(Visit(f"regional-{i}", regional, 36.5, False, ("manual", "code_unverified")))
         elif kind == 11:
             visits.append(Visit(f"unreadable-{i}", None, 36.4, False, ("manual", "no_code")))
+        elif kind == 4:
+            starred = Looked("star", "worn")  # a risk area in the last 14 days: refused here
+            visits.append(Visit(f"star-{i}", code(i), 36.4, False, ("deny", "itinerary_star"), starred))
         else:
+            # Residents: most shown card and mask; one handed a mask at the gate; one the
+            # guard waved through without looking (counted as incomplete, not as passed).
+            looked = {2: Looked("green", "none"), 6: NOT_LOOKED}.get(kind, Looked("green", "worn"))
             typed = kind == 1
-            visits.append(Visit(f"resident-{i}", code(i), 36.2 + 0.1 * kind, typed, ("admit", "ok")))
+            visits.append(Visit(f"resident-{i}", code(i), 36.2 + 0.1 * kind, typed, ("admit", "ok"), looked))
     return visits
 
 
@@ -114,6 +123,13 @@ def expected_counts(visits: list[Visit]) -> Counter[str]:
         counts["temp_manual"] += visit.typed
         if verdict == "deny":
             counts[f"deny:{reason}"] += 1
+        if verdict == "admit":
+            parts = [
+                *(["itinerary"] if visit.looked.itinerary in (None, "none") else []),
+                *(["temperature"] if visit.typed else []),
+                *(["mask"] if visit.looked.mask is None else []),  # "none" is handed one here
+            ]
+            counts.update([f"incomplete:{part}" for part in parts] or ["complete"])
     return counts
 
 
@@ -124,6 +140,9 @@ def hub_totals(days: list[DayCounts]) -> Counter[str]:
             totals[field] += getattr(day, field)
         for reason, n in day.denied_by_reason.items():
             totals[f"deny:{reason}"] += n
+        totals["complete"] += day.complete
+        for part, n in day.incomplete_by_part.items():
+            totals[f"incomplete:{part}"] += n
     return totals
 
 
@@ -138,7 +157,8 @@ def run_gate(bundle: DeviceBundle, store: CheckStore, visits: list[Visit], image
             images / f"{n:03d}-{visit.label}.png", spoil(frame) if visit.payload is None else frame
         )
         code = station.first_code(read_image(path))
-        outcome = station.record(code, Reading(visit.temp_c, "manual" if visit.typed else "sensor"))
+        reading = Reading(visit.temp_c, "manual" if visit.typed else "sensor")
+        outcome = station.record(code, reading, looked=visit.looked)
         got = (outcome.decision.verdict, outcome.decision.reason)
         if got != visit.expect:
             problems.append(f"{path.name}: gate decided {got}, expected {visit.expect}")
@@ -153,6 +173,7 @@ COLUMNS = (
     ("fevers", "fevers", 8),
     ("manual", "manual", 8),
     ("typed", "temp_manual", 7),
+    ("complete", "complete", 10),
 )
 
 
@@ -168,11 +189,12 @@ def _doctor(home: DeviceHome, camera: Path) -> None:
 def _table(days: list[DayCounts]) -> str:
     """The hub's counts as a fixed-width table, one line per local day."""
     head = f"{'date':<12}" + "".join(f"{title:>{width}}" for title, _, width in COLUMNS)
-    lines = [head + "  denied by reason"]
+    lines = [head + "  denied by reason | admitted with a part missing or hand-made"]
     for day in days:
         numbers = "".join(f"{getattr(day, field):>{width}}" for _, field, width in COLUMNS)
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(day.denied_by_reason.items())) or "-"
-        lines.append(f"{day.date:<12}{numbers}  {reasons}")
+        parts = ", ".join(f"{k}: {v}" for k, v in sorted(day.incomplete_by_part.items())) or "-"
+        lines.append(f"{day.date:<12}{numbers}  {reasons} | {parts}")
     return "\n".join(lines)
 
 

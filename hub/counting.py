@@ -5,10 +5,11 @@ schema change. A metric is named as the field of the day report it fills
 (``hub.schemas.DayCounts``), so nothing is renamed on the way out: ``checks``, the
 verdicts (``admitted``, ``denied``, ``remeasure``, ``manual``), ``deny:<reason>``, the
 ``metric`` a reason has in ``core.reasons`` (``fevers``, ``code_red``, ``refused``,
-``visitors``), ``overrides``, ``temp_manual``
-(temperature typed by hand), ``gate:<gate>`` and ``hour:<HH>`` (checks per entrance and
-per local hour), and — counted from their own tables — ``holders`` (unique people) and
-``devices`` (devices reporting).
+``visitors``), ``overrides``, ``temp_manual`` (temperature typed by hand), ``gate:<gate>``
+and ``hour:<HH>`` (checks per entrance and per local hour), ``complete`` and
+``incomplete:<part>`` (admissions with all four checks done properly, or with that part
+missing or hand-made: ``core.four_checks``), and — counted from their own tables —
+``holders`` (unique people) and ``devices`` (devices reporting).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.four_checks import missing_parts
 from core.protocol import GATE_MAX
 from core.reasons import reason as reason_of
 
@@ -79,6 +81,8 @@ def metrics_for(check: Mapping[str, Any]) -> list[str]:
         metrics.append("overrides")
     if check["temp_source"] == "manual":
         metrics.append("temp_manual")
+    if check["verdict"] == "admit":
+        metrics += [f"incomplete:{part}" for part in missing_parts(check)] or ["complete"]
     return metrics
 
 
@@ -86,7 +90,7 @@ def tally(checks: Iterable[Mapping[str, Any]]) -> Counter[tuple[str, str]]:
     """(local_date, metric) → count over checks that already carry ``local_date``.
     Checks are grouped first by what decides their metrics (a batch has few such kinds),
     so the metric rules run once per kind rather than once per check."""
-    fields = ("local_date", "local_hour", "verdict", "reason", "gate", "flags", "temp_source")
+    fields = ("local_date", "local_hour", "verdict", "reason", "gate", "flags", "temp_source", "scheme")
     kinds = Counter(map(itemgetter(*fields), checks))
     counts: Counter[tuple[str, str]] = Counter()
     for kind, n in kinds.items():

@@ -32,6 +32,13 @@ class DayCounts(BaseModel):
     holders: int = Field(0, description="Unique people (by pseudonym).")
     devices: int = Field(0, description="Devices that reported checks that day.")
     temp_manual: int = Field(0, description="Checks whose temperature a guard typed in.")
+    complete: int = Field(
+        0, description="Admissions with all four checks done properly (core.four_checks.DONE)."
+    )
+    incomplete_by_part: dict[str, int] = Field(
+        default_factory=dict,
+        description="Admissions with this part missing or hand-made: code, itinerary, temperature, mask.",
+    )
     denied_by_reason: dict[str, int] = Field(default_factory=dict)
     by_gate: dict[str, int] = Field(default_factory=dict, description="Checks per entrance.")
     by_hour: dict[str, int] = Field(default_factory=dict, description="Checks per local hour (00-23).")
@@ -43,6 +50,11 @@ class DayCounts(BaseModel):
     @property
     def incidents(self) -> int:
         return self.fevers + self.code_red + self.refused
+
+    @property
+    def complete_share(self) -> float | None:
+        """Complete checks % of the day's admissions (None: nobody admitted)."""
+        return self.complete / self.admitted if self.admitted else None
 
 
 DayState = Literal["zero_report", "reported", "waiting", "late", "no_devices", "not_begun"]

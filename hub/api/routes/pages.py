@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from core.fever_drill import DISPOSITIONS
+from core.four_checks import PARTS
 from core.reasons import reason
 from core.text import LINE_PATTERN
 from hub import day_reports, queries, region_overview, sessions, visitors
@@ -383,6 +384,8 @@ def export_csv(
             t("status"),
             *named,
             t("typed_share"),
+            t("complete_share"),
+            *(t(f"missing_{part}") for part in PARTS),
             t("by_reason"),
             *per_gate_head,
             *per_hour_head,
@@ -396,6 +399,8 @@ def export_csv(
         denied = sorted(found.denied_by_reason.items()) if found else []
         reasons = "; ".join(f"{_reason(k, lang)}={v}" for k, v in denied)
         share = f"{found.typed_share:.3f}" if found else ""
+        complete = f"{found.complete_share:.3f}" if found and found.complete_share is not None else ""
+        incomplete = [found.incomplete_by_part.get(part, 0) if found else "" for part in PARTS]
         per_gate = [found.by_gate.get(g, 0) if found else "" for g in gates]
         per_hour = [found.by_hour.get(h, 0) if found else "" for h in hours]
         writer.writerow(
@@ -405,6 +410,8 @@ def export_csv(
                 t(status.state),
                 *numbers,
                 share,
+                complete,
+                *incomplete,
                 reasons,
                 *per_gate,
                 *per_hour,

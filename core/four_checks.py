@@ -1,0 +1,107 @@
+"""The sites' "four checks" (四件套: scan the health code, look at the itinerary card, take
+the temperature, check the mask — 002:995, 002:1205) and how each was done.
+
+Inspections found "codes missed or not scanned, temperatures not measured" (001:30), so
+every check says, part by part, what was done. The camera cannot see the itinerary card or
+the mask: the guard says what they saw (``edge scan --itinerary/--mask``) and it travels
+with the check as flags (``itinerary_green``, ``mask_given``) — no new wire column, and a
+hub that predates them stores them as any flag. The code and the temperature are read
+from the check itself. A check that says nothing of a part — from a gate older
+than this — is *not recorded*, never *passed*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+Part = Literal["code", "itinerary", "temperature", "mask"]
+PARTS: tuple[Part, ...] = ("code", "itinerary", "temperature", "mask")
+
+Itinerary = Literal["green", "star", "none"]
+Mask = Literal["worn", "none", "given"]
+
+ITINERARY: dict[str, tuple[str, str]] = {
+    "green": ("行程卡绿色", "Itinerary card green"),
+    "star": ("行程卡带星号", "Itinerary card with a star"),
+    "none": ("未出示行程卡", "No itinerary card shown"),
+}
+MASK: dict[str, tuple[str, str]] = {
+    "worn": ("已佩戴口罩", "Mask worn"),
+    "none": ("未佩戴口罩", "No mask"),
+    "given": ("现场发放口罩", "Mask handed out"),
+}
+
+PART_NAMES: dict[Part, tuple[str, str]] = {
+    "code": ("健康码", "health code"),
+    "itinerary": ("行程卡", "itinerary card"),
+    "temperature": ("体温", "temperature"),
+    "mask": ("口罩", "mask"),
+}
+
+DONE: dict[Part, frozenset[str]] = {
+    "code": frozenset({"verified"}),
+    "itinerary": frozenset({"green", "star"}),
+    "temperature": frozenset({"sensor"}),
+    "mask": frozenset({"worn", "given"}),
+}
+"""How each part counts as done properly: a code verified by the gate (not a colour a
+guard confirmed, not an ID alone), a card shown, a reading from the sensor (not typed),
+a mask on the face (one handed out at the gate counts)."""
+
+VERIFIED_SCHEMES = frozenset({"gc1", "hc1"})
+
+
+@dataclass(frozen=True)
+class Looked:
+    """What the guard saw of the two parts the camera cannot (None: not looked at)."""
+
+    itinerary: Itinerary | None = None
+    mask: Mask | None = None
+
+
+NOT_LOOKED = Looked()
+"""Neither looked at: a camera alone, or a gate older than the four checks."""
+
+
+def flag_of(part: Literal["itinerary", "mask"], outcome: str) -> str:
+    """The flag a part's outcome travels as: ``itinerary_green``, ``mask_given`` (flags are
+    lower-case words: core.protocol)."""
+    return f"{part}_{outcome}"
+
+
+def _flagged(flags: Iterable[str], part: str) -> str | None:
+    prefix = f"{part}_"
+    return next((f[len(prefix) :] for f in flags if f.startswith(prefix)), None)
+
+
+def how_done(check: Mapping[str, object]) -> dict[Part, str]:
+    """How each part of one check was done, from what the check records: ``reason``,
+    ``scheme``, ``temp_source`` and ``flags`` (a list, or the hub's comma-joined text)."""
+    raw = check.get("flags") or ()
+    flags = raw.split(",") if isinstance(raw, str) else list(raw)  # type: ignore[call-overload]
+    reason, scheme = check.get("reason"), check.get("scheme")
+    if reason == "id_checked":
+        code = "id_only"
+    elif reason in ("override", "visitor") or "override" in flags:
+        code = "guard"
+    elif scheme in VERIFIED_SCHEMES:
+        code = "verified"
+    elif scheme:
+        code = "unverified"
+    else:
+        code = "none"
+    source = check.get("temp_source")
+    return {
+        "code": code,
+        "itinerary": _flagged(flags, "itinerary") or "not_recorded",
+        "temperature": "typed" if source == "manual" else "sensor" if source == "sensor" else "none",
+        "mask": _flagged(flags, "mask") or "not_recorded",
+    }
+
+
+def missing_parts(check: Mapping[str, object]) -> list[Part]:
+    """The parts of a check not done properly (see ``DONE``)."""
+    done = how_done(check)
+    return [part for part in PARTS if done[part] not in DONE[part]]

@@ -1,0 +1,140 @@
+"""The four checks (四件套): the gate records the itinerary card and the mask beside the
+code and the temperature, the site's rules decide on them, and the hub counts every
+admission that skipped or hand-made a part — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from core.bundle import DeviceBundle
+from core.four_checks import Looked
+from edge.decode import Code
+from edge.station import GateStation
+from edge.store import CheckStore
+from edge.thermometer import Reading
+from gatecheck.cli import main
+from hub import queries
+from sync.agent import SyncAgent
+
+BOTH_DATABASES = True
+
+
+def scan(tmp_path: Path, *args: str) -> tuple[int, list[dict[str, object]], str]:
+    result = CliRunner().invoke(
+        main,
+        ["edge", "scan", "--device", str(tmp_path / "device.json"), "--db", str(tmp_path / "edge.db"),
+         "--temp", "36.5", "--json", *args],
+    )  # fmt: skip
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, [json.loads(line) for line in result.stdout.splitlines()], result.stderr
+
+
+def count(tmp_path: Path) -> int:
+    store = CheckStore(tmp_path / "edge.db")
+    try:
+        return len(store.rows())
+    finally:
+        store.close()
+
+
+def test_the_guard_records_the_card_and_the_mask_and_the_rules_decide(
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path], signed: Callable[..., str]
+) -> None:
+    image = str(qr_png(signed("ID-1"), "green.png"))
+    for options, verdict, reason, flags in (
+        (["--itinerary", "green", "--mask", "worn"], "admit", "ok", ["itinerary_green", "mask_worn"]),
+        (
+            ["--itinerary", "star", "--mask", "worn"],
+            "deny",
+            "itinerary_star",
+            ["itinerary_star", "mask_worn"],
+        ),
+        (["--mask", "none"], "admit", "ok", ["mask_given"]),  # the site hands one out
+        (["--itinerary", "none"], "admit", "ok", ["itinerary_none"]),  # not required here
+        ([], "admit", "ok", []),  # not looked at: nothing claimed
+    ):
+        code, lines, err = scan(tmp_path, *options, image)
+        assert code == 0, err
+        assert (lines[0]["verdict"], lines[0]["reason"]) == (verdict, reason), options
+        assert lines[0]["flags"] == flags, options
+    # A fever still comes first, whatever the mask.
+    code, lines, _ = scan(tmp_path, "--mask", "none", "--temp", "38.6", image)
+    assert lines[-1]["reason"] == "temp_high"
+    # A misspelt outcome is refused before anything is recorded.
+    before = count(tmp_path)
+    code, lines, err = scan(tmp_path, "--mask", "maybe", image)
+    assert code == 2 and "'worn', 'none', 'given'" in err and lines == []
+    assert count(tmp_path) == before
+
+
+@pytest.mark.site_policy(no_mask_action="deny", itinerary_required=True, itinerary_star_action="admit")
+def test_a_strict_site_refuses_no_mask_and_no_card(
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path], signed: Callable[..., str]
+) -> None:
+    image = str(qr_png(signed("ID-2"), "green.png"))
+    for options, reason in (
+        (["--itinerary", "green", "--mask", "none"], "no_mask"),
+        (["--itinerary", "none", "--mask", "worn"], "itinerary_missing"),
+        (["--itinerary", "star", "--mask", "worn"], "ok"),  # this site admits a star
+    ):
+        code, lines, err = scan(tmp_path, *options, image)
+        assert code == 0, err
+        assert lines[0]["reason"] == reason, options
+        assert lines[0]["verdict"] == ("admit" if reason == "ok" else "deny")
+
+
+def test_the_hub_counts_admissions_with_a_part_missing_or_hand_made(
+    tmp_path: Path,
+    bundle: DeviceBundle,
+    hub_engine: Engine,
+    client: TestClient,
+    signed: Callable[..., str],
+) -> None:
+    store = CheckStore(tmp_path / "gate.db")
+    station = GateStation(bundle, store)
+    sensor, typed = Reading(36.5, "sensor"), Reading(36.5, "manual")
+
+    def code(holder: str) -> Code:
+        payload = signed(holder)
+        return Code(payload.encode(), payload, "utf-8", ((0, 0),) * 4, "test")
+
+    fed = [
+        (code("A"), sensor, Looked("green", "worn")),  # complete
+        (code("B"), sensor, Looked("green", "none")),  # mask handed out: complete
+        (code("C"), sensor, Looked()),  # a gate that does not ask: card and mask not recorded
+        (code("D"), typed, Looked("green", "worn")),  # temperature typed by hand
+        (None, sensor, Looked("green", "worn")),  # no code: checked by hand, not admitted
+        (code("F"), sensor, Looked("star", "worn")),  # refused: not an admission
+        (code("G"), sensor, Looked("none", "worn")),  # card not shown, admitted
+    ]
+    outcomes = [station.record(c, reading, looked=looked) for c, reading, looked in fed]
+    assert [o.decision.verdict for o in outcomes] == ["admit"] * 4 + ["manual", "deny", "admit"]
+    assert SyncAgent(bundle, store).push().stored == len(fed)
+
+    site = queries.get_site(hub_engine, bundle.site_id)
+    assert site is not None
+    today = queries.site_today(site)
+    (day,) = queries.daily(hub_engine, [site.id], today, today)
+    assert (day.admitted, day.complete) == (5, 2)
+    assert day.incomplete_by_part == {"itinerary": 2, "mask": 1, "temperature": 1}
+    assert day.complete_share == pytest.approx(0.4)
+
+    # The site page and the CSV say the same, in Chinese.
+    page = client.get(f"/sites/{bundle.site_id}")
+    assert "四件套完整率" in page.text and ">40%" in page.text.replace("\n", "").replace(" ", "")
+    exported = client.get(f"/sites/{bundle.site_id}/report.csv").text.lstrip("\ufeff")
+    rows = list(csv.reader(io.StringIO(exported)))
+    header, row = rows[0], next(r for r in rows[1:] if r[1] == day.date)
+    assert row[header.index("四件套完整率")] == "0.400"
+    assert row[header.index("行程卡未查")] == "2" and row[header.index("口罩未查")] == "1"
+    assert row[header.index("健康码未核验")] == "0"
