@@ -19,6 +19,19 @@ from typing import Literal
 Part = Literal["code", "itinerary", "temperature", "mask"]
 PARTS: tuple[Part, ...] = ("code", "itinerary", "temperature", "mask")
 
+Category = Literal["resident", "staff", "student", "teacher", "visitor", "courier", "workman", "returnee"]
+"""Who is entering (002:21, 000:581, 001:26): set by the guard or a device default."""
+CATEGORIES: dict[str, tuple[str, str]] = {
+    "resident": ("居民", "Resident"),
+    "staff": ("工作人员", "Staff"),
+    "student": ("学生", "Student"),
+    "teacher": ("教师", "Teacher"),
+    "visitor": ("访客", "Visitor"),
+    "courier": ("快递外卖", "Courier"),
+    "workman": ("施工人员", "Workman"),
+    "returnee": ("返乡人员", "Returnee"),
+}
+
 Itinerary = Literal["green", "star", "none"]
 Mask = Literal["worn", "none", "given"]
 
@@ -59,13 +72,15 @@ class Looked:
 
     itinerary: Itinerary | None = None
     mask: Mask | None = None
+    category: Category | None = None
+    """Who the person is (recorded as ``person_<category>``; per-category rules apply)."""
 
 
 NOT_LOOKED = Looked()
 """Neither looked at: a camera alone, or a gate older than the four checks."""
 
 
-def flag_of(part: Literal["itinerary", "mask"], outcome: str) -> str:
+def flag_of(part: Literal["itinerary", "mask", "person"], outcome: str) -> str:
     """The flag a part's outcome travels as: ``itinerary_green``, ``mask_given`` (flags are
     lower-case words: core.protocol)."""
     return f"{part}_{outcome}"
@@ -79,8 +94,7 @@ def _flagged(flags: Iterable[str], part: str) -> str | None:
 def how_done(check: Mapping[str, object]) -> dict[Part, str]:
     """How each part of one check was done, from what the check records: ``reason``,
     ``scheme``, ``temp_source`` and ``flags`` (a list, or the hub's comma-joined text)."""
-    raw = check.get("flags") or ()
-    flags = raw.split(",") if isinstance(raw, str) else list(raw)  # type: ignore[call-overload]
+    flags = _flag_list(check.get("flags"))
     reason, scheme = check.get("reason"), check.get("scheme")
     if reason == "id_checked":
         code = "id_only"
@@ -99,6 +113,18 @@ def how_done(check: Mapping[str, object]) -> dict[Part, str]:
         "temperature": "typed" if source == "manual" else "sensor" if source == "sensor" else "none",
         "mask": _flagged(flags, "mask") or "not_recorded",
     }
+
+
+def _flag_list(raw: object) -> list[str]:
+    """A check's flags: a list on the gate, comma-joined text at the hub."""
+    if not raw:
+        return []
+    return raw.split(",") if isinstance(raw, str) else list(raw)  # type: ignore[call-overload]
+
+
+def category_of(flags: object) -> str | None:
+    """The person's category a check records (None: not said)."""
+    return _flagged(_flag_list(flags), "person")
 
 
 def missing_parts(check: Mapping[str, object]) -> list[Part]:

@@ -7,9 +7,11 @@ docs/policy.md has the table.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from core.four_checks import Category
 
 Verdict = Literal["admit", "deny", "remeasure", "manual"]
 ManualOrDeny = Literal["manual", "deny"]
@@ -76,9 +78,18 @@ class Policy(BaseModel):
     itinerary_required: bool = Field(
         False, description="No itinerary card shown: deny (true) or admit, counted as incomplete (false)."
     )
+    category_thresholds: dict[Category, float] = Field(
+        default_factory=dict,
+        description="A fever threshold for some kinds of person, e.g. workmen at a school: 37.0 (002:287).",
+    )
     no_mask_action: Literal["give", "deny"] = Field(
         "give", description="No mask: hand one out and go on (give), or refuse entry (deny)."
     )
+
+    def threshold_for(self, category: str | None) -> float:
+        """The fever threshold for this kind of person (the site's own when none is set)."""
+        found = self.category_thresholds.get(cast(Category, category)) if category else None
+        return self.fever_threshold_c if found is None else found
 
     def retest_window_s(self) -> tuple[int, int]:
         """Seconds after a first high reading when a re-test counts: (opens, closes)."""
@@ -87,8 +98,11 @@ class Policy(BaseModel):
 
     @model_validator(mode="after")
     def _threshold_inside_plausible(self) -> Policy:
-        if not self.plausible_min_c < self.fever_threshold_c < self.plausible_max_c:
-            raise ValueError("fever_threshold_c must lie between plausible_min_c and plausible_max_c")
+        for name, value in (("fever_threshold_c", self.fever_threshold_c), *self.category_thresholds.items()):
+            if not self.plausible_min_c < value < self.plausible_max_c:
+                raise ValueError(
+                    f"{name}: the threshold must lie between plausible_min_c and plausible_max_c"
+                )
         return self
 
 

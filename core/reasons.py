@@ -75,6 +75,12 @@ REASONS: dict[str, Reason] = {
         Reason("itinerary_star", "行程卡带星号，禁止通行", "Itinerary card with a star: entry refused"),
         Reason("itinerary_missing", "未出示行程卡，禁止通行", "No itinerary card: entry refused"),
         Reason("no_mask", "未佩戴口罩，禁止通行", "No mask: entry refused"),
+        Reason(
+            "courier_handover",
+            "快递外卖无接触交接，不入内",
+            "Courier: contactless hand-over, no entry",
+            metric="handovers",
+        ),
         Reason("visitor", "访客已登记，通行", "Visitor registered: admitted", metric="visitors"),
         Reason("id_checked", "已人工核验身份，通行", "Identity checked by the guard: admitted"),
         Reason(

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from core.bundle import BundleError, DeviceBundle
-from core.four_checks import ITINERARY, MASK, Itinerary, Looked, Mask
+from core.four_checks import CATEGORIES, ITINERARY, MASK, Category, Itinerary, Looked, Mask
 from edge.camera import Roi, is_live, open_stream, reconnecting
 from edge.cli_options import (
     camera_options,
@@ -104,6 +104,10 @@ def edge() -> None:
     "--mask", type=click.Choice(list(MASK)),
     help="The mask: worn, none, or given (handed out at the gate). Default: not looked at.",
 )  # fmt: skip
+@click.option(
+    "--category", type=click.Choice(list(CATEGORIES)),
+    help="Who is entering (resident, staff, workman, courier …): per-kind rules apply.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per check.")
 @click.argument("sources", nargs=-1, required=True)
 def scan(
@@ -114,6 +118,7 @@ def scan(
     seed: int,
     itinerary: Itinerary | None,
     mask: Mask | None,
+    category: Category | None,
     as_json: bool,
     sources: tuple[str, ...],
 ) -> None:
@@ -131,7 +136,7 @@ def scan(
     try:
         for source in sources:
             try:
-                failures += _scan_source(source, station, sensor, emit, Looked(itinerary, mask))
+                failures += _scan_source(source, station, sensor, emit, Looked(itinerary, mask, category))
             except FrameError as exc:
                 click.echo(f"error: {exc} — skipped, nothing recorded", err=True)
                 failures += 1

@@ -60,7 +60,7 @@ def _temperature(p: Presentation, policy: Policy) -> Decision | None:
         return Decision("manual", "no_temperature")
     if not policy.plausible_min_c <= p.reading.celsius <= policy.plausible_max_c:
         return Decision("remeasure", "temp_out_of_range")
-    if p.reading.celsius >= policy.fever_threshold_c:
+    if p.reading.celsius >= policy.threshold_for(p.looked.category):
         if p.prior_high_age_s is None:
             return Decision("remeasure", "temp_high")
         opens, _ = policy.retest_window_s()
@@ -125,7 +125,7 @@ def confirmed_colour(colour: Colour, policy: Policy) -> Decision:
 def _looked(looked: Looked, policy: Policy) -> tuple[Decision | None, tuple[str, ...]]:
     """The itinerary card and the mask, as the guard saw them: a refusal if the site's rules
     say so, and what to record of both (a mask handed out is recorded as such)."""
-    flags: list[str] = []
+    flags: list[str] = [flag_of("person", looked.category)] if looked.category else []
     refusal = None
     if looked.itinerary is not None:
         flags.append(flag_of("itinerary", looked.itinerary))
@@ -147,5 +147,7 @@ def decide(p: Presentation, policy: Policy) -> Decision:
     stale = p.trust_age_hours is not None and p.trust_age_hours > policy.trust_max_age_hours
     refusal, seen = _looked(p.looked, policy)
     flags = tuple(p.flags) + (("clock_unset",) if p.clock_unset else ()) + (("trust_stale",) if stale else ())
-    decision = _temperature(p, policy) or refusal or _code(p, policy, stale)
+    # Couriers do not enter: the gate records a contactless hand-over (002:995).
+    courier = Decision("deny", "courier_handover") if p.looked.category == "courier" else None
+    decision = courier or _temperature(p, policy) or refusal or _code(p, policy, stale)
     return Decision(decision.verdict, decision.reason, flags + seen)

@@ -21,7 +21,7 @@ from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.four_checks import missing_parts
+from core.four_checks import category_of, missing_parts
 from core.protocol import GATE_MAX
 from core.reasons import reason as reason_of
 
@@ -83,6 +83,8 @@ def metrics_for(check: Mapping[str, Any]) -> list[str]:
         metrics.append("temp_manual")
     if check["verdict"] == "admit":
         metrics += [f"incomplete:{part}" for part in missing_parts(check)] or ["complete"]
+    if category := category_of(check.get("flags")):
+        metrics.append(f"person:{category}")
     return metrics
 
 

@@ -139,6 +139,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "all_regions": ("辖区", "Regions"),
     "rule_own": ("本场所自定", "set by this site"),
     "complete_share": ("四件套完整率", "Complete four checks"),
+    "handovers": ("快递外卖无接触交接", "Courier hand-overs"),
+    "by_person": ("按人员类别", "By kind of person"),
     "incomplete_parts": ("不完整（按项）", "Incomplete, by part"),
     "missing_code": ("健康码未核验", "code not verified"),
     "missing_itinerary": ("行程卡未查", "itinerary not seen"),

@@ -58,7 +58,7 @@ def daily(engine: Engine, site_ids: Sequence[str] | None, start: date, end: date
                 # Our own rows: no need to validate what the database just handed back.
                 day = days[(site_id, local_date)] = DayCounts.model_construct(
                     site_id=site_id, date=local_date, denied_by_reason={}, by_gate={}, by_hour={},
-                    incomplete_by_part={},
+                    incomplete_by_part={}, by_category={},
                 )  # fmt: skip
             kind, _, name = metric.partition(":")
             if kind == "deny" and name:
@@ -69,6 +69,8 @@ def daily(engine: Engine, site_ids: Sequence[str] | None, start: date, end: date
                 day.by_hour[name] = n
             elif kind == "incomplete" and name:
                 day.incomplete_by_part[name] = n
+            elif kind == "person" and name:
+                day.by_category[name] = n
             elif metric in _DAY_FIELDS:  # a metric is named as the field it fills
                 setattr(day, metric, n)
     return [days[key] for key in sorted(days)]

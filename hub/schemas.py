@@ -32,6 +32,10 @@ class DayCounts(BaseModel):
     holders: int = Field(0, description="Unique people (by pseudonym).")
     devices: int = Field(0, description="Devices that reported checks that day.")
     temp_manual: int = Field(0, description="Checks whose temperature a guard typed in.")
+    handovers: int = Field(0, description="Couriers' contactless hand-overs (they do not enter).")
+    by_category: dict[str, int] = Field(
+        default_factory=dict, description="Checks per kind of person, where the gate recorded it."
+    )
     complete: int = Field(
         0, description="Admissions with all four checks done properly (core.four_checks.DONE)."
     )

@@ -138,3 +138,37 @@ def test_the_hub_counts_admissions_with_a_part_missing_or_hand_made(
     assert row[header.index("四件套完整率")] == "0.400"
     assert row[header.index("行程卡未查")] == "2" and row[header.index("口罩未查")] == "1"
     assert row[header.index("健康码未核验")] == "0"
+
+
+@pytest.mark.site_policy(category_thresholds={"workman": 37.0}, retest_after_s=0)
+def test_a_workman_at_37_1_is_refused_at_a_school(
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path], signed: Callable[..., str]
+) -> None:
+    image = str(qr_png(signed("W-1"), "workman.png"))
+    first = scan(tmp_path, "--category", "workman", "--temp", "37.1", image)[1][0]
+    again = scan(tmp_path, "--category", "workman", "--temp", "37.1", image)[1][0]
+    assert (first["reason"], again["verdict"], again["reason"]) == ("temp_high", "deny", "fever")
+    assert again["flags"] == ["person_workman"]
+    # Anyone else at the same school is held to the site's own 37.3.
+    teacher = scan(tmp_path, "--category", "teacher", "--temp", "37.1", str(qr_png(signed("T-1"), "t.png")))
+    assert teacher[1][0]["verdict"] == "admit"
+
+
+def test_a_workman_at_37_1_enters_a_compound_and_a_courier_hands_over(
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path], signed: Callable[..., str],
+    hub_engine: Engine,
+) -> None:  # fmt: skip
+    workman = scan(tmp_path, "--category", "workman", "--temp", "37.1", str(qr_png(signed("W-2"), "w.png")))
+    assert (workman[1][0]["verdict"], workman[1][0]["reason"]) == ("admit", "ok")
+    courier = scan(tmp_path, "--category", "courier", str(qr_png(signed("C-1"), "c.png")))[1][0]
+    assert (courier["verdict"], courier["reason"], courier["flags"]) == (
+        "deny", "courier_handover", ["person_courier"]
+    )  # fmt: skip
+    store = CheckStore(tmp_path / "edge.db")
+    assert SyncAgent(bundle, store).push().stored == 2
+    store.close()
+    site = queries.get_site(hub_engine, bundle.site_id)
+    assert site is not None
+    (day,) = queries.daily(hub_engine, [site.id], queries.site_today(site), queries.site_today(site))
+    assert day.handovers == 1 and day.by_category == {"workman": 1, "courier": 1}
+    assert day.denied_by_reason == {"courier_handover": 1}

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from core.fever_drill import DISPOSITIONS
-from core.four_checks import PARTS
+from core.four_checks import CATEGORIES, PARTS
 from core.reasons import reason
 from core.text import LINE_PATTERN
 from hub import day_reports, queries, region_overview, sessions, visitors
@@ -71,6 +71,7 @@ def _render(
         "zone": zone_label,
         "actions": {key: texts[lang == "en"] for key, texts in ACTIONS.items()},
         "disposition": lambda key: DISPOSITIONS.get(key, (key, key))[lang == "en"],
+        "person": lambda key: CATEGORIES.get(key, (key, key))[lang == "en"],
         "left_ms": lambda ms, now_ms: time_left(datetime.fromtimestamp(ms / 1000, UTC), now_ms, lang),
     }
     response = templates.TemplateResponse(request, name, {**helpers, **context}, status_code=status)
@@ -344,7 +345,7 @@ def visitor_ledger(
 
 CSV_FIELDS = (
     "checks", "admitted", "denied", "remeasure", "manual", "fevers", "code_red", "refused",
-    "overrides", "visitors", "holders", "devices", "temp_manual",
+    "overrides", "visitors", "holders", "devices", "temp_manual", "handovers",
 )  # fmt: skip
 CSV_HEADERS = {field: field for field in CSV_FIELDS} | {"devices": "devices_reporting"}
 """The i18n key each column is headed by."""
