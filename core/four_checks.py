@@ -32,6 +32,16 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "returnee": ("返乡人员", "Returnee"),
 }
 
+Symptom = Literal["cough", "fatigue", "fever_14d", "contact"]
+"""The questions asked of visitors, returnees and anyone the guard asks (the list is site
+policy): any "yes" refuses entry and is urgent."""
+SYMPTOMS: dict[str, tuple[str, str]] = {
+    "cough": ("咳嗽", "Cough"),
+    "fatigue": ("乏力", "Fatigue"),
+    "fever_14d": ("14天内发热", "Fever in the last 14 days"),
+    "contact": ("接触过病例", "Contact with a case"),
+}
+
 Itinerary = Literal["green", "star", "none"]
 Mask = Literal["worn", "none", "given"]
 
@@ -74,13 +84,15 @@ class Looked:
     mask: Mask | None = None
     category: Category | None = None
     """Who the person is (recorded as ``person_<category>``; per-category rules apply)."""
+    symptoms: tuple[Symptom, ...] | None = None
+    """The questions answered "yes" (an empty tuple: asked, all "no"; None: not asked)."""
 
 
 NOT_LOOKED = Looked()
 """Neither looked at: a camera alone, or a gate older than the four checks."""
 
 
-def flag_of(part: Literal["itinerary", "mask", "person"], outcome: str) -> str:
+def flag_of(part: Literal["itinerary", "mask", "person", "symptom"], outcome: str) -> str:
     """The flag a part's outcome travels as: ``itinerary_green``, ``mask_given`` (flags are
     lower-case words: core.protocol)."""
     return f"{part}_{outcome}"

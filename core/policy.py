@@ -11,11 +11,11 @@ from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.four_checks import Category
+from core.four_checks import Category, Symptom
 
 Verdict = Literal["admit", "deny", "remeasure", "manual"]
 ManualOrDeny = Literal["manual", "deny"]
-AlertReason = Literal["fever", "code_red", "code_yellow", "refused"]
+AlertReason = Literal["fever", "code_red", "code_yellow", "refused", "symptoms"]
 """Denials a site may have raised to its managers as alerts (docs/hub.md, "Alerts")."""
 Colour = Literal["green", "yellow", "red"]
 """A health code's colour, as the issuing app draws it."""
@@ -81,6 +81,10 @@ class Policy(BaseModel):
     category_thresholds: dict[Category, float] = Field(
         default_factory=dict,
         description="A fever threshold for some kinds of person, e.g. workmen at a school: 37.0 (002:287).",
+    )
+    symptom_questions: frozenset[Symptom] = Field(
+        frozenset({"cough", "fatigue", "fever_14d", "contact"}),
+        description="The questions that refuse entry when answered yes (others are recorded only).",
     )
     no_mask_action: Literal["give", "deny"] = Field(
         "give", description="No mask: hand one out and go on (give), or refuse entry (deny)."

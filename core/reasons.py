@@ -76,6 +76,12 @@ REASONS: dict[str, Reason] = {
         Reason("itinerary_missing", "未出示行程卡，禁止通行", "No itinerary card: entry refused"),
         Reason("no_mask", "未佩戴口罩，禁止通行", "No mask: entry refused"),
         Reason(
+            "symptoms",
+            "有症状或接触史，禁止通行，请立即上报",
+            "Symptoms or contact: entry refused",
+            urgent=True,
+        ),
+        Reason(
             "courier_handover",
             "快递外卖无接触交接，不入内",
             "Courier: contactless hand-over, no entry",

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from core.bundle import BundleError, DeviceBundle
-from core.four_checks import CATEGORIES, ITINERARY, MASK, Category, Itinerary, Looked, Mask
+from core.four_checks import CATEGORIES, ITINERARY, MASK, SYMPTOMS, Category, Itinerary, Looked, Mask, Symptom
 from edge.camera import Roi, is_live, open_stream, reconnecting
 from edge.cli_options import (
     camera_options,
@@ -64,6 +64,20 @@ def _unstored(exc: StorageFault) -> str:
     return f"{exc}. This check was not recorded; the ones before it are safe."
 
 
+def _symptoms(_ctx: click.Context, _param: click.Parameter, text: str | None) -> tuple[Symptom, ...] | None:
+    """``--symptoms``: "none", or the questions answered yes, comma-separated."""
+    if text is None:
+        return None
+    said = [s.strip() for s in text.split(",") if s.strip()]
+    if said == ["none"]:
+        return ()
+    unknown = [s for s in said if s not in SYMPTOMS]
+    if unknown or not said:
+        named = ", ".join(unknown) or repr(text)
+        raise click.BadParameter(f"{named}: say none, or some of {', '.join(SYMPTOMS)} (无，或以上各项)")
+    return tuple(said)  # type: ignore[arg-type]
+
+
 def _print_json(check: dict[str, Any]) -> None:
     click.echo(json.dumps(check, ensure_ascii=False))
 
@@ -108,6 +122,10 @@ def edge() -> None:
     "--category", type=click.Choice(list(CATEGORIES)),
     help="Who is entering (resident, staff, workman, courier …): per-kind rules apply.",
 )  # fmt: skip
+@click.option(
+    "--symptoms", callback=_symptoms, metavar="none|cough,fatigue,fever_14d,contact",
+    help="The health questions asked, and those answered yes (none: asked, all no). Default: not asked.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per check.")
 @click.argument("sources", nargs=-1, required=True)
 def scan(
@@ -119,6 +137,7 @@ def scan(
     itinerary: Itinerary | None,
     mask: Mask | None,
     category: Category | None,
+    symptoms: tuple[Symptom, ...] | None,
     as_json: bool,
     sources: tuple[str, ...],
 ) -> None:
@@ -136,7 +155,9 @@ def scan(
     try:
         for source in sources:
             try:
-                failures += _scan_source(source, station, sensor, emit, Looked(itinerary, mask, category))
+                failures += _scan_source(
+                    source, station, sensor, emit, Looked(itinerary, mask, category, symptoms)
+                )
             except FrameError as exc:
                 click.echo(f"error: {exc} — skipped, nothing recorded", err=True)
                 failures += 1

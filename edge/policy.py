@@ -133,6 +133,10 @@ def _looked(looked: Looked, policy: Policy) -> tuple[Decision | None, tuple[str,
             refusal = Decision("deny", "itinerary_star")
         elif looked.itinerary == "none" and policy.itinerary_required:
             refusal = Decision("deny", "itinerary_missing")
+    if looked.symptoms is not None:
+        flags += [flag_of("symptom", s) for s in looked.symptoms] or [flag_of("symptom", "none")]
+        if set(looked.symptoms) & policy.symptom_questions:
+            refusal = refusal or Decision("deny", "symptoms")
     if looked.mask is not None:
         if looked.mask == "none" and policy.no_mask_action == "deny":
             refusal = refusal or Decision("deny", "no_mask")

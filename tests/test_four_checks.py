@@ -172,3 +172,31 @@ def test_a_workman_at_37_1_enters_a_compound_and_a_courier_hands_over(
     (day,) = queries.daily(hub_engine, [site.id], queries.site_today(site), queries.site_today(site))
     assert day.handovers == 1 and day.by_category == {"workman": 1, "courier": 1}
     assert day.denied_by_reason == {"courier_handover": 1}
+
+
+def test_a_yes_to_a_health_question_refuses_entry_and_is_urgent(
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path], signed: Callable[..., str]
+) -> None:
+    image = str(qr_png(signed("V-1"), "visitor.png"))
+    asked = scan(tmp_path, "--category", "visitor", "--symptoms", "none", image)[1][0]
+    assert (asked["verdict"], asked["flags"]) == ("admit", ["person_visitor", "symptom_none"])
+    coughing = scan(tmp_path, "--symptoms", "cough,contact", image)[1][0]
+    assert (coughing["verdict"], coughing["reason"]) == ("deny", "symptoms")
+    assert coughing["flags"] == ["symptom_cough", "symptom_contact"]
+    store = CheckStore(tmp_path / "edge.db")
+    assert [r["urgent"] for r in store.rows()] == [0, 1]  # sent ahead of the backlog
+    store.close()
+    before = count(tmp_path)
+    code, lines, err = scan(tmp_path, "--symptoms", "sneeze", image)
+    assert code == 2 and "sneeze" in err and "无，或以上各项" in err and lines == []
+    assert count(tmp_path) == before
+
+
+@pytest.mark.site_policy(symptom_questions=["contact"])
+def test_a_site_asks_only_the_questions_it_chose(
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path], signed: Callable[..., str]
+) -> None:
+    image = str(qr_png(signed("V-2"), "v.png"))
+    cough = scan(tmp_path, "--symptoms", "cough", image)[1][0]
+    assert (cough["verdict"], cough["flags"]) == ("admit", ["symptom_cough"])  # recorded, not refused
+    assert scan(tmp_path, "--symptoms", "contact", image)[1][0]["reason"] == "symptoms"
