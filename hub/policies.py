@@ -42,8 +42,21 @@ class Level:
     """Fields no level below and no site may change."""
 
 
-def unknown_fields(names: Iterable[str]) -> list[str]:
-    return sorted(set(names) - set(Policy.model_fields))
+def check_change(
+    effective_from: datetime | None, named: Iterable[str], now: datetime | None
+) -> tuple[int, int]:
+    """(now, from when) of a change of rules, in ms — refused when it would apply from the
+    past, names no rule, or names a rule that does not exist."""
+    now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
+    effective_ms = int(effective_from.timestamp() * 1000) if effective_from else now_ms
+    if effective_ms < now_ms - 60_000:
+        raise RegistryError("a rule change cannot apply from the past: give a time from now on")
+    wanted = list(named)
+    if not wanted:
+        raise RegistryError("nothing to change: give a rule to set, inherit, lock or unlock")
+    if unknown := sorted(set(wanted) - set(Policy.model_fields)):
+        raise RegistryError(f"no such rule: {', '.join(unknown)} (see docs/policy.md)")
+    return now_ms, effective_ms
 
 
 def own_fields(policy: Policy) -> dict[str, Any]:
@@ -194,14 +207,7 @@ def set_policy(
     ``change.inherit`` returned to the levels above, resolved and validated whole; it
     applies from ``change.effective_from`` (now when absent; never in the past). A field a
     level above locked cannot be changed here."""
-    now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
-    effective_ms = int(change.effective_from.timestamp() * 1000) if change.effective_from else now_ms
-    if effective_ms < now_ms - 60_000:
-        raise RegistryError("a rule change cannot apply from the past: give a time from now on")
-    if not (change.changes or change.inherit):
-        raise RegistryError("nothing to change: give a rule to set or to inherit")
-    if unknown := unknown_fields(change.inherit):
-        raise RegistryError(f"no such rule: {', '.join(unknown)} (see docs/policy.md)")
+    now_ms, effective_ms = check_change(change.effective_from, [*change.changes, *change.inherit], now)
     with engine.begin() as conn:
         newest = conn.execute(
             select(policy_versions)

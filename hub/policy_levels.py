@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, select
 
 from core.policy import Policy
 from hub.core.db import organisations, policy_defaults, policy_versions, region_paths, regions, sites
-from hub.policies import Level, append_version, levels_above, resolve, unknown_fields
-from hub.records import DefaultsChange, DefaultsRecord, LevelKind, RegistryError, UnknownRecord
+from hub.policies import Level, append_version, check_change, levels_above, resolve
+from hub.records import DefaultsChange, DefaultsRecord, LevelKind, UnknownRecord
 
 
 def _scope(conn: Connection, kind: LevelKind, scope_id: str) -> str:
@@ -80,15 +80,8 @@ def set_defaults(
     now: datetime | None = None,
 ) -> DefaultsRecord:
     """Store a new version of a level's defaults and pass it on to every site below."""
-    now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
-    effective_ms = int(change.effective_from.timestamp() * 1000) if change.effective_from else now_ms
-    if effective_ms < now_ms - 60_000:
-        raise RegistryError("a rule change cannot apply from the past: give a time from now on")
-    if not (change.changes or change.inherit or change.lock or change.unlock):
-        raise RegistryError("nothing to change: give --set, --inherit, --lock or --unlock")
     named = [*change.changes, *change.inherit, *change.lock, *change.unlock]
-    if unknown := unknown_fields(named):
-        raise RegistryError(f"no such rule: {', '.join(unknown)} (see docs/policy.md)")
+    now_ms, effective_ms = check_change(change.effective_from, named, now)
     with engine.begin() as conn:
         scope = _scope(conn, kind, scope_id)
         newest = conn.execute(
