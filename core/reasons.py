@@ -25,8 +25,9 @@ class Reason:
     (problems of a device's log); which denials are alerted is the site's policy
     (``Policy.alert_reasons``: fevers and red codes by default)."""
     event: bool = False
-    """Not a decision at the gate but a record of what was done about an earlier check (a
-    fever's disposition): it travels and is kept like a check, and adds to no count."""
+    """Not a decision at the gate but a record of something else (a fever's disposition, a
+    person leaving): it travels and is kept like a check, and adds to no count but its own
+    ``metric``, if it has one."""
     metric: str | None = None
     """The daily count this reason adds to, besides ``deny:<code>`` — named as the field of
     the hub's day report (``DayCounts``), the same name from the count to the CSV."""
@@ -75,6 +76,7 @@ REASONS: dict[str, Reason] = {
         Reason("itinerary_star", "行程卡带星号，禁止通行", "Itinerary card with a star: entry refused"),
         Reason("itinerary_missing", "未出示行程卡，禁止通行", "No itinerary card: entry refused"),
         Reason("no_mask", "未佩戴口罩，禁止通行", "No mask: entry refused"),
+        Reason("exit", "已登记离开", "Left the site", event=True, metric="exits"),
         Reason(
             "symptoms",
             "有症状或接触史，禁止通行，请立即上报",

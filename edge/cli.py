@@ -126,6 +126,10 @@ def edge() -> None:
     "--symptoms", callback=_symptoms, metavar="none|cough,fatigue,fever_14d,contact",
     help="The health questions asked, and those answered yes (none: asked, all no). Default: not asked.",
 )  # fmt: skip
+@click.option(
+    "--exit", "leaving", is_flag=True,
+    help="People leaving (an exit gate): recorded and counted as exits, no temperature, no verdict.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per check.")
 @click.argument("sources", nargs=-1, required=True)
 def scan(
@@ -138,6 +142,7 @@ def scan(
     mask: Mask | None,
     category: Category | None,
     symptoms: tuple[Symptom, ...] | None,
+    leaving: bool,
     as_json: bool,
     sources: tuple[str, ...],
 ) -> None:
@@ -156,7 +161,7 @@ def scan(
         for source in sources:
             try:
                 failures += _scan_source(
-                    source, station, sensor, emit, Looked(itinerary, mask, category, symptoms)
+                    source, station, sensor, emit, Looked(itinerary, mask, category, symptoms), leaving
                 )
             except FrameError as exc:
                 click.echo(f"error: {exc} — skipped, nothing recorded", err=True)
@@ -175,8 +180,11 @@ def _scan_source(
     thermometer: Thermometer,
     emit: Callable[[dict[str, Any]], None],
     looked: Looked,
+    leaving: bool,
 ) -> int:
     """Check every presentation in one source; return how many inputs failed."""
+    if leaving and is_stream(source):
+        raise FrameError(f"{source}: --exit takes image files (离开登记仅支持图片)")
     if is_stream(source):
         for outcome in station.watch(open_stream(source), thermometer, looked):
             emit(_describe(outcome, source))
@@ -197,6 +205,9 @@ def _scan_source(
             failures += 1
             continue
         code = station.first_code(image)
+        if leaving:
+            emit(_describe(station.record_exit(code), str(image_path)))
+            continue
         outcome = station.record(code, measure(thermometer), looked=looked)
         if code is None:
             click.echo(

@@ -134,6 +134,14 @@ class GateStation:
             decision = Decision(decision.verdict, decision.reason, (*decision.flags, *flags))
         return self.write(decision, reading, holder, code, result, guard_id=guard_id, refers_to=refers_to)
 
+    def record_exit(self, code: Code | None) -> Outcome:
+        """A person leaving (an exit gate, or a guard's tap): who, when — no temperature,
+        no verdict on their code; counted as an exit, never as a check."""
+        self.refresh_config()
+        result = verify(code.payload, self.trust, _at(clock.now().wall_ms)) if code else None
+        holder = self.holder_of(result.holder_id) if result and result.holder_id else None
+        return self.write(Decision("admit", "exit"), None, holder, code, result)
+
     def holder_of(self, identifier: bytes) -> str:
         """The site's pseudonym of a person (see edge.pseudonym)."""
         return pseudonym(self.bundle.pseudonym_key_bytes, identifier)

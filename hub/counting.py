@@ -66,10 +66,11 @@ VERDICT_METRICS = {"admit": "admitted", "deny": "denied", "remeasure": "remeasur
 
 
 def metrics_for(check: Mapping[str, Any]) -> list[str]:
-    """The metrics one check increments (``local_hour`` must be set); none for an event
-    (what was done about an earlier check is not another check)."""
-    if reason_of(check["reason"]).event:
-        return []
+    """The metrics one check increments (``local_hour`` must be set); an event (what was
+    done about an earlier check, a person leaving) is no check: only its own metric."""
+    found = reason_of(check["reason"])
+    if found.event:
+        return [found.metric] if found.metric else []
     verdict, gate, hour = VERDICT_METRICS[check["verdict"]], check["gate"], check["local_hour"]
     metrics = ["checks", verdict, f"gate:{gate}", f"hour:{hour:02d}"]
     reason = check["reason"]

@@ -200,3 +200,22 @@ def test_a_site_asks_only_the_questions_it_chose(
     cough = scan(tmp_path, "--symptoms", "cough", image)[1][0]
     assert (cough["verdict"], cough["flags"]) == ("admit", ["symptom_cough"])  # recorded, not refused
     assert scan(tmp_path, "--symptoms", "contact", image)[1][0]["reason"] == "symptoms"
+
+
+def test_people_leaving_are_counted_as_exits_not_checks(
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path], signed: Callable[..., str],
+    hub_engine: Engine,
+) -> None:  # fmt: skip
+    image = str(qr_png(signed("E-1"), "e.png"))
+    entered = scan(tmp_path, image)[1][0]
+    left = scan(tmp_path, "--exit", image)[1][0]
+    assert (left["verdict"], left["reason"], left["temp_c"]) == ("admit", "exit", None)
+    store = CheckStore(tmp_path / "edge.db")
+    rows = store.rows()
+    assert rows[0]["holder"] == rows[1]["holder"]  # the same person, in and out
+    assert SyncAgent(bundle, store).push().stored == 2
+    store.close()
+    site = queries.get_site(hub_engine, bundle.site_id)
+    assert site is not None and entered["reason"] == "ok"
+    (day,) = queries.daily(hub_engine, [site.id], queries.site_today(site), queries.site_today(site))
+    assert (day.checks, day.admitted, day.exits) == (1, 1, 1)

@@ -345,7 +345,7 @@ def visitor_ledger(
 
 CSV_FIELDS = (
     "checks", "admitted", "denied", "remeasure", "manual", "fevers", "code_red", "refused",
-    "overrides", "visitors", "holders", "devices", "temp_manual", "handovers",
+    "overrides", "visitors", "holders", "devices", "temp_manual", "handovers", "exits",
 )  # fmt: skip
 CSV_HEADERS = {field: field for field in CSV_FIELDS} | {"devices": "devices_reporting"}
 """The i18n key each column is headed by."""
