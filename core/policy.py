@@ -86,6 +86,9 @@ class Policy(BaseModel):
         frozenset({"cough", "fatigue", "fever_14d", "contact"}),
         description="The questions that refuse entry when answered yes (others are recorded only).",
     )
+    shift_temperature_required: bool = Field(
+        True, description="A guard types their own temperature to start a shift (000:19, 002:33)."
+    )
     no_mask_action: Literal["give", "deny"] = Field(
         "give", description="No mask: hand one out and go on (give), or refuse entry (deny)."
     )

@@ -78,6 +78,14 @@ REASONS: dict[str, Reason] = {
         Reason("no_mask", "未佩戴口罩，禁止通行", "No mask: entry refused"),
         Reason("exit", "已登记离开", "Left the site", event=True, metric="exits"),
         Reason(
+            "staff_fever",
+            "员工体温异常，不能上岗",
+            "Staff fever: shift not started",
+            urgent=True,
+            alert=True,
+            metric="fevers",
+        ),
+        Reason(
             "symptoms",
             "有症状或接触史，禁止通行，请立即上报",
             "Symptoms or contact: entry refused",

@@ -17,6 +17,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel
 
 from core.fever_drill import DISPOSITIONS, LEFT_UNTESTED, Disposition
+from core.four_checks import flag_of
 from core.messages import LocalisedError
 from edge import clock
 from edge.codes import Colour
@@ -72,6 +73,25 @@ class GuardDesk:
                 "测温仪无读数，请手工测温并输入体温",
                 "The thermometer gave no reading: measure by hand and type the temperature",
             ) from exc
+
+    def shift_check(self, guard_id: str, temp_c: float | None) -> float | None:
+        """A guard's own temperature before their shift (000:19, 002:33): normal — kept with
+        the shift, which starts; at or above the staff threshold — recorded as a check (a
+        fever: sent ahead and alerted) and the shift does not start."""
+        policy = self.station.policy
+        if temp_c is None:
+            if policy.shift_temperature_required:
+                raise ActionError("请先输入本人体温再上岗", "type your own temperature to start the shift")
+            return None
+        if temp_c >= policy.threshold_for("staff"):
+            staff = (flag_of("person", "staff"),)
+            decision = Decision("deny", "staff_fever", staff)
+            self.station.write(decision, Reading(temp_c, "manual"), None, guard_id=guard_id)
+            raise ActionError(
+                f"体温 {temp_c:.1f} °C，不能上岗，已上报，请到临时观察点",
+                f"temperature {temp_c:.1f} °C: the shift cannot start; it has been reported",
+            )
+        return temp_c
 
     def _outcome(self, seq: int) -> Outcome:
         outcome = self.station.outcome(seq)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 
 from core.messages import LocalisedError
 from core.passwords import check_password, hash_password, stand_in_hash
@@ -55,8 +56,10 @@ class GuardBook:
         """Active guards, id → name."""
         return self.guards.names()
 
-    def log_in(self, guard_id: str, pin: str) -> Shift:
-        """Check the PIN and open a shift for the guard, ending whoever was on duty."""
+    def log_in(self, guard_id: str, pin: str, fit: Callable[[], float | None] | None = None) -> Shift:
+        """Check the PIN and open a shift for the guard, ending whoever was on duty. ``fit``
+        runs once the PIN is right and before the shift opens: the guard's own health
+        check, which refuses the shift by raising, else gives the temperature kept with it."""
         guard = self.guards.find(guard_id)
         now = clock.now()
         if guard is None:
@@ -75,7 +78,8 @@ class GuardBook:
             else:
                 self.guards.record_failures(guard_id, failed, 0, None)
             raise GuardError("保安编号或 PIN 码错误", "unknown guard id or wrong PIN")
-        return self.shifts.open(guard_id, secrets.token_urlsafe(24), now.wall_ms)
+        own_temp_c = fit() if fit is not None else None
+        return self.shifts.open(guard_id, secrets.token_urlsafe(24), now.wall_ms, own_temp_c)
 
     def log_out(self, token: str) -> Shift:
         """End the shift the token belongs to (the handover)."""

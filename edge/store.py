@@ -155,6 +155,10 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE device_config SET policy = json_object('version', 1, 'policy', json(policy));
     ALTER TABLE checks ADD COLUMN policy_version INTEGER;
     """,
+    # Staff before their shift: the guard's own temperature when the shift opened.
+    """
+    ALTER TABLE shifts ADD COLUMN own_temp_c REAL;
+    """,
 )
 
 PAGE_SIZE = 1024

@@ -13,6 +13,8 @@ from edge.frames import Frame
 from edge.thermometer import Reading
 
 GUARD_ID, GUARD_NAME, GUARD_PIN = "G01", "王保安", "2468"
+LOGIN = {"guard_id": GUARD_ID, "pin": GUARD_PIN, "temp_c": 36.5}
+"""What a guard types to start a shift: id, PIN and their own temperature."""
 
 
 @dataclass

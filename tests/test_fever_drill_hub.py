@@ -19,7 +19,7 @@ from gatecheck.samples import render_frame
 from hub.core.db import alerts, daily_counts
 from sync.agent import SyncAgent
 from tests.conftest import running_kiosk
-from tests.kiosk_helpers import GUARD_ID, GUARD_PIN, FrameFeed, SettableSensor
+from tests.kiosk_helpers import LOGIN, FrameFeed, SettableSensor
 
 BOTH_DATABASES = True
 
@@ -56,7 +56,7 @@ def test_a_fever_case_is_followed_through_at_the_hub(
     sensor.celsius = 38.1
     first = shown(kiosk, feed, signed("p-case"))
     with TestClient(create_kiosk_app(kiosk)) as screen:
-        assert screen.post("/api/login", json={"guard_id": GUARD_ID, "pin": GUARD_PIN}).status_code == 200
+        assert screen.post("/api/login", json=LOGIN).status_code == 200
         later(301)
         fever = screen.post(
             f"/api/holds/{first['seq']}/retest", json={"method": "ear", "temp_c": 38.3}

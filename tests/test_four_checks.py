@@ -18,12 +18,14 @@ from sqlalchemy import Engine
 from core.bundle import DeviceBundle
 from core.four_checks import Looked
 from edge.decode import Code
+from edge.desk import ActionError, GuardDesk
 from edge.station import GateStation
 from edge.store import CheckStore
 from edge.thermometer import Reading
 from gatecheck.cli import main
 from hub import queries
 from sync.agent import SyncAgent
+from tests.kiosk_helpers import SettableSensor
 
 BOTH_DATABASES = True
 
@@ -219,3 +221,20 @@ def test_people_leaving_are_counted_as_exits_not_checks(
     assert site is not None and entered["reason"] == "ok"
     (day,) = queries.daily(hub_engine, [site.id], queries.site_today(site), queries.site_today(site))
     assert (day.checks, day.admitted, day.exits) == (1, 1, 1)
+
+
+def test_a_guards_fever_at_the_start_of_a_shift_reaches_the_hub_as_a_fever(
+    tmp_path: Path, bundle: DeviceBundle, hub_engine: Engine
+) -> None:
+    store = CheckStore(tmp_path / "gate.db")
+    desk = GuardDesk(GateStation(bundle, store), SettableSensor())
+    with pytest.raises(ActionError, match="不能上岗"):
+        desk.shift_check("G01", 37.6)
+    desk.shift_check("G02", 36.4)
+    assert SyncAgent(bundle, store).push().stored == 1  # the normal one stays with the shift
+    store.close()
+    site = queries.get_site(hub_engine, bundle.site_id)
+    assert site is not None
+    (day,) = queries.daily(hub_engine, [site.id], queries.site_today(site), queries.site_today(site))
+    assert (day.checks, day.denied, day.fevers) == (1, 1, 1)
+    assert [a.reason for a in queries.open_alerts(hub_engine, [site.id])] == ["staff_fever"]

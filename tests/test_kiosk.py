@@ -22,7 +22,7 @@ from edge.station import GateStation
 from edge.store import CheckStore, SyncKey
 from gatecheck.samples import recolour, render_frame
 from tests.conftest import fill_disk
-from tests.kiosk_helpers import GUARD_ID, GUARD_NAME, GUARD_PIN, FrameFeed, SettableSensor
+from tests.kiosk_helpers import GUARD_ID, GUARD_NAME, GUARD_PIN, LOGIN, FrameFeed, SettableSensor
 
 Gate = tuple[Kiosk, FrameFeed, SettableSensor]
 EN = {"Accept-Language": "en"}
@@ -38,7 +38,7 @@ def api(kiosk: Gate) -> Iterator[TestClient]:
 
 @pytest.fixture
 def guard(api: TestClient) -> TestClient:
-    response = api.post("/api/login", json={"guard_id": GUARD_ID, "pin": GUARD_PIN})
+    response = api.post("/api/login", json=LOGIN)
     assert response.status_code == 200, response.text
     return api
 
@@ -80,7 +80,7 @@ def test_wrong_pins_lock_the_guard_out(api: TestClient) -> None:
     for _ in range(5):
         response = api.post("/api/login", json={"guard_id": GUARD_ID, "pin": "0000"}, headers=EN)
         assert response.status_code == 401 and "wrong PIN" in response.json()["error"]
-    locked = api.post("/api/login", json={"guard_id": GUARD_ID, "pin": GUARD_PIN}, headers=EN)
+    locked = api.post("/api/login", json=LOGIN, headers=EN)
     assert locked.status_code == 401 and "try again in" in locked.json()["error"]
     assert int(locked.json()["error"].split("try again in ")[1].split()[0]) <= 60
 
@@ -100,7 +100,7 @@ def test_a_lockout_lasts_a_minute_of_this_boot_whatever_the_wall_clock(api: Test
         assert boot == now.boot_id and now.mono_ms < until <= now.mono_ms + 60_000
         # After a reboot (another boot id) the lockout is over, not decades long.
         kiosk[0].station.store.db.execute("UPDATE guards SET locked_boot = 'an earlier boot'")
-    assert api.post("/api/login", json={"guard_id": GUARD_ID, "pin": GUARD_PIN}).status_code == 200
+    assert api.post("/api/login", json=LOGIN).status_code == 200
 
 
 def test_an_unknown_guard_costs_one_pin_check_like_a_known_one(
@@ -470,7 +470,7 @@ def test_a_full_card_is_shown_and_the_gate_records_again_once_space_is_freed(
             assert status["storage"] in ("storage_full", "storage_fault")
             assert camera.is_alive()  # the loop goes on
             # A guard's action in the fault: a clear answer in both languages, not a bare 500.
-            refused = api.post("/api/login", json={"guard_id": GUARD_ID, "pin": GUARD_PIN})
+            refused = api.post("/api/login", json=LOGIN)
             assert refused.status_code == 503 and "请联系管理员" in refused.json()["error"]
             # The watchdog stops being fed while frames are not being recorded.
             time.sleep(0.3)
@@ -494,3 +494,23 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.01)
+
+
+def test_a_guard_with_a_fever_cannot_start_a_shift(api: TestClient, kiosk: Gate) -> None:
+    gate = kiosk[0]
+    login = {"guard_id": GUARD_ID, "pin": GUARD_PIN}
+    untaken = api.post("/api/login", json=login)
+    assert untaken.status_code == 409 and "本人体温" in untaken.json()["error"]
+    assert table(gate, "checks") == []  # nothing recorded, no shift
+    feverish = api.post("/api/login", json=login | {"temp_c": 37.6}, headers=EN)
+    assert feverish.status_code == 409 and "37.6 °C" in feverish.json()["error"]
+    assert api.get("/api/shift").status_code == 401  # the shift did not start
+    (fever,) = table(gate, "checks")
+    assert (fever["verdict"], fever["reason"], fever["urgent"], fever["guard_id"]) == (
+        "deny", "staff_fever", 1, GUARD_ID
+    )  # fmt: skip
+    assert fever["flags"] == "person_staff"
+    fit = api.post("/api/login", json=login | {"temp_c": 36.4})
+    assert fit.status_code == 200 and api.get("/api/shift").status_code == 200
+    assert [r["reason"] for r in table(gate, "checks")] == ["staff_fever"]  # a normal one is no check
+    assert table(gate, "shifts")[-1]["own_temp_c"] == 36.4  # kept with the shift

@@ -23,7 +23,7 @@ from hub.server import BackgroundHub
 from sync.agent import SyncAgent
 from tests.browser import chromium
 from tests.conftest import ADMIN_PASSWORD, log_in, running_kiosk
-from tests.kiosk_helpers import GUARD_ID, GUARD_PIN, FrameFeed, SettableSensor
+from tests.kiosk_helpers import LOGIN, FrameFeed, SettableSensor
 
 BOTH_DATABASES = True
 
@@ -45,7 +45,7 @@ def test_visitors_reach_the_hub_masked_for_managers_and_every_full_view_is_recor
 ) -> None:
     kiosk = gate[0]
     with TestClient(create_kiosk_app(kiosk)) as screen:
-        assert screen.post("/api/login", json={"guard_id": GUARD_ID, "pin": GUARD_PIN}).status_code == 200
+        assert screen.post("/api/login", json=LOGIN).status_code == 200
         for name, phone in (("李四", "138 0013 8000"), ("王小明", "13900139000")):
             body = {"name": name, "phone": phone, "host": "3号楼 201", "purpose": "送货", "temp_c": 36.5}
             assert screen.post("/api/visitors", json=body).status_code == 200

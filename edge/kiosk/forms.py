@@ -75,6 +75,10 @@ def name_phone_identifier(name: str, phone: str) -> bytes:
 class Login(Form):
     guard_id: Text = Field(min_length=1, max_length=32)
     pin: Text = Field(pattern=r"^\d{4,8}$")
+    temp_c: float | None = None
+    """The guard's own temperature, taken before the shift starts."""
+
+    _temp = field_validator("temp_c")(_temperature)
 
 
 class Remeasure(Form):

@@ -31,6 +31,8 @@ class Shift:
     started_ms: int
     ended_ms: int | None = None
     last_seq: int | None = None
+    own_temp_c: float | None = None
+    """The guard's own temperature when the shift opened (None: not taken)."""
 
 
 class ShiftCounts(BaseModel):
@@ -97,7 +99,7 @@ class ShiftTable:
     def __init__(self, store: CheckStore) -> None:
         self.store, self.db = store, store.db
 
-    def open(self, guard_id: str, token: str, now_ms: int) -> Shift:
+    def open(self, guard_id: str, token: str, now_ms: int, own_temp_c: float | None = None) -> Shift:
         """In one transaction: clear the guard's failures, end whoever's shift was open,
         open theirs from the next check on."""
         with self.db.conn:
@@ -105,8 +107,9 @@ class ShiftTable:
             self._end_open(now_ms)
             first_seq = self.store.highest_seq() + 1
             cursor = self.db.execute(
-                "INSERT INTO shifts (guard_id, token, first_seq, started_ms) VALUES (?, ?, ?, ?)",
-                (guard_id, token, first_seq, now_ms),
+                "INSERT INTO shifts (guard_id, token, first_seq, started_ms, own_temp_c) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (guard_id, token, first_seq, now_ms, own_temp_c),
             )
         assert cursor.lastrowid is not None
         found = self.get(cursor.lastrowid)
@@ -151,7 +154,8 @@ class ShiftTable:
 
     def _where(self, condition: str, params: tuple[object, ...]) -> Shift | None:
         row = self.db.execute(
-            "SELECT s.id, s.guard_id, g.name, s.token, s.first_seq, s.started_ms, s.ended_ms, s.last_seq "
+            "SELECT s.id, s.guard_id, g.name, s.token, s.first_seq, s.started_ms, s.ended_ms, s.last_seq, "
+            "s.own_temp_c "
             f"FROM shifts s JOIN guards g ON g.id = s.guard_id WHERE {condition}",
             params,
         ).fetchone()

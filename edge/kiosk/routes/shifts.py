@@ -13,7 +13,13 @@ router = APIRouter(prefix="/api")
 
 @router.post("/login", response_model=GuardOnDuty)
 def login(form: forms.Login, response: Response, kiosk: KioskDep) -> GuardOnDuty:
-    shift = act(kiosk, lambda: kiosk.guards.log_in(form.guard_id, form.pin))
+    """Open a shift: the PIN, then the guard's own temperature (a fever keeps the shift
+    closed and is reported)."""
+
+    def fit() -> float | None:
+        return kiosk.desk.shift_check(form.guard_id, form.temp_c)
+
+    shift = act(kiosk, lambda: kiosk.guards.log_in(form.guard_id, form.pin, fit))
     response.set_cookie(COOKIE, shift.token, httponly=True, samesite="strict")
     return GuardOnDuty(id=shift.guard_id, name=shift.guard_name)
 
