@@ -50,6 +50,7 @@ def test_a_district_officer_reads_the_district_and_drills_down(
             page.click("button[type=submit]")
             page.wait_for_selector("#region-total")
             assert page.url.endswith(f"/regions/{district.id}")  # their district is home
+            assert page.locator(f'#trail a[href^="/regions/{city.id}"]').count() == 0  # not theirs
             assert_readable(page, "region page")
             assert page.locator('#region-total [data-k="sites"]').inner_text() == "2"
             assert page.locator('#region-total [data-k="checks"]').inner_text() == "20"

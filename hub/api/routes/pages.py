@@ -247,7 +247,8 @@ def region_page(
     if found is None:
         raise HTTPException(404, "Region not found")
     links = [((today - timedelta(days=1)).isoformat(), "day_yesterday"), (today.isoformat(), "day_today")]
-    context = {"user": user, "r": found, "day_links": links, "now_ms": now_ms,
+    above = {region for region, _ in found.path[:-1] if user.can_see_region(region)}
+    context = {"user": user, "r": found, "day_links": links, "now_ms": now_ms, "linked": above,
                "zone_of": settings.region_timezone}  # fmt: skip
     return _render(request, "region.html", lang, context)
 
