@@ -12,6 +12,7 @@ than this — is *not recorded*, never *passed*.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -90,6 +91,21 @@ class Looked:
 
 NOT_LOOKED = Looked()
 """Neither looked at: a camera alone, or a gate older than the four checks."""
+
+
+VEHICLE_ENTRY = "vehicle_entry"
+"""The flag on the first occupant's check of a vehicle entry: what the hub counts."""
+
+
+def vehicle_flag(plate: str, entered_ms: int) -> str:
+    """The flag grouping the checks of one vehicle entry (002:21, 002:595): a hash of the
+    plate and the moment it came in, so the plate itself stays on the gate."""
+    entry = hashlib.sha256(f"{plate.strip().upper()}|{entered_ms}".encode()).hexdigest()[:12]
+    return f"vehicle_{entry}"
+
+
+VEHICLE_WINDOW_MS = 10 * 60_000
+"""Occupants of the same plate checked within this of its entry belong to that entry."""
 
 
 def flag_of(part: Literal["itinerary", "mask", "person", "symptom"], outcome: str) -> str:

@@ -13,7 +13,21 @@ from typing import Any
 import click
 
 from core.bundle import BundleError, DeviceBundle
-from core.four_checks import CATEGORIES, ITINERARY, MASK, SYMPTOMS, Category, Itinerary, Looked, Mask, Symptom
+from core.four_checks import (
+    CATEGORIES,
+    ITINERARY,
+    MASK,
+    SYMPTOMS,
+    VEHICLE_ENTRY,
+    VEHICLE_WINDOW_MS,
+    Category,
+    Itinerary,
+    Looked,
+    Mask,
+    Symptom,
+    vehicle_flag,
+)
+from edge import clock
 from edge.camera import Roi, is_live, open_stream, reconnecting
 from edge.cli_options import (
     camera_options,
@@ -90,6 +104,32 @@ def _print_line(check: dict[str, Any]) -> None:
     )
 
 
+class VehicleEntry:
+    """One vehicle's occupants, checked one by one (002:21, 002:595): each check carries
+    the entry's flag; its first also ``vehicle_entry`` and the plate (kept on the gate, in
+    the check's note — the hub counts entries, not plates). The same plate again within
+    ``VEHICLE_WINDOW_MS`` of its entry is the same entry, however many runs check it."""
+
+    def __init__(self, plate: str, store: CheckStore) -> None:
+        self.plate, self.store = plate.strip(), store
+        now = clock.now().wall_ms
+        earlier = store.flags_noted(self.note, now - VEHICLE_WINDOW_MS) or []
+        found = next((f for f in earlier if f.startswith("vehicle_") and f != VEHICLE_ENTRY), None)
+        self.flag = found or vehicle_flag(self.plate, now)
+        self.first = found is None
+
+    @property
+    def note(self) -> str:
+        return f"车牌 {self.plate}"
+
+    def next(self) -> tuple[tuple[str, ...], str | None]:
+        """The flags and note of the next occupant's check."""
+        if not self.first:
+            return (self.flag,), None
+        self.first = False
+        return (self.flag, VEHICLE_ENTRY), self.note
+
+
 def _station(bundle: DeviceBundle, store: CheckStore) -> GateStation:
     """The gate loop with this device's decoder settings."""
     return GateStation(bundle, store, cnn_fallback=current().camera.cnn_fallback)
@@ -130,6 +170,10 @@ def edge() -> None:
     "--exit", "leaving", is_flag=True,
     help="People leaving (an exit gate): recorded and counted as exits, no temperature, no verdict.",
 )  # fmt: skip
+@click.option(
+    "--vehicle", "plate", metavar="PLATE",
+    help="Everyone in SOURCES came in this vehicle: their checks are grouped as one vehicle entry.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per check.")
 @click.argument("sources", nargs=-1, required=True)
 def scan(
@@ -143,6 +187,7 @@ def scan(
     category: Category | None,
     symptoms: tuple[Symptom, ...] | None,
     leaving: bool,
+    plate: str | None,
     as_json: bool,
     sources: tuple[str, ...],
 ) -> None:
@@ -153,6 +198,7 @@ def scan(
     of this run."""
     bundle, store = open_device(device_path, db_path, create=True)
     station = _station(bundle, store)
+    vehicle = VehicleEntry(plate, store) if plate else None
     seeded = thermometer.model_copy(update={"seed": seed})
     sensor = ManualEntry(temp) if temp is not None else open_thermometer(seeded)
     emit = _print_json if as_json else _print_line
@@ -161,8 +207,9 @@ def scan(
         for source in sources:
             try:
                 failures += _scan_source(
-                    source, station, sensor, emit, Looked(itinerary, mask, category, symptoms), leaving
-                )
+                    source, station, sensor, emit, Looked(itinerary, mask, category, symptoms), leaving,
+                    vehicle,
+                )  # fmt: skip
             except FrameError as exc:
                 click.echo(f"error: {exc} — skipped, nothing recorded", err=True)
                 failures += 1
@@ -181,10 +228,11 @@ def _scan_source(
     emit: Callable[[dict[str, Any]], None],
     looked: Looked,
     leaving: bool,
+    vehicle: VehicleEntry | None,
 ) -> int:
     """Check every presentation in one source; return how many inputs failed."""
-    if leaving and is_stream(source):
-        raise FrameError(f"{source}: --exit takes image files (离开登记仅支持图片)")
+    if (leaving or vehicle) and is_stream(source):
+        raise FrameError(f"{source}: --exit and --vehicle take image files (离开与车辆登记仅支持图片)")
     if is_stream(source):
         for outcome in station.watch(open_stream(source), thermometer, looked):
             emit(_describe(outcome, source))
@@ -208,7 +256,8 @@ def _scan_source(
         if leaving:
             emit(_describe(station.record_exit(code), str(image_path)))
             continue
-        outcome = station.record(code, measure(thermometer), looked=looked)
+        flags, note = vehicle.next() if vehicle else ((), None)
+        outcome = station.record(code, measure(thermometer), looked=looked, flags=flags, note=note)
         if code is None:
             click.echo(
                 f"warning: no QR code found in {image_path} — recorded as a manual check "

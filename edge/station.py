@@ -119,6 +119,7 @@ class GateStation:
         refers_to: int | None = None,
         flags: tuple[str, ...] = (),
         looked: Looked = NOT_LOOKED,
+        note: str | None = None,
     ) -> Outcome:
         """Verify, decide and durably log one presentation. ``refers_to`` names the check
         this one measures again (the re-measure rule then looks at that check); ``flags``
@@ -132,7 +133,9 @@ class GateStation:
         decision = decide(presented, self.policy)
         if flags:
             decision = Decision(decision.verdict, decision.reason, (*decision.flags, *flags))
-        return self.write(decision, reading, holder, code, result, guard_id=guard_id, refers_to=refers_to)
+        return self.write(
+            decision, reading, holder, code, result, guard_id=guard_id, refers_to=refers_to, note=note
+        )
 
     def record_exit(self, code: Code | None) -> Outcome:
         """A person leaving (an exit gate, or a guard's tap): who, when — no temperature,

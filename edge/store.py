@@ -334,6 +334,14 @@ class CheckStore:
         row = self.db.execute("SELECT log_id, created_ms FROM log_identity WHERE id = 1").fetchone()
         return str(row[0]), int(row[1])
 
+    def flags_noted(self, note: str, since_wall_ms: int) -> list[str] | None:
+        """The flags of the latest check since then whose note is ``note`` (None: none)."""
+        row = self.db.execute(
+            "SELECT flags FROM checks WHERE note = ? AND wall_ms >= ? ORDER BY seq DESC LIMIT 1",
+            (note, since_wall_ms),
+        ).fetchone()
+        return None if row is None else [f for f in row[0].split(",") if f]
+
     def highest_seq(self) -> int:
         """The highest sequence number this log ever handed out (purged rows included):
         no acknowledgement from the hub can be higher."""

@@ -21,7 +21,7 @@ from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.four_checks import category_of, missing_parts
+from core.four_checks import VEHICLE_ENTRY, category_of, missing_parts
 from core.protocol import GATE_MAX
 from core.reasons import reason as reason_of
 
@@ -78,8 +78,11 @@ def metrics_for(check: Mapping[str, Any]) -> list[str]:
         metrics.append(f"deny:{reason}")
     if metric := reason_of(reason).metric:
         metrics.append(metric)
-    if "override" in (check.get("flags") or ""):
+    flags = check.get("flags") or ""
+    if "override" in flags:
         metrics.append("overrides")
+    if VEHICLE_ENTRY in flags:
+        metrics.append("vehicles")
     if check["temp_source"] == "manual":
         metrics.append("temp_manual")
     if check["verdict"] == "admit":

@@ -141,6 +141,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "complete_share": ("四件套完整率", "Complete four checks"),
     "handovers": ("快递外卖无接触交接", "Courier hand-overs"),
     "exits": ("离开人次", "Exits"),
+    "vehicles": ("车辆", "Vehicles"),
     "by_person": ("按人员类别", "By kind of person"),
     "incomplete_parts": ("不完整（按项）", "Incomplete, by part"),
     "missing_code": ("健康码未核验", "code not verified"),

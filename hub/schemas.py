@@ -34,6 +34,7 @@ class DayCounts(BaseModel):
     temp_manual: int = Field(0, description="Checks whose temperature a guard typed in.")
     handovers: int = Field(0, description="Couriers' contactless hand-overs (they do not enter).")
     exits: int = Field(0, description="People recorded leaving (an exit gate, or a guard's tap).")
+    vehicles: int = Field(0, description="Vehicle entries; their occupants are checked one by one.")
     by_category: dict[str, int] = Field(
         default_factory=dict, description="Checks per kind of person, where the gate recorded it."
     )

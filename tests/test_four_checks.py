@@ -238,3 +238,29 @@ def test_a_guards_fever_at_the_start_of_a_shift_reaches_the_hub_as_a_fever(
     (day,) = queries.daily(hub_engine, [site.id], queries.site_today(site), queries.site_today(site))
     assert (day.checks, day.denied, day.fevers) == (1, 1, 1)
     assert [a.reason for a in queries.open_alerts(hub_engine, [site.id])] == ["staff_fever"]
+
+
+@pytest.mark.site_policy(retest_after_s=0)
+def test_a_vehicle_with_three_occupants_one_feverish(
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path], signed: Callable[..., str],
+    hub_engine: Engine,
+) -> None:  # fmt: skip
+    driver, passenger = qr_png(signed("V-D"), "car/1.png"), qr_png(signed("V-P"), "car/2.png")
+    code, lines, err = scan(tmp_path, "--vehicle", "京A·12345", str(driver), str(passenger))
+    assert code == 0, err
+    hot = qr_png(signed("V-H"), "hot.png")
+    again = scan(tmp_path, "--vehicle", "京A·12345", "--temp", "38.2", str(hot), str(hot))[1]
+    assert [line["reason"] for line in [*lines, *again]] == ["ok", "ok", "temp_high", "fever"]
+    groups = [next(f for f in line["flags"] if f.startswith("vehicle_") and f != "vehicle_entry")
+              for line in [*lines, *again]]  # fmt: skip
+    assert len(set(groups)) == 1  # one entry: the same plate within the minute
+    assert ["vehicle_entry" in line["flags"] for line in [*lines, *again]] == [True, False, False, False]
+    store = CheckStore(tmp_path / "edge.db")
+    assert store.rows()[0]["note"] == "车牌 京A·12345"  # the plate stays on the gate
+    assert "京A" not in json.dumps([line["flags"] for line in [*lines, *again]])
+    assert SyncAgent(bundle, store).push().stored == 4
+    store.close()
+    site = queries.get_site(hub_engine, bundle.site_id)
+    assert site is not None
+    (day,) = queries.daily(hub_engine, [site.id], queries.site_today(site), queries.site_today(site))
+    assert (day.vehicles, day.checks, day.fevers) == (1, 4, 1)

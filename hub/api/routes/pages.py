@@ -346,7 +346,7 @@ def visitor_ledger(
 
 CSV_FIELDS = (
     "checks", "admitted", "denied", "remeasure", "manual", "fevers", "code_red", "refused",
-    "overrides", "visitors", "holders", "devices", "temp_manual", "handovers", "exits",
+    "overrides", "visitors", "holders", "devices", "temp_manual", "handovers", "exits", "vehicles",
 )  # fmt: skip
 CSV_HEADERS = {field: field for field in CSV_FIELDS} | {"devices": "devices_reporting"}
 """The i18n key each column is headed by."""
