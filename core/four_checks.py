@@ -57,13 +57,6 @@ MASK: dict[str, tuple[str, str]] = {
     "given": ("现场发放口罩", "Mask handed out"),
 }
 
-PART_NAMES: dict[Part, tuple[str, str]] = {
-    "code": ("健康码", "health code"),
-    "itinerary": ("行程卡", "itinerary card"),
-    "temperature": ("体温", "temperature"),
-    "mask": ("口罩", "mask"),
-}
-
 DONE: dict[Part, frozenset[str]] = {
     "code": frozenset({"verified"}),
     "itinerary": frozenset({"green", "star"}),
