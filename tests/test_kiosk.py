@@ -514,3 +514,18 @@ def test_a_guard_with_a_fever_cannot_start_a_shift(api: TestClient, kiosk: Gate)
     assert fit.status_code == 200 and api.get("/api/shift").status_code == 200
     assert [r["reason"] for r in table(gate, "checks")] == ["staff_fever"]  # a normal one is no check
     assert table(gate, "shifts")[-1]["own_temp_c"] == 36.4  # kept with the shift
+
+
+def test_the_guards_taps_go_with_the_next_check_only(guard: TestClient, kiosk: Gate, signed: Any) -> None:
+    gate, feed, _ = kiosk
+    assert guard.post("/api/looked", json={"itinerary": "star", "mask": "worn"}).status_code == 200
+    assert guard.get("/api/state").json()["looked"] == {"itinerary": "star", "mask": "worn"}
+    starred = shown(gate, feed, signed("p-star"))
+    assert (starred["reason"], starred["flags"]) == ("itinerary_star", "itinerary_star,mask_worn")
+    assert guard.get("/api/state").json()["looked"] == {"itinerary": None, "mask": None}
+    plain = shown(gate, feed, signed("p-next"), after=starred["seq"])
+    assert (plain["reason"], plain["flags"]) == ("ok", "")  # not looked at: nothing claimed
+    bad = guard.post("/api/looked", json={"mask": "maybe"})
+    assert bad.status_code == 422 and "口罩" in bad.json()["error"]
+    guard.cookies.clear()
+    assert guard.post("/api/looked", json={"mask": "worn"}).status_code == 401

@@ -134,8 +134,17 @@ def test_every_screen_state_fits_with_large_targets_and_no_english(
     open_dialog(page, "#show-visitors", "#visitors-list", "visitors inside")
     open_dialog(page, "#show-shift", "#shift-panel", "handover")
 
+    # The guard's taps for the next person (what the camera cannot see): one tap each.
+    assert_fits(page, "idle with a guard on duty and the taps")
+    given = page.locator("#looked [data-part=mask] [data-v=given]")
+    given.click()
+    assert given.get_attribute("aria-pressed") == "true"
     for n in range(4):  # a few recent checks with their buttons
         shown(page, feed, signed(f"p-{size}-green-{n}"))
+    assert given.get_attribute("aria-pressed") == "false"  # the tap went with the first check
+    with gate.lock:
+        flags = [r["flags"] for r in gate.station.store.rows()]
+    assert flags.count("mask_given") == 1 and flags[-4] == "mask_given"
     assert_fits(page, "admit verdict")
     shown(page, feed, signed(f"p-{size}-red", "red"))
     assert_fits(page, "deny verdict")

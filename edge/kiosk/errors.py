@@ -27,6 +27,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     "purpose": ("事由", "purpose"),
     "escort": ("陪同人", "escort"),
     "temp_c": ("体温", "temperature"),
+    "itinerary": ("行程卡", "itinerary card"),
+    "mask": ("口罩", "mask"),
     "method": ("复测方式", "re-test method"),
     "action": ("处置措施", "action taken"),
     "verdict": ("判定", "decision"),

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from core.fever_drill import Disposition, RetestMethod
+from core.four_checks import Itinerary, Mask
 from core.messages import LocalisedError
 from edge.codes import Colour
 
@@ -186,3 +187,11 @@ class Release(Form):
     """A first high reading that will not be re-tested (the person left): why."""
 
     note: Text = Field(min_length=2, max_length=200)
+
+
+class Looked(Form):
+    """What the guard sees of the next person: their itinerary card and mask (one tap each;
+    None: not looked at). It goes with the next check the camera records, then clears."""
+
+    itinerary: Itinerary | None = None
+    mask: Mask | None = None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import RELEASED
+from core.four_checks import NOT_LOOKED, Looked
 from core.reasons import reason
 from edge import clock
 from edge.codes.names import mask_name
@@ -134,6 +135,8 @@ class Kiosk:
     """Set when the gate shuts down: a reconnecting camera stops trying."""
     lost_at: float | None = None
     """Monotonic time the camera source was last found lost (a reconnect is under way)."""
+    looked: Looked = NOT_LOOKED
+    """The guard's taps for the next person (itinerary card, mask); cleared by each check."""
     _holds: list[dict[str, Any]] = field(default_factory=list)
     _holds_at: float | None = None
     _noticed_at: float = 0.0
@@ -213,6 +216,10 @@ class Kiosk:
         if seen.codes or seen.unreadable:
             self.notice("waiting")
 
+    def look(self, looked: Looked) -> None:
+        """What the guard tapped for the next person (see ``looked``)."""
+        self.looked = looked
+
     def present(self, frame: Frame) -> Outcome | None:
         """One camera frame through the gate's one loop step (``GateStation.present``),
         shown at once. When the card refuses the write the page says so."""
@@ -223,7 +230,9 @@ class Kiosk:
             return None
         try:
             with self.lock:
-                outcome = self.station.present(frame, self.watched)
+                outcome = self.station.present(frame, self.watched, self.looked)
+                if isinstance(outcome, Outcome):
+                    self.looked = NOT_LOOKED  # the taps were for that person
         except StorageFault as exc:
             self.storage_failed(exc)
             return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from core.four_checks import Looked
 from edge.desk import Hold
 from edge.kiosk import forms
 from edge.kiosk.deps import GuardDep, KioskDep, LaneOpen, act
@@ -72,3 +73,10 @@ def fever_ack(seq: int, form: forms.FeverAck, guard: GuardDep, kiosk: KioskDep) 
     """A confirmed fever's disposition (the people present are recorded with it)."""
     kiosk.announce(act(kiosk, lambda: kiosk.desk.acknowledge_fever(guard, seq, form)))
     return [Hold(**hold) for hold in kiosk.holds()]
+
+
+@router.post("/looked", response_model=forms.Looked)
+def looked(form: forms.Looked, guard: GuardDep, kiosk: KioskDep) -> forms.Looked:
+    """The guard's taps for the next person: the itinerary card and the mask they see."""
+    act(kiosk, lambda: kiosk.look(Looked(form.itinerary, form.mask)))
+    return form

@@ -92,4 +92,5 @@ def state(kiosk: KioskDep, gatecheck_shift: Annotated[str | None, Cookie()] = No
         "status": kiosk.status(),
         "holds": kiosk.holds(fresh=True),
         "guard": {"id": shift.guard_id, "name": shift.guard_name} if shift else None,
+        "looked": {"itinerary": kiosk.looked.itinerary, "mask": kiosk.looked.mask},
     }

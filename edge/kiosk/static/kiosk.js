@@ -12,6 +12,8 @@ const T = {
     visitor: "访客登记", manual_entry: "手工录入", refusal: "拒绝检查", visitors_inside: "在场访客",
     handover: "交班", login: "保安登录", logout: "退出", guard_id: "保安编号", pin: "PIN 码",
     own_temp: "本人体温 °C（上岗前）",
+    itinerary: "行程卡", it_green: "绿色", it_star: "带星", it_none: "未出示",
+    mask: "口罩", mask_worn: "已戴", mask_none: "未戴", mask_given: "发放",
     cancel: "取消", save: "保存", close: "关闭", register: "登记", dismiss: "关闭",
     camera_read: "摄像头识别为：", confirm: "确认颜色", override: "人工判定", decision: "判定", why: "原因（必填）",
     typed_temp: "手工输入体温 °C（留空则用测温仪）", typed_temp_hint: "例如 36.6",
@@ -42,6 +44,8 @@ const T = {
     visitor: "Register visitor", manual_entry: "Manual entry", refusal: "Refusal", visitors_inside: "Visitors inside",
     handover: "Shift handover", login: "Guard login", logout: "Log out", guard_id: "Guard id", pin: "PIN",
     own_temp: "Your own temperature °C (before the shift)",
+    itinerary: "Itinerary", it_green: "Green", it_star: "Star", it_none: "None",
+    mask: "Mask", mask_worn: "Worn", mask_none: "None", mask_given: "Given",
     cancel: "Cancel", save: "Save", close: "Close", register: "Register", dismiss: "Close",
     camera_read: "The camera read: ", confirm: "Confirm colour", override: "Override", decision: "Decision", why: "Reason (required)",
     typed_temp: "Typed temperature °C (empty: use the thermometer)", typed_temp_hint: "e.g. 36.6",
@@ -180,6 +184,7 @@ function showVerdict(check, fresh = true) {
   }
   box.hidden = false;
   if (fresh) {
+    looked = { itinerary: null, mask: null }; renderLooked();  // the taps went with this check
     window.gatecheckShown = { seq: check.seq, at: Date.now() };
     speak(promptFor(check), check.verdict);
     clearTimeout(clearTimer);
@@ -390,8 +395,30 @@ function syncManualFields() {
   for (const label of document.querySelectorAll("#manual-form label[data-for]")) label.hidden = !label.dataset.for.split(" ").includes(kind);
 }
 
+// The guard's taps for the next person; the server clears them with each check.
+let looked = { itinerary: null, mask: null };
+
+function renderLooked() {
+  for (const row of document.querySelectorAll("#looked .tap-row")) {
+    for (const button of row.querySelectorAll("button")) {
+      button.setAttribute("aria-pressed", String(looked[row.dataset.part] === button.dataset.v));
+    }
+  }
+}
+
+async function tapLooked(event) {
+  const button = event.target.closest("button[data-v]");
+  if (!button) return;
+  const part = button.closest(".tap-row").dataset.part;
+  looked = { ...looked, [part]: looked[part] === button.dataset.v ? null : button.dataset.v };
+  renderLooked();
+  const body = Object.fromEntries(Object.entries(looked).filter(([, v]) => v !== null));
+  try { await post("/api/looked", body); } catch (error) { showNotice(error.message); }
+}
+
 function renderGuard() {
   $("#guard-name").textContent = guard ? `${guard.name} (${guard.id})` : t("need_login");
+  $("#looked").hidden = !guard;
   $("#login-button").hidden = Boolean(guard);
   $("#hold .need-login").hidden = Boolean(guard);
 }
@@ -401,6 +428,7 @@ async function refreshState() {
   renderStatus(state.status);
   guard = state.guard;
   renderGuard();
+  looked = state.looked; renderLooked();
   holds = state.holds; holdsAt = Date.now(); renderHolds();
 }
 
@@ -485,6 +513,7 @@ function connect() {
   source.onopen = () => document.body.classList.add("live");
 }
 
+$("#looked").addEventListener("click", tapLooked);
 document.addEventListener("click", (event) => {
   const target = event.target.closest("button");
   if (!target) return;
