@@ -11,7 +11,7 @@ from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.four_checks import Category, Symptom
+from core.four_checks import Category, Itinerary, Mask, Symptom
 
 Verdict = Literal["admit", "deny", "remeasure", "manual"]
 ManualOrDeny = Literal["manual", "deny"]
@@ -85,6 +85,12 @@ class Policy(BaseModel):
     symptom_questions: frozenset[Symptom] = Field(
         frozenset({"cough", "fatigue", "fever_14d", "contact"}),
         description="The questions that refuse entry when answered yes (others are recorded only).",
+    )
+    kiosk_itinerary_default: Itinerary | None = Field(
+        None, description="Where the gate screen's itinerary taps start for each person (none: untapped)."
+    )
+    kiosk_mask_default: Mask | None = Field(
+        None, description="Where the gate screen's mask taps start for each person (none: untapped)."
     )
     shift_temperature_required: bool = Field(
         True, description="A guard types their own temperature to start a shift (000:19, 002:33)."

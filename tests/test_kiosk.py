@@ -529,3 +529,16 @@ def test_the_guards_taps_go_with_the_next_check_only(guard: TestClient, kiosk: G
     assert bad.status_code == 422 and "口罩" in bad.json()["error"]
     guard.cookies.clear()
     assert guard.post("/api/looked", json={"mask": "worn"}).status_code == 401
+
+
+@pytest.mark.site_policy(kiosk_mask_default="worn")
+def test_the_taps_start_where_the_site_says(guard: TestClient, kiosk: Gate, signed: Any) -> None:
+    gate, feed, _ = kiosk
+    state = guard.get("/api/state").json()
+    assert state["looked"] == state["looked_default"] == {"itinerary": None, "mask": "worn"}
+    first = shown(gate, feed, signed("p-default"))
+    assert first["flags"] == "mask_worn"
+    guard.post("/api/looked", json={})  # the guard takes the default back: not looked at
+    second = shown(gate, feed, signed("p-untapped"), after=first["seq"])
+    assert second["flags"] == ""
+    assert guard.get("/api/state").json()["looked"]["mask"] == "worn"  # the next person: default again

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import RELEASED
-from core.four_checks import NOT_LOOKED, Looked
+from core.four_checks import Looked
 from core.reasons import reason
 from edge import clock
 from edge.codes.names import mask_name
@@ -135,8 +135,9 @@ class Kiosk:
     """Set when the gate shuts down: a reconnecting camera stops trying."""
     lost_at: float | None = None
     """Monotonic time the camera source was last found lost (a reconnect is under way)."""
-    looked: Looked = NOT_LOOKED
-    """The guard's taps for the next person (itinerary card, mask); cleared by each check."""
+    looked: Looked | None = None
+    """The guard's taps for the next person (itinerary card, mask); None: the site's defaults
+    (``kiosk_itinerary_default``, ``kiosk_mask_default``). Each check clears them."""
     _holds: list[dict[str, Any]] = field(default_factory=list)
     _holds_at: float | None = None
     _noticed_at: float = 0.0
@@ -220,6 +221,15 @@ class Kiosk:
         """What the guard tapped for the next person (see ``looked``)."""
         self.looked = looked
 
+    def default_looked(self) -> Looked:
+        """Where the taps start for each person: the site's rules say."""
+        policy = self.station.policy
+        return Looked(policy.kiosk_itinerary_default, policy.kiosk_mask_default)
+
+    def next_looked(self) -> Looked:
+        """What goes with the next check: the guard's taps, else the site's defaults."""
+        return self.looked or self.default_looked()
+
     def present(self, frame: Frame) -> Outcome | None:
         """One camera frame through the gate's one loop step (``GateStation.present``),
         shown at once. When the card refuses the write the page says so."""
@@ -230,9 +240,9 @@ class Kiosk:
             return None
         try:
             with self.lock:
-                outcome = self.station.present(frame, self.watched, self.looked)
+                outcome = self.station.present(frame, self.watched, self.next_looked())
                 if isinstance(outcome, Outcome):
-                    self.looked = NOT_LOOKED  # the taps were for that person
+                    self.looked = None  # the taps were for that person
         except StorageFault as exc:
             self.storage_failed(exc)
             return None

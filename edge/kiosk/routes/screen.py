@@ -14,6 +14,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.templating import Jinja2Templates
 
 from core.fever_drill import RETEST_METHODS
+from core.four_checks import Looked
 from core.reasons import texts as reason_texts
 from edge.desk import FEVER_ACTIONS
 from edge.kiosk.deps import KioskDep
@@ -83,6 +84,10 @@ def health(kiosk: KioskDep) -> Health:
     return Health(camera_alive=kiosk.camera_alive(), page_alive=kiosk.page_alive())
 
 
+def _looked(looked: Looked) -> dict[str, str | None]:
+    return {"itinerary": looked.itinerary, "mask": looked.mask}
+
+
 @router.get("/api/state")
 def state(kiosk: KioskDep, gatecheck_shift: Annotated[str | None, Cookie()] = None) -> dict[str, Any]:
     """Everything the page draws on load: the status bar, fever holds, who is on duty."""
@@ -92,5 +97,6 @@ def state(kiosk: KioskDep, gatecheck_shift: Annotated[str | None, Cookie()] = No
         "status": kiosk.status(),
         "holds": kiosk.holds(fresh=True),
         "guard": {"id": shift.guard_id, "name": shift.guard_name} if shift else None,
-        "looked": {"itinerary": kiosk.looked.itinerary, "mask": kiosk.looked.mask},
+        "looked": _looked(kiosk.next_looked()),
+        "looked_default": _looked(kiosk.default_looked()),
     }

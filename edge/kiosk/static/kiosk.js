@@ -184,7 +184,7 @@ function showVerdict(check, fresh = true) {
   }
   box.hidden = false;
   if (fresh) {
-    looked = { itinerary: null, mask: null }; renderLooked();  // the taps went with this check
+    looked = { ...lookedDefault }; renderLooked();  // the taps went with this check
     window.gatecheckShown = { seq: check.seq, at: Date.now() };
     speak(promptFor(check), check.verdict);
     clearTimeout(clearTimer);
@@ -395,8 +395,9 @@ function syncManualFields() {
   for (const label of document.querySelectorAll("#manual-form label[data-for]")) label.hidden = !label.dataset.for.split(" ").includes(kind);
 }
 
-// The guard's taps for the next person; the server clears them with each check.
+// The guard's taps for the next person; each check sets them back to the site's defaults.
 let looked = { itinerary: null, mask: null };
+let lookedDefault = { itinerary: null, mask: null };
 
 function renderLooked() {
   for (const row of document.querySelectorAll("#looked .tap-row")) {
@@ -428,7 +429,7 @@ async function refreshState() {
   renderStatus(state.status);
   guard = state.guard;
   renderGuard();
-  looked = state.looked; renderLooked();
+  looked = state.looked; lookedDefault = state.looked_default; renderLooked();
   holds = state.holds; holdsAt = Date.now(); renderHolds();
 }
 
