@@ -98,6 +98,14 @@ class Policy(BaseModel):
     no_mask_action: Literal["give", "deny"] = Field(
         "give", description="No mask: hand one out and go on (give), or refuse entry (deny)."
     )
+    symptoms_asked_of: frozenset[Category] = Field(
+        frozenset({"visitor", "returnee"}),
+        description="Kinds of person who must answer the health questions (unasked: checked by hand).",
+    )
+    visitor_escort_required: bool = Field(
+        True,
+        description="A visitor's registration names who escorts them (name, phone, host, reason: always).",
+    )
 
     def threshold_for(self, category: str | None) -> float:
         """The fever threshold for this kind of person (the site's own when none is set)."""

@@ -92,6 +92,11 @@ REASONS: dict[str, Reason] = {
             urgent=True,
         ),
         Reason(
+            "symptoms_unasked",
+            "请询问健康问题后再判定",
+            "Ask the health questions, then decide",
+        ),
+        Reason(
             "courier_handover",
             "快递外卖无接触交接，不入内",
             "Courier: contactless hand-over, no entry",

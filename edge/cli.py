@@ -132,7 +132,10 @@ class VehicleEntry:
 
 def _station(bundle: DeviceBundle, store: CheckStore) -> GateStation:
     """The gate loop with this device's decoder settings."""
-    return GateStation(bundle, store, cnn_fallback=current().camera.cnn_fallback)
+    settings = current()
+    return GateStation(
+        bundle, store, settings.camera.cnn_fallback, settings.gate.direction, settings.gate.category
+    )
 
 
 @click.group()

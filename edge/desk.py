@@ -12,24 +12,27 @@ to admit — it is acknowledged (what was done) and the person measured again.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Literal, get_args
 
 from pydantic import BaseModel
 
 from core.fever_drill import DISPOSITIONS, LEFT_UNTESTED, Disposition
-from core.four_checks import flag_of
+from core.four_checks import NOT_LOOKED, Looked, flag_of
 from core.messages import LocalisedError
 from edge import clock
 from edge.codes import Colour
 from edge.decode import Code
 from edge.kiosk import forms
-from edge.policy import Decision, confirmed_colour, temperature_decision
+from edge.policy import Decision, confirmed_colour, decide, temperature_decision
 from edge.station import GateStation, Outcome
 from edge.tables.fevers import FeverTable
 from edge.tables.guards import Shift
 from edge.tables.visitors import VisitorEntry, VisitorTable
 from edge.thermometer import Reading, Thermometer
 
+VISITOR_FORM_WINDOW_MS = 15 * 60_000
+"""A visitor's registration follows their check within this (else: checked again)."""
 FEVER_ACTIONS = {key: DISPOSITIONS[key] for key in get_args(Disposition)}
 """The dispositions a guard picks from for a confirmed fever (left_untested is its own button)."""
 
@@ -139,43 +142,76 @@ class GuardDesk:
             guard_id=shift.guard_id, refers_to=seq,
         )  # fmt: skip
 
-    def manual_entry(self, shift: Shift, form: forms.Identity) -> Outcome:
+    def manual_entry(
+        self, shift: Shift, form: forms.Identity, looked: Looked = NOT_LOOKED, leaving: bool = False
+    ) -> Outcome:
         """Someone without a phone: a code typed from paper goes through the normal
-        verification; an ID checked by the guard admits unless the temperature says no."""
+        verification; an ID checked by the guard stands for the code — the temperature and
+        what the guard saw (``looked``) still decide. ``leaving``: recorded as an exit."""
+        typed = Code(form.code.encode(), form.code, "utf-8", ((0, 0),) * 4, "typed") if form.code else None
+        if leaving:
+            if typed is not None:
+                return self.station.record_exit(typed, shift.guard_id)
+            holder = self.station.holder_of(form.identifier())
+            return self.station.write(Decision("admit", "exit"), None, holder, guard_id=shift.guard_id)
         reading = self._reading(form.temp_c)
-        if form.kind == "code":
-            assert form.code is not None
-            typed = Code(form.code.encode(), form.code, "utf-8", ((0, 0),) * 4, "typed")
-            return self.station.record(typed, reading, shift.guard_id)
+        if typed is not None:
+            return self.station.record(typed, reading, shift.guard_id, looked=looked)
         holder = self.station.holder_of(form.identifier())
+        presented = replace(self.station.presentation(None, reading, holder), looked=self.station.who(looked))
         checked = Decision("admit", "id_checked", ("manual_entry",))
-        decision = self._temperature_first(reading, holder, checked)
+        decision = decide(presented, self.station.policy, identity=checked)
         return self.station.write(decision, reading, holder, guard_id=shift.guard_id)
 
-    def register_visitor(self, shift: Shift, form: forms.Visitor) -> tuple[Outcome, int | None]:
-        """Check a visitor in: the check and the visitor-book entry are stored together;
-        no entry is opened when the temperature keeps them out."""
-        reading = self._reading(form.temp_c)
-        holder = self.station.holder_of(form.identifier())
-        decision = self._temperature_first(reading, holder, Decision("admit", "visitor", ("visitor",)))
-        entry: list[int] = []
-
-        def book(seq: int) -> None:
-            entry.append(
-                self.visitor_book.add(seq, form.name, form.phone, form.host, form.purpose, form.escort,
-                                      shift.guard_id, clock.now().wall_ms)
-            )  # fmt: skip
-
-        admitted = decision.verdict == "admit"
-        outcome = self.station.write(
-            decision, reading, holder, guard_id=shift.guard_id, also=book if admitted else None
+    def register_visitor(self, shift: Shift, seq: int, form: forms.Visitor) -> VisitorEntry:
+        """Open a visitor's entry in the book for check ``seq`` — the visitor's own check
+        (code, temperature, itinerary card, mask, health questions), which must have
+        admitted them: the form opens only after the checks (002:21)."""
+        screened = self.visitor_book.screened(seq)
+        visitor = flag_of("person", "visitor")
+        if screened is None or screened.verdict != "admit" or visitor not in screened.flags:
+            raise ActionError(
+                f"第 {seq} 条记录不是已通过检查的访客：请先检查访客（扫码、测温、行程卡、口罩、健康问题）",
+                f"check #{seq} is not a visitor who passed the checks: check the visitor first "
+                "(code, temperature, itinerary card, mask, health questions)",
+            )
+        if screened.visitor_id is not None:
+            raise ActionError(
+                f"第 {seq} 条记录的访客已登记（访客 {screened.visitor_id}）",
+                f"the visitor of check #{seq} is registered already (visitor #{screened.visitor_id})",
+            )
+        now_ms = clock.now().wall_ms
+        if now_ms - screened.wall_ms > VISITOR_FORM_WINDOW_MS:
+            minutes = VISITOR_FORM_WINDOW_MS // 60_000
+            raise ActionError(
+                f"第 {seq} 条检查已超过 {minutes} 分钟，请重新检查访客",
+                f"check #{seq} is more than {minutes} minutes old: check the visitor again",
+            )
+        if self.station.policy.visitor_escort_required and not form.escort:
+            raise ActionError("本场所要求填写陪同人", "this site requires the visitor's escort")
+        visitor_id = self.visitor_book.open(
+            seq, form.name, form.phone, form.host, form.purpose, form.escort, shift.guard_id, now_ms
         )
-        return outcome, entry[0] if entry else None
+        return self.visitors(visitor_id=visitor_id)[0]
 
     def visitor_left(self, shift: Shift, visitor_id: int) -> VisitorEntry:
-        """Close a visitor's entry (销号)."""
-        if not self.visitor_book.close(visitor_id, shift.guard_id, clock.now().wall_ms):
-            raise ActionError(f"访客 {visitor_id} 不在场内", f"visitor #{visitor_id} is not in the building")
+        """Close a visitor's entry (销号), with an exit record for the hub's count of who
+        left — in one transaction, so neither is kept without the other."""
+        entry = self.visitors(visitor_id=visitor_id)
+        gone = ActionError(f"访客 {visitor_id} 不在场内", f"visitor #{visitor_id} is not in the building")
+        if not entry or entry[0].left_ms is not None:
+            raise gone
+        holder = self.station.store.holder_at(entry[0].check_seq)
+        now_ms = clock.now().wall_ms
+
+        def close(_: int) -> None:
+            if not self.visitor_book.close(visitor_id, shift.guard_id, now_ms):
+                raise gone  # closed meanwhile: the exit record is not kept either
+
+        leaving = Decision("admit", "exit", (flag_of("person", "visitor"),))
+        self.station.write(
+            leaving, None, holder, guard_id=shift.guard_id, refers_to=entry[0].check_seq, also=close
+        )
         return self.visitors(visitor_id=visitor_id)[0]
 
     def visitors(self, *, inside_only: bool = False, visitor_id: int | None = None) -> list[VisitorEntry]:
@@ -276,10 +312,6 @@ class GuardDesk:
             raise ActionError(
                 "车道暂停：请先处置体温异常", "the lane is on hold: deal with the fever case first"
             )
-
-    def _temperature_first(self, reading: Reading, holder: str, otherwise: Decision) -> Decision:
-        presentation = self.station.presentation(None, reading, holder)
-        return temperature_decision(presentation, self.station.policy) or otherwise
 
 
 def camera_agrees(earlier: Outcome, colour: Colour) -> tuple[str, ...]:

@@ -137,6 +137,8 @@ def _looked(looked: Looked, policy: Policy) -> tuple[Decision | None, tuple[str,
         flags += [flag_of("symptom", s) for s in looked.symptoms] or [flag_of("symptom", "none")]
         if set(looked.symptoms) & policy.symptom_questions:
             refusal = refusal or Decision("deny", "symptoms")
+    elif looked.category in policy.symptoms_asked_of:
+        refusal = refusal or Decision("manual", "symptoms_unasked")
     if looked.mask is not None:
         if looked.mask == "none" and policy.no_mask_action == "deny":
             refusal = refusal or Decision("deny", "no_mask")
@@ -145,13 +147,14 @@ def _looked(looked: Looked, policy: Policy) -> tuple[Decision | None, tuple[str,
     return refusal, tuple(flags)
 
 
-def decide(p: Presentation, policy: Policy) -> Decision:
+def decide(p: Presentation, policy: Policy, identity: Decision | None = None) -> Decision:
     """Apply the site's rules in order of severity: the temperature, then what the guard
-    saw of the itinerary card and the mask, then the code."""
+    saw of the itinerary card and the mask, then the code — or, for someone the guard
+    identified without one (an ID, a name and phone), ``identity``."""
     stale = p.trust_age_hours is not None and p.trust_age_hours > policy.trust_max_age_hours
     refusal, seen = _looked(p.looked, policy)
     flags = tuple(p.flags) + (("clock_unset",) if p.clock_unset else ()) + (("trust_stale",) if stale else ())
     # Couriers do not enter: the gate records a contactless hand-over (002:995).
     courier = Decision("deny", "courier_handover") if p.looked.category == "courier" else None
-    decision = courier or _temperature(p, policy) or refusal or _code(p, policy, stale)
-    return Decision(decision.verdict, decision.reason, flags + seen)
+    decision = courier or _temperature(p, policy) or refusal or identity or _code(p, policy, stale)
+    return Decision(decision.verdict, decision.reason, flags + decision.flags + seen)

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from core.four_checks import Category
 from edge.camera import Roi
 from edge.device_home import DEFAULT_HOME, DeviceHome, write_env_file
 from edge.sensor_config import ThermometerConfig
@@ -54,6 +55,21 @@ class KioskSettings(BaseModel):
     volume: int = Field(80, ge=0, le=100, description="Loudness of spoken prompts and alarms (0: silent).")
 
 
+Direction = Literal["in", "out"]
+"""Which way people pass a gate: checked coming in, or recorded going out."""
+
+
+class GateSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    direction: Direction = Field(
+        "in", description="in: people are checked coming in; out: an exit gate (each code: a person leaving)."
+    )
+    category: Category | None = Field(
+        None, description="Who comes through this gate unless the guard or the code says (staff gate: staff)."
+    )
+
+
 class SyncSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -77,6 +93,7 @@ class DeviceSettings(BaseSettings):
     camera: CameraSettings = Field(default_factory=CameraSettings)
     thermometer: ThermometerConfig = Field(default_factory=ThermometerConfig)
     kiosk: KioskSettings = Field(default_factory=KioskSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
     sync: SyncSection = Field(default_factory=SyncSection)
 
     @property

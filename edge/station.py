@@ -17,7 +17,7 @@ import numpy as np
 
 from core import RELEASED
 from core.bundle import DeviceBundle
-from core.four_checks import NOT_LOOKED, Looked
+from core.four_checks import NOT_LOOKED, Category, Looked
 from core.policy import Policy, SiteRules
 from core.trust import TrustList
 from edge import clock
@@ -26,6 +26,7 @@ from edge.decode import Code, Scan, decode, scan
 from edge.frames import Frame
 from edge.policy import Decision, Presentation, decide
 from edge.pseudonym import pseudonym
+from edge.settings import Direction
 from edge.store import CheckStore, NewCheck, StorageFault
 from edge.thermometer import Reading, Thermometer
 from edge.trust import TrustStore
@@ -79,6 +80,10 @@ class GateStation:
     store: CheckStore
     cnn_fallback: bool = True
     """Whether still photos get the CNN QR reader (settings: camera.cnn_fallback)."""
+    direction: Direction = "in"
+    """``out``: an exit gate — every code shown is a person leaving (settings: gate.direction)."""
+    category: Category | None = None
+    """Who comes through this gate unless the guard or the code says (settings: gate.category)."""
     rules: SiteRules = field(init=False)
     trust_list: TrustList = field(init=False)
     trust: TrustStore = field(init=False)
@@ -129,7 +134,8 @@ class GateStation:
         now = clock.now()
         result = verify(code.payload, self.trust, _at(now.wall_ms)) if code else None
         holder = self.holder_of(result.holder_id) if result and result.holder_id else None
-        presented = replace(self.presentation(result, reading, holder, refers_to), looked=looked)
+        presented = self.presentation(result, reading, holder, refers_to)
+        presented = replace(presented, looked=self.who(looked, result))
         decision = decide(presented, self.policy)
         if flags:
             decision = Decision(decision.verdict, decision.reason, (*decision.flags, *flags))
@@ -137,13 +143,19 @@ class GateStation:
             decision, reading, holder, code, result, guard_id=guard_id, refers_to=refers_to, note=note
         )
 
-    def record_exit(self, code: Code | None) -> Outcome:
+    def who(self, looked: Looked, result: CodeResult | None = None) -> Looked:
+        """Who the person is: as the guard said, else as their code says, else the gate's
+        default kind (a staff gate)."""
+        category = looked.category or (result.category if result else None) or self.category
+        return replace(looked, category=category) if category != looked.category else looked
+
+    def record_exit(self, code: Code | None, guard_id: str | None = None) -> Outcome:
         """A person leaving (an exit gate, or a guard's tap): who, when — no temperature,
         no verdict on their code; counted as an exit, never as a check."""
         self.refresh_config()
         result = verify(code.payload, self.trust, _at(clock.now().wall_ms)) if code else None
         holder = self.holder_of(result.holder_id) if result and result.holder_id else None
-        return self.write(Decision("admit", "exit"), None, holder, code, result)
+        return self.write(Decision("admit", "exit"), None, holder, code, result, guard_id=guard_id)
 
     def holder_of(self, identifier: bytes) -> str:
         """The site's pseudonym of a person (see edge.pseudonym)."""
@@ -222,13 +234,14 @@ class GateStation:
         return self._outcomes.get(seq)
 
     def present(
-        self, frame: Frame, thermometer: Thermometer, looked: Looked = NOT_LOOKED
+        self, frame: Frame, thermometer: Thermometer, looked: Looked = NOT_LOOKED, leaving: bool = False
     ) -> Outcome | FrameState:
         """One camera frame — the gate loop's step, for ``edge run`` and the kiosk alike: a
-        new code in it becomes a check with the sensor's temperature (debounced); otherwise
-        what the frame held, for the screen to say. When the card refuses the write the code
-        is forgotten, so showing it again is taken at once, and the ``StorageFault`` goes to
-        the caller."""
+        new code in it becomes a check with the sensor's temperature (debounced) — or an
+        exit, at an exit gate or when the guard said the next person is ``leaving``;
+        otherwise what the frame held, for the screen to say. When the card refuses the
+        write the code is forgotten, so showing it again is taken at once, and the
+        ``StorageFault`` goes to the caller."""
         seen = self.scan(frame)
         if not seen.codes:
             return "unreadable" if seen.unreadable else "nothing"
@@ -236,6 +249,8 @@ class GateStation:
         if self.is_repeat(code):
             return "repeat"
         try:
+            if leaving or self.direction == "out":
+                return self.record_exit(code)
             return self.record(code, measure(thermometer), looked=looked)
         except StorageFault:
             self._recent.pop(code.payload, None)

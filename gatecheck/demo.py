@@ -105,11 +105,14 @@ def scenario(gate: int, people: int, issuer: IssuerSecret) -> list[Visit]:
             starred = Looked("star", "worn")  # a risk area in the last 14 days: refused here
             visits.append(Visit(f"star-{i}", code(i), 36.4, False, ("deny", "itinerary_star"), starred))
         elif kind == 6 and gate == 1:
-            # The south gate's couriers hand over at the gate; a visitor answers yes to a question.
+            # The south gate's couriers hand over at the gate; a visitor answers yes to a
+            # question, another no to all.
             courier = Looked(category="courier")
             visits.append(Visit(f"courier-{i}", code(i), 36.5, False, ("deny", "courier_handover"), courier))
             coughing = Looked("green", "worn", "visitor", ("cough",))
             visits.append(Visit(f"visitor-{i}", code(i + 1000), 36.6, False, ("deny", "symptoms"), coughing))
+            well = Looked("green", "worn", "visitor", ())  # asked, all no: admitted, then registered
+            visits.append(Visit(f"visitor-{i}-well", code(i + 2000), 36.5, False, ("admit", "ok"), well))
         else:
             # Residents: most shown card and mask; one handed a mask at the gate; one the
             # guard waved through without looking (counted as incomplete, not as passed).

@@ -89,6 +89,8 @@ def metrics_for(check: Mapping[str, Any]) -> list[str]:
         metrics += [f"incomplete:{part}" for part in missing_parts(check)] or ["complete"]
     if category := category_of(check.get("flags")):
         metrics.append(f"person:{category}")
+        if category == "visitor" and check["verdict"] == "admit" and reason != "visitor":
+            metrics.append("visitors")  # a visitor who passed the checks (older gates: reason visitor)
     return metrics
 
 

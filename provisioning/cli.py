@@ -14,6 +14,7 @@ import click
 from pydantic import ValidationError
 
 from core.bundle import DeviceBundle
+from core.four_checks import CATEGORIES, Category
 from core.policy import Policy
 from hub.options import database_option, open_database
 from hub.records import (
@@ -502,6 +503,10 @@ def issuer_create(database_url: str, name: str, out: Path) -> None:
 @click.option("--valid-hours", type=click.FloatRange(min=0.01), default=24.0, show_default=True)
 @click.option("--tested-hours-ago", type=click.FloatRange(min=0), help="Last negative test, hours ago.")
 @click.option("--vaccinations", type=click.IntRange(0, 9), help="Vaccination doses received.")
+@click.option(
+    "--category", type=click.Choice(list(CATEGORIES)),
+    help="Who the holder is (a school's student or staff code): gates apply that kind's rules.",
+)  # fmt: skip
 @out_option
 def issue_code_command(
     issuer_key: Path,
@@ -511,6 +516,7 @@ def issue_code_command(
     valid_hours: float,
     tested_hours_ago: float | None,
     vaccinations: int | None,
+    category: Category | None,
     out: Path,
 ) -> None:
     """Sign a gc1 code for one person, write it as a QR PNG and print the payload."""
@@ -528,6 +534,7 @@ def issue_code_command(
         timedelta(hours=valid_hours),
         timedelta(hours=tested_hours_ago) if tested_hours_ago is not None else None,
         vaccinations,
+        category=category,
     )
     write_qr_png(payload, out)
     click.echo(payload)

@@ -18,6 +18,7 @@ import segno
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine
 
+from core.four_checks import Category
 from core.protocol import public_key_for
 from edge.codes import Colour, gc1
 from hub.records import RegistryError
@@ -66,6 +67,7 @@ def issue_code(
     tested_ago: timedelta | None = None,
     vaccinations: int | None = None,
     now: datetime | None = None,
+    category: Category | None = None,
 ) -> str:
     """A signed gc1 payload for one person."""
     now = now or datetime.now(UTC)
@@ -79,6 +81,7 @@ def issue_code(
         expires_at=now + valid_for,
         last_test_at=now - tested_ago if tested_ago is not None else None,
         vaccinations=vaccinations,
+        category=category,
     )
 
 

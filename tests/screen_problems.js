@@ -9,8 +9,10 @@
   const name = (el) => `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}[${(el.name || el.textContent || "").trim().slice(0, 20)}]`;
   const inside = (r, box) => r.top >= box.top - 1 && r.left >= box.left - 1 && r.bottom <= box.bottom + 1 && r.right <= box.right + 1;
   const screen = { top: 0, left: 0, bottom: vh, right: vw };
-  for (const el of document.querySelectorAll("button, input:not([type=radio]), select, textarea, fieldset.choices label")) {
+  for (const el of document.querySelectorAll("button, input, select, textarea, fieldset.choices label")) {
     if (!el.checkVisibility()) continue;
+    if (el.matches("fieldset.choices label > input")) continue;  // the whole label is the target
+
     const r = el.getBoundingClientRect();
     if (!r.width && !r.height) continue;
     const recent = el.closest("#recent-wrap");

@@ -264,3 +264,59 @@ def test_a_vehicle_with_three_occupants_one_feverish(
     assert site is not None
     (day,) = queries.daily(hub_engine, [site.id], queries.site_today(site), queries.site_today(site))
     assert (day.vehicles, day.checks, day.fevers) == (1, 4, 1)
+
+
+@pytest.mark.site_policy(category_thresholds={"workman": 37.0}, retest_after_s=0)
+def test_who_comes_from_the_guard_else_the_code_else_the_gate(
+    tmp_path: Path, bundle: DeviceBundle, signed: Callable[..., str]
+) -> None:
+    store = CheckStore(tmp_path / "gate.db")
+    staff_gate = GateStation(bundle, store, category="staff")
+
+    def typed(payload: str) -> Code:
+        return Code(payload.encode(), payload, "utf-8", ((0, 0),) * 4, "typed")
+
+    workman = typed(signed("W-9", category="workman"))  # the issuer says who the holder is
+    warm = Reading(37.1, "sensor")
+    assert staff_gate.record(workman, warm).decision.reason == "temp_high"  # the school's 37.0
+    as_teacher = staff_gate.record(workman, warm, looked=Looked(category="teacher"))
+    assert (as_teacher.decision.verdict, as_teacher.decision.flags) == ("admit", ("person_teacher",))
+    plain = staff_gate.record(typed(signed("S-9")), Reading(36.5, "sensor"))
+    assert plain.decision.flags == ("person_staff",)  # the gate's own default
+    unknown = typed(signed("X-9", category="astronaut"))  # a kind this gate does not know: ignored
+    assert staff_gate.record(unknown, Reading(36.5, "sensor")).decision.flags == ("person_staff",)
+    store.close()
+
+
+def test_a_visitor_not_asked_the_questions_is_checked_by_hand(
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path], signed: Callable[..., str]
+) -> None:
+    image = str(qr_png(signed("V-3"), "v.png"))
+    for category in ("visitor", "returnee"):
+        unasked = scan(tmp_path, "--category", category, image)[1][0]
+        assert (unasked["verdict"], unasked["reason"]) == ("manual", "symptoms_unasked")
+    assert (
+        scan(tmp_path, "--category", "resident", image)[1][0]["verdict"] == "admit"
+    )  # not asked of residents
+
+
+def test_an_exit_gate_records_everyone_leaving(
+    tmp_path: Path, bundle: DeviceBundle, qr_png: Callable[..., Path], signed: Callable[..., str]
+) -> None:
+    folder = tmp_path / "images" / "leaving"
+    qr_png(signed("L-1"), "leaving/1.png")
+    qr_png(signed("L-2"), "leaving/2.png")
+    result = CliRunner().invoke(
+        main,
+        ["edge", "run", "--device", str(tmp_path / "device.json"), "--db", str(tmp_path / "edge.db"),
+         "--source", str(folder), "--json"],
+        env={"GATECHECK_GATE__DIRECTION": "out"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(line["reason"], line["temp_c"]) for line in lines] == [("exit", None), ("exit", None)]
+    bad = CliRunner().invoke(
+        main, ["edge", "run", "--device", str(tmp_path / "device.json"), "--source", str(folder)],
+        env={"GATECHECK_GATE__DIRECTION": "sideways"},
+    )  # fmt: skip
+    assert bad.exit_code != 0 and "GATE__DIRECTION" in bad.output.upper().replace(".", "__")

@@ -28,6 +28,15 @@ Gate = tuple[Kiosk, FrameFeed, SettableSensor]
 EN = {"Accept-Language": "en"}
 ENGLISH_WORD = re.compile(r"(?!PIN\b)[A-Za-z]{3,}")
 """English in a Chinese message (the PIN is called so on the screen, too)."""
+NO_ONE = {"itinerary": None, "mask": None, "category": None, "symptoms": None, "leaving": False}
+"""The taps of a person nobody said anything about."""
+VISITOR = {
+    "name": "李 四",
+    "phone": "138-0013-8000",
+    "host": "3号楼 201",
+    "purpose": "送货",
+    "escort": "王保安",
+}
 
 
 @pytest.fixture
@@ -64,7 +73,11 @@ def table(gate: Kiosk, name: str) -> list[dict[str, Any]]:
 def test_actions_need_a_guard_logged_in(api: TestClient, kiosk: Gate) -> None:
     for path, body in (
         ("/api/refusals", {}),
-        ("/api/visitors", {"name": "李四", "phone": "13800138000", "host": "3-201", "purpose": "visit"}),
+        (
+            "/api/checks/1/register",
+            {"name": "李四", "phone": "13800138000", "host": "3-201", "purpose": "visit"},
+        ),
+        ("/api/looked", {"mask": "worn"}),
         ("/api/manual", {"kind": "resident_id", "id_number": "11010519491231002X"}),
         ("/api/checks/1/override", {"verdict": "admit", "reason": "known staff"}),
     ):
@@ -240,27 +253,98 @@ def test_a_normal_re_test_after_a_restart_decides_by_temperature_then_by_hand(
     assert table(gate, "checks")[-1]["holder"] == first["holder"] and holds(guard) == []
 
 
-def test_visitor_is_registered_with_the_check_and_closed_on_leaving(guard: TestClient, kiosk: Gate) -> None:
-    gate = kiosk[0]
-    body = {"name": "李 四", "phone": "138-0013-8000", "host": "3号楼 201", "purpose": "送货", "temp_c": 36.4}
-    response = guard.post("/api/visitors", json=body)
+def test_a_visitor_passes_the_checks_then_registers_and_is_closed_off_on_leaving(
+    guard: TestClient, kiosk: Gate, signed: Any
+) -> None:
+    gate, feed, _ = kiosk
+    asked = guard.post("/api/looked", json={"category": "visitor", "symptoms": [], "mask": "worn"})
+    assert asked.status_code == 200, asked.text
+    check = shown(gate, feed, signed("p-visitor"))
+    assert (check["verdict"], check["reason"]) == ("admit", "ok")
+    assert set(check["flags"].split(",")) == {"person_visitor", "symptom_none", "mask_worn"}
+    assert "register" in gate.describe(gate.station.outcome(check["seq"])).actions  # type: ignore[arg-type]
+    response = guard.post(f"/api/checks/{check['seq']}/register", json=VISITOR)
     assert response.status_code == 200, response.text
-    assert (response.json()["verdict"], response.json()["reason"]) == ("admit", "visitor")
-    visitor = table(gate, "visitors")[0]
-    check = table(gate, "checks")[0]
-    assert visitor["check_seq"] == check["seq"] and visitor["guard_id"] == GUARD_ID
-    assert (check["guard_id"], check["temp_source"], check["temp_c"]) == (GUARD_ID, "manual", 36.4)
+    (visitor,) = table(gate, "visitors")
+    assert (visitor["check_seq"], visitor["guard_id"], visitor["escort"]) == (
+        check["seq"],
+        GUARD_ID,
+        "王保安",
+    )
+    assert [r["seq"] for r in table(gate, "checks")] == [check["seq"]]  # the book entry is no second check
+    again = guard.post(f"/api/checks/{check['seq']}/register", json=VISITOR, headers=EN)
+    assert again.status_code == 409 and "registered already" in again.json()["error"]
     assert [v["id"] for v in guard.get("/api/visitors").json()] == [visitor["id"]]
     left = guard.post(f"/api/visitors/{visitor['id']}/leave")
     assert left.status_code == 200 and left.json()["left_ms"] is not None
+    exit_ = table(gate, "checks")[-1]
+    assert (exit_["reason"], exit_["refers_to"], exit_["flags"], exit_["holder"]) == (
+        "exit", check["seq"], "person_visitor", check["holder"]
+    )  # fmt: skip
     assert guard.get("/api/visitors").json() == []
     assert guard.post(f"/api/visitors/{visitor['id']}/leave").status_code == 409
+    assert len(table(gate, "checks")) == 2  # a second leaving records nothing
+
+
+def test_a_visitor_with_a_yellow_code_is_refused_before_any_form_opens(
+    guard: TestClient, kiosk: Gate, signed: Any
+) -> None:
+    gate, feed, _ = kiosk
+    unasked = guard.post("/api/looked", json={"category": "visitor"}, headers=EN)
+    assert unasked.status_code == 409 and "health questions" in unasked.json()["error"]
+    assert guard.post("/api/looked", json={"category": "visitor", "symptoms": []}).status_code == 200
+    yellow = shown(gate, feed, signed("p-yellow-visitor", "yellow"))
+    assert (yellow["verdict"], yellow["reason"]) == ("deny", "code_yellow")
+    assert "register" not in gate.describe(gate.station.outcome(yellow["seq"])).actions  # type: ignore[arg-type]
+    refused = guard.post(f"/api/checks/{yellow['seq']}/register", json=VISITOR, headers=EN)
+    assert refused.status_code == 409 and "not a visitor who passed" in refused.json()["error"]
+    assert table(gate, "visitors") == []
+    resident = shown(gate, feed, signed("p-resident"), after=yellow["seq"])  # admitted, but no visitor
+    assert guard.post(f"/api/checks/{resident['seq']}/register", json=VISITOR).status_code == 409
+    assert table(gate, "visitors") == []
+
+
+def test_a_visitor_with_a_cough_is_refused_and_reported(guard: TestClient, kiosk: Gate, signed: Any) -> None:
+    gate, feed, _ = kiosk
+    assert guard.post("/api/looked", json={"category": "visitor", "symptoms": ["cough"]}).status_code == 200
+    coughing = shown(gate, feed, signed("p-cough"))
+    assert (coughing["verdict"], coughing["reason"], coughing["urgent"]) == ("deny", "symptoms", 1)
+    assert guard.post(f"/api/checks/{coughing['seq']}/register", json=VISITOR).status_code == 409
+
+
+def test_the_escort_is_required_unless_the_site_says_otherwise(
+    guard: TestClient, kiosk: Gate, signed: Any, later: Callable[[float], None]
+) -> None:
+    gate, feed, _ = kiosk
+    guard.post("/api/looked", json={"category": "visitor", "symptoms": []})
+    check = shown(gate, feed, signed("p-alone"))
+    alone = {k: v for k, v in VISITOR.items() if k != "escort"}
+    refused = guard.post(f"/api/checks/{check['seq']}/register", json=alone, headers=EN)
+    assert refused.status_code == 409 and "escort" in refused.json()["error"]
+    assert table(gate, "visitors") == []
+    later(16 * 60)
+    stale = guard.post(f"/api/checks/{check['seq']}/register", json=VISITOR, headers=EN)
+    assert stale.status_code == 409 and "check the visitor again" in stale.json()["error"]
+
+
+@pytest.mark.site_policy(visitor_escort_required=False)
+def test_a_site_may_register_visitors_without_an_escort(guard: TestClient, kiosk: Gate) -> None:
+    gate = kiosk[0]
+    guard.post("/api/looked", json={"category": "visitor", "symptoms": []})
+    paper = guard.post("/api/manual", json={"kind": "name_phone", "name": "赵六", "phone": "13900139000"})
+    assert (paper.json()["verdict"], paper.json()["reason"]) == ("admit", "id_checked")
+    alone = {k: v for k, v in VISITOR.items() if k != "escort"}
+    registered = guard.post(f"/api/checks/{paper.json()['seq']}/register", json=alone)
+    assert registered.status_code == 200, registered.text
+    assert table(gate, "visitors")[0]["escort"] is None
 
 
 def test_a_feverish_visitor_gets_no_entry_opened(guard: TestClient, kiosk: Gate) -> None:
-    body = {"name": "赵六", "phone": "13900139000", "host": "A-1", "purpose": "visit", "temp_c": 38.0}
-    response = guard.post("/api/visitors", json=body)
-    assert response.json()["verdict"] == "remeasure" and response.json()["visitor_id"] is None
+    guard.post("/api/looked", json={"category": "visitor", "symptoms": []})
+    body = {"kind": "name_phone", "name": "赵六", "phone": "13900139000", "temp_c": 38.0}
+    response = guard.post("/api/manual", json=body)
+    assert response.json()["verdict"] == "remeasure" and "register" not in response.json()["actions"]
+    assert guard.post(f"/api/checks/{response.json()['seq']}/register", json=VISITOR).status_code == 409
     assert table(kiosk[0], "visitors") == []
 
 
@@ -287,30 +371,32 @@ def test_refusal_is_an_urgent_denial(guard: TestClient, kiosk: Gate) -> None:
 
 
 BAD_INPUT = [
-    ("/api/visitors", {"name": "", "phone": "13800138000", "host": "A", "purpose": "x"}, "name"),
-    ("/api/visitors", {"name": "李四", "phone": "call me", "host": "A", "purpose": "x"}, "phone"),
-    ("/api/visitors", {"name": "李四", "phone": "13800138000", "host": "", "purpose": "x"}, "host"),
-    ("/api/visitors", {"name": "李四", "phone": "13800138000", "host": "A", "purpose": ""}, "purpose"),
+    ("/api/checks/1/register", {"name": "", "phone": "13800138000", "host": "A", "purpose": "x"}, "name"),
+    ("/api/checks/1/register", {"name": "李四", "phone": "call me", "host": "A", "purpose": "x"}, "phone"),
+    ("/api/checks/1/register", {"name": "李四", "phone": "13800138000", "host": "", "purpose": "x"}, "host"),
     (
-        "/api/visitors",
+        "/api/checks/1/register",
+        {"name": "李四", "phone": "13800138000", "host": "A", "purpose": ""},
+        "purpose",
+    ),
+    (
+        "/api/checks/1/register",
         {"name": "李四", "phone": "13800138000", "host": "A", "purpose": "x", "escort": "e" * 41},
         "escort",
     ),
     (
-        "/api/visitors",
-        {"name": "李四", "phone": "13800138000", "host": "A", "purpose": "x", "temp_c": 3.66},
-        "temperature",
+        "/api/checks/1/register",
+        {"name": "李四", "phone": "13800138000", "host": "A", "purpose": "x", "temp_c": 36.6},
+        "temperature: not a field",
     ),
     (
-        "/api/visitors",
-        {"name": "李四", "phone": "13800138000", "host": "A", "purpose": "x", "temp_c": "hot"},
-        "temperature",
+        "/api/checks/1/register",
+        {"name": "李四", "phone": "13800138000", "host": "A", "purpose": "x", "escort": "王"},
+        "not a visitor who passed",
     ),
-    (
-        "/api/visitors",
-        {"name": "李四", "phone": "13800138000", "host": "A", "purpose": "x", "extra": 1},
-        "extra",
-    ),
+    ("/api/looked", {"category": "alien"}, "kind of person"),
+    ("/api/looked", {"symptoms": ["sneezing"]}, "health questions"),
+    ("/api/looked", {"leaving": True, "mask": "worn"}, "leaving"),
     ("/api/manual", {"kind": "resident_id", "id_number": "110105194912310021"}, "check digit"),
     ("/api/manual", {"kind": "passport", "id_number": "E1"}, "passport"),
     ("/api/manual", {"kind": "name_phone", "name": "王五"}, "phone"),
@@ -351,8 +437,10 @@ def test_bad_input_is_refused_clearly_and_stores_nothing(
 def test_handover_counts_the_shift(guard: TestClient, kiosk: Gate, signed: Any) -> None:
     gate, feed, _ = kiosk
     first = shown(gate, feed, signed("p-1"))
-    shown(gate, feed, signed("p-2", "red"), after=first["seq"])
-    guard.post("/api/visitors", json={"name": "李四", "phone": "13800138000", "host": "A", "purpose": "x"})
+    red = shown(gate, feed, signed("p-2", "red"), after=first["seq"])
+    guard.post("/api/looked", json={"category": "visitor", "symptoms": []})
+    visitor = shown(gate, feed, signed("p-visiting"), after=red["seq"])
+    assert guard.post(f"/api/checks/{visitor['seq']}/register", json=VISITOR).status_code == 200
     counts = guard.get("/api/shift").json()["counts"]
     assert (counts["checks"], counts["admit"], counts["deny"], counts["visitors_in"]) == (3, 2, 1, 1)
     ended = guard.post("/api/logout")
@@ -379,8 +467,8 @@ def test_guard_actions_with_a_failing_sensor_ask_for_a_typed_temperature(
     sensor.celsius = None
     first = shown(gate, feed, signed("p-4"))
     again = guard.post(f"/api/checks/{first['seq']}/remeasure", json={})
-    visitor = {"name": "李四", "phone": "13800138000", "host": "3-201", "purpose": "visit"}
-    refused = guard.post("/api/visitors", json=visitor)
+    visitor = {"kind": "name_phone", "name": "李四", "phone": "13800138000"}
+    refused = guard.post("/api/manual", json=visitor)
     for answer in (again, refused):
         assert answer.status_code == 409 and "手工测温" in answer.json()["error"]
     assert len(table(gate, "checks")) == 1 and table(gate, "visitors") == []  # nothing half-stored
@@ -519,10 +607,10 @@ def test_a_guard_with_a_fever_cannot_start_a_shift(api: TestClient, kiosk: Gate)
 def test_the_guards_taps_go_with_the_next_check_only(guard: TestClient, kiosk: Gate, signed: Any) -> None:
     gate, feed, _ = kiosk
     assert guard.post("/api/looked", json={"itinerary": "star", "mask": "worn"}).status_code == 200
-    assert guard.get("/api/state").json()["looked"] == {"itinerary": "star", "mask": "worn"}
+    assert guard.get("/api/state").json()["looked"] == NO_ONE | {"itinerary": "star", "mask": "worn"}
     starred = shown(gate, feed, signed("p-star"))
     assert (starred["reason"], starred["flags"]) == ("itinerary_star", "itinerary_star,mask_worn")
-    assert guard.get("/api/state").json()["looked"] == {"itinerary": None, "mask": None}
+    assert guard.get("/api/state").json()["looked"] == NO_ONE
     plain = shown(gate, feed, signed("p-next"), after=starred["seq"])
     assert (plain["reason"], plain["flags"]) == ("ok", "")  # not looked at: nothing claimed
     bad = guard.post("/api/looked", json={"mask": "maybe"})
@@ -535,10 +623,29 @@ def test_the_guards_taps_go_with_the_next_check_only(guard: TestClient, kiosk: G
 def test_the_taps_start_where_the_site_says(guard: TestClient, kiosk: Gate, signed: Any) -> None:
     gate, feed, _ = kiosk
     state = guard.get("/api/state").json()
-    assert state["looked"] == state["looked_default"] == {"itinerary": None, "mask": "worn"}
+    assert state["looked"] == state["looked_default"] == NO_ONE | {"mask": "worn"}
     first = shown(gate, feed, signed("p-default"))
     assert first["flags"] == "mask_worn"
     guard.post("/api/looked", json={})  # the guard takes the default back: not looked at
     second = shown(gate, feed, signed("p-untapped"), after=first["seq"])
     assert second["flags"] == ""
     assert guard.get("/api/state").json()["looked"]["mask"] == "worn"  # the next person: default again
+
+
+def test_a_tap_records_the_next_person_leaving(guard: TestClient, kiosk: Gate, signed: Any) -> None:
+    gate, feed, sensor = kiosk
+    assert guard.post("/api/looked", json={"leaving": True}).status_code == 200
+    sensor.celsius = 38.9  # nobody is measured on the way out
+    left = shown(gate, feed, signed("p-leaving"))
+    assert (left["verdict"], left["reason"], left["temp_c"], left["refers_to"]) == (
+        "admit",
+        "exit",
+        None,
+        None,
+    )
+    assert guard.get("/api/state").json()["looked"] == NO_ONE  # the tap was for that person
+    by_hand = guard.post("/api/looked", json={"leaving": True})
+    assert by_hand.status_code == 200
+    paper = guard.post("/api/manual", json={"kind": "resident_id", "id_number": "11010519491231002X"})
+    assert (paper.json()["reason"], paper.json()["temp_c"]) == ("exit", None)
+    assert [r["reason"] for r in table(gate, "checks")] == ["exit", "exit"]

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Page
 
 from core.bundle import DeviceBundle
+from core.reasons import reason
 from edge.kiosk.app import create_kiosk_app
 from edge.kiosk.runtime import Kiosk
 from edge.station import GateStation
@@ -114,22 +115,40 @@ def test_guard_overrides_registers_a_visitor_and_clears_a_fever_hold(
     )  # fmt: skip
     page.click("#verdict [data-action=dismiss]")
 
-    page.click("[data-open=visitor-form]")
-    page.fill("#visitor-form input[name=name]", "李四")
-    page.fill("#visitor-form input[name=phone]", "电话")
-    page.fill("#visitor-form input[name=host]", "3号楼 201")
-    page.fill("#visitor-form input[name=purpose]", "送货")
-    page.click("#visitor-form button[type=submit]")
-    page.wait_for_selector("#visitor-form .error:has-text('电话')")
+    # A visitor: the questions first, then their code — a yellow one opens no form.
+    page.click("#actions [data-visitor]")
+    assert page.locator("#person-form input[value=visitor]").is_checked()
+    page.click("#person-form button[type=submit]")  # not asked yet: refused
+    page.wait_for_selector("#person-form .error:has-text('健康问题')")
+    page.check("#person-form input[name=asked]")
+    page.click("#person-form button[type=submit]")
+    page.wait_for_selector("#person-form", state="hidden")
+    assert "访客 · 已问·均无" in page.locator("#person-button").inner_text()
+    refused = present(page, feed, signed("p-visitor-yellow", "yellow"))
+    assert refused["verdict"] == "deny" and page.locator("#verdict [data-action=register]").is_hidden()
+    page.click("#verdict [data-action=dismiss]")
+    page.click("#actions [data-visitor]")
+    page.check("#person-form input[name=asked]")
+    page.click("#person-form button[type=submit]")
+    page.wait_for_selector("#person-form", state="hidden")
+    admitted = present(page, feed, signed("p-visitor"))
+    assert admitted["verdict"] == "admit"
+    page.click("#verdict [data-action=register]")
+    page.fill("#register-form input[name=name]", "李四")
+    page.fill("#register-form input[name=phone]", "电话")
+    page.fill("#register-form input[name=host]", "3号楼 201")
+    page.fill("#register-form input[name=purpose]", "送货")
+    page.fill("#register-form input[name=escort]", "王保安")
+    page.click("#register-form button[type=submit]")
+    page.wait_for_selector("#register-form .error:has-text('电话')")
     assert rows(gate, "visitors") == []
-    page.fill("#visitor-form input[name=phone]", "138 0013 8000")
-    page.fill("#visitor-form input[name=temp_c]", "36,4")
+    page.fill("#register-form input[name=phone]", "138 0013 8000")
     page.screenshot(path=str(tmp_path / "kiosk-visitor-form.png"))
-    page.click("#visitor-form button[type=submit]")
-    page.wait_for_selector("#visitor-form", state="hidden")
+    page.click("#register-form button[type=submit]")
+    page.wait_for_selector("#register-form", state="hidden")
     visitor = rows(gate, "visitors")[0]
     assert (visitor["name"], visitor["guard_id"], visitor["left_ms"]) == ("李四", GUARD_ID, None)
-    assert rows(gate, "checks")[-1]["temp_c"] == 36.4
+    assert visitor["check_seq"] == admitted["seq"]
     page.click("#show-visitors")
     page.click(f"#visitors-list [data-leave='{visitor['id']}']")
     page.wait_for_selector(f"#visitors-list tr[data-visitor='{visitor['id']}']", state="detached")
@@ -157,7 +176,7 @@ def test_guard_overrides_registers_a_visitor_and_clears_a_fever_hold(
     assert page.locator("#st-online").inner_text() == "Offline"
     page.click("#show-shift")
     page.wait_for_selector("#shift-panel [data-count=checks]")
-    decided = [r for r in rows(gate, "checks") if r["reason"] != "fever_handled"]  # a record, no check
+    decided = [r for r in rows(gate, "checks") if not reason(r["reason"]).event]  # records, no checks
     assert page.locator("#shift-panel [data-count=checks] b").inner_text() == str(len(decided))
     keep_screenshot(tmp_path / "kiosk-visitor-form.png")
 

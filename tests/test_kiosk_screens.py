@@ -112,18 +112,31 @@ def test_every_screen_state_fits_with_large_targets_and_no_english(
     page.screenshot(path=str(tmp_path / f"kiosk-idle-{size}.png"))
 
     # An action without a guard on duty: the login comes first, then the action.
-    page.click("[data-open=visitor-form]")
+    page.click("#actions [data-visitor]")
     page.wait_for_selector("#login-form[open]")
     assert "请先登录" in page.locator("#login-form .error").inner_text()
     assert_fits(page, "login")
     log_in(page)
-    page.wait_for_selector("#visitor-form[open]")
-    assert_fits(page, "visitor form")
-    page.click("#visitor-form button[type=submit]")  # empty: the server's words, in Chinese
-    page.wait_for_selector("#visitor-form .error:has-text('姓名')")
+    # A visitor: who and the health questions first (every choice a touch target) …
+    page.wait_for_selector("#person-form[open]")
+    assert_fits(page, "visitor questions")
+    page.click("#person-form button[type=submit]")  # not asked: the server's words, in Chinese
+    page.wait_for_selector("#person-form .error:has-text('健康问题')")
+    assert_fits(page, "visitor questions with errors")
+    page.check("#person-form input[name=asked]")
+    page.click("#person-form button[type=submit]")
+    page.wait_for_selector("#person-form:not([open])", state="attached")
+    assert_fits(page, "idle with a visitor announced")
+    # … then their code; once admitted, the visitor book.
+    shown(page, feed, signed(f"p-{size}-visitor"))
+    page.click("#verdict [data-action=register]")
+    page.wait_for_selector("#register-form[open]")
+    page.click("#register-form button[type=submit]")  # empty: the server's words, in Chinese
+    page.wait_for_selector("#register-form .error:has-text('姓名')")
     assert_fits(page, "visitor form with errors")
     page.screenshot(path=str(tmp_path / f"kiosk-visitor-form-{size}.png"))
-    page.click("#visitor-form .close")
+    page.click("#register-form .close")
+    page.click("#verdict [data-action=dismiss]")
 
     for kind in ("resident_id", "name_phone", "code"):
         page.click("[data-open=manual-form]")

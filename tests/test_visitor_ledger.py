@@ -16,6 +16,7 @@ from core.bundle import DeviceBundle
 from edge.kiosk.app import create_kiosk_app
 from edge.kiosk.runtime import Kiosk
 from edge.store import CheckStore
+from hub import queries
 from hub.auth import create_user
 from hub.core.db import name_views, visitors
 from hub.registry import Site
@@ -47,8 +48,12 @@ def test_visitors_reach_the_hub_masked_for_managers_and_every_full_view_is_recor
     with TestClient(create_kiosk_app(kiosk)) as screen:
         assert screen.post("/api/login", json=LOGIN).status_code == 200
         for name, phone in (("李四", "138 0013 8000"), ("王小明", "13900139000")):
-            body = {"name": name, "phone": phone, "host": "3号楼 201", "purpose": "送货", "temp_c": 36.5}
-            assert screen.post("/api/visitors", json=body).status_code == 200
+            screen.post("/api/looked", json={"category": "visitor", "symptoms": []})
+            checked = screen.post(
+                "/api/manual", json={"kind": "name_phone", "name": name, "phone": phone, "temp_c": 36.5}
+            )
+            body = {"name": name, "phone": phone, "host": "3号楼 201", "purpose": "送货", "escort": "王保安"}
+            assert screen.post(f"/api/checks/{checked.json()['seq']}/register", json=body).status_code == 200
         agent = SyncAgent(bundle, store)
         assert agent.push().visitors == 2
         assert agent.push().visitors == 0  # nothing new: nothing sent
@@ -63,6 +68,9 @@ def test_visitors_reach_the_hub_masked_for_managers_and_every_full_view_is_recor
         and held["王小明"].left_ms is None
     )
     assert held["李四"].phone == "138 0013 8000" and held["李四"].gate == bundle.gate
+    today = queries.site_today(site)
+    (day,) = queries.daily(hub_engine, [site.id], today, today)
+    assert (day.visitors, day.exits, day.checks, day.by_category) == (2, 1, 2, {"visitor": 2})
 
     create_user(hub_engine, "王经理", ADMIN_PASSWORD, "manager", [site.id])
     manager = TestClient(hub_app)

@@ -12,13 +12,14 @@ import hmac
 import io
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from core.four_checks import CATEGORIES, Category
 from core.policy import Colour
 from core.trust import ed25519_kid, revocation_key
 from edge.codes import b45
@@ -32,6 +33,8 @@ SIGNATURE_DOMAIN = b"GC1\x00"
 SIGNATURE_BYTES = 64
 COLOURS: tuple[Colour, ...] = ("green", "yellow", "red")
 FIELDS = ("v", "iss", "kid", "cid", "sub", "name", "col", "iat", "exp", "tst", "vac")
+OPTIONAL_FIELDS = ("cat",)
+"""Claims a later issuer may append (docs/gc1.md); a code may end before them."""
 
 
 def matches(payload: bytes) -> bool:
@@ -64,8 +67,10 @@ def issue(
     expires_at: datetime,
     last_test_at: datetime | None = None,
     vaccinations: int | None = None,
+    category: Category | None = None,
 ) -> str:
-    """A signed gc1 payload, ready to put in a QR code."""
+    """A signed gc1 payload, ready to put in a QR code (``category``: claim 11, appended
+    only when given, so codes without it stay byte-for-byte what they were)."""
     if expires_at <= issued_at:
         raise ValueError("expiry must be after issue time")
     key = Ed25519PrivateKey.from_private_bytes(signing_key)
@@ -83,6 +88,8 @@ def issue(
         int(last_test_at.timestamp()) if last_test_at else None,
         vaccinations,
     ]
+    if category is not None:
+        claims.append(category)
     body = cbor2.dumps(claims)
     signature = key.sign(SIGNATURE_DOMAIN + body)
     return "GC1:" + b45.encode(body + signature)
@@ -92,7 +99,7 @@ def _typed(claims: list[Any]) -> dict[str, Any]:
     """Check every claim's type; a code with the wrong shape is not a gc1 code."""
     if len(claims) < len(FIELDS) or claims[0] != VERSION:
         raise CodeError(f"structure: expected a version-{VERSION} array of {len(FIELDS)} claims")
-    named = dict(zip(FIELDS, claims, strict=False))
+    named = dict(zip(FIELDS + OPTIONAL_FIELDS, claims, strict=False))
     expected: dict[str, tuple[type, ...]] = {
         "iss": (str,), "kid": (bytes,), "cid": (bytes,), "sub": (bytes,), "name": (str,),
         "col": (int,), "iat": (int,), "exp": (int,), "tst": (int, type(None)),
@@ -105,6 +112,12 @@ def _typed(claims: list[Any]) -> dict[str, Any]:
     if not 0 <= named["col"] < len(COLOURS):
         raise CodeError("structure: unknown colour")
     return named
+
+
+def _category(value: object) -> Category | None:
+    """Claim 11: who the holder is, when the issuer says (a school's student code). A value
+    this verifier does not know is ignored, not refused: the list may grow."""
+    return cast(Category, value) if isinstance(value, str) and value in CATEGORIES else None
 
 
 def _parse(payload: bytes) -> tuple[bytes, bytes, dict[str, Any]]:
@@ -159,6 +172,9 @@ def verify(payload: bytes, trust: TrustStore, at: datetime) -> CodeResult:
     result.display_name = claims["name"]
     result.holder_id = b"gc1:" + claims["iss"].encode() + b":" + claims["sub"]
     result.last_test_at = claims["tst"]
+    result.category = _category(claims.get("cat"))
+    if result.category:
+        result.claims["category"] = result.category
     result.revoked = revocation_key(SCHEME, claims["cid"].hex()) in trust.revoked
     if not result.signature_valid:
         problem = "invalid" if candidates else "no trusted key"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.four_checks import Category
 from core.policy import Colour
 
 
@@ -33,6 +34,8 @@ class CodeResult:
     last_test_at: int | None = None
     """Unix seconds of the last negative test the code vouches for, if any."""
     flags: list[str] = field(default_factory=list)
+    category: Category | None = None
+    """Who the holder is, when the code says (gc1 claim ``cat``): the gate's person kind."""
 
     def public(self) -> dict[str, Any]:
         """The fields of the ``gatecheck code verify`` contract."""

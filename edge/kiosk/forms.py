@@ -13,8 +13,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from core import four_checks
 from core.fever_drill import Disposition, RetestMethod
-from core.four_checks import Itinerary, Mask
+from core.four_checks import SYMPTOMS, Category, Itinerary, Mask, Symptom
 from core.messages import LocalisedError
 from edge.codes import Colour
 
@@ -139,19 +140,17 @@ class Identity(Form):
 
 
 class Visitor(Form):
+    """A visitor's registration, after their check admitted them (the temperature and the
+    rest were taken by that check). Whether the escort is required is the site's rule."""
+
     name: Text
     phone: Text
     host: Text = Field(min_length=1, max_length=80, description="Whom or which unit they visit.")
     purpose: Text = Field(min_length=1, max_length=120)
     escort: Text | None = Field(None, max_length=40)
-    temp_c: float | None = None
 
     _name = field_validator("name")(_name)
     _phone = field_validator("phone")(_phone)
-    _temp = field_validator("temp_c")(_temperature)
-
-    def identifier(self) -> bytes:
-        return name_phone_identifier(self.name, self.phone)
 
 
 class Refusal(Form):
@@ -189,9 +188,27 @@ class Release(Form):
     note: Text = Field(min_length=2, max_length=200)
 
 
-class Looked(Form):
-    """What the guard sees of the next person: their itinerary card and mask (one tap each;
-    None: not looked at). It goes with the next check the camera records, then clears."""
+class NextPerson(Form):
+    """What the guard says of the next person: their itinerary card and mask (one tap each;
+    None: not looked at), who they are, the health questions answered yes (an empty list:
+    asked, all no; None: not asked), and whether they are leaving. It goes with the next
+    check the camera records or the guard enters by hand, then clears."""
 
     itinerary: Itinerary | None = None
     mask: Mask | None = None
+    category: Category | None = None
+    symptoms: list[Symptom] | None = Field(None, max_length=len(SYMPTOMS))
+    leaving: bool = False
+
+    @model_validator(mode="after")
+    def _leaving_alone(self) -> NextPerson:
+        if self.leaving and (self.itinerary or self.mask or self.symptoms is not None):
+            raise Invalid(
+                "离开的人员不做行程卡、口罩和健康问题检查",
+                "a person leaving is not checked for itinerary card, mask or questions",
+            )
+        return self
+
+    def looked(self) -> four_checks.Looked:
+        symptoms = tuple(dict.fromkeys(self.symptoms)) if self.symptoms is not None else None
+        return four_checks.Looked(self.itinerary, self.mask, self.category, symptoms)

@@ -17,19 +17,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import RELEASED
-from core.four_checks import Looked
+from core.four_checks import flag_of
 from core.reasons import reason
 from edge import clock
 from edge.codes.names import mask_name
-from edge.desk import GuardDesk
+from edge.desk import ActionError, GuardDesk
 from edge.frames import Frame, FrameError
 from edge.guards import GuardBook
+from edge.kiosk.forms import Identity, NextPerson
 from edge.kiosk.schemas import ShownCheck
 from edge.log_identity import LogReplaced
 from edge.station import GateStation, Outcome
 from edge.store import StorageFault, SyncKey
+from edge.tables.guards import Shift
 from edge.thermometer import Reading, Thermometer
 from edge.voice import Voice
+
+VISITOR = flag_of("person", "visitor")
 
 logger = logging.getLogger(__name__)
 
@@ -135,9 +139,10 @@ class Kiosk:
     """Set when the gate shuts down: a reconnecting camera stops trying."""
     lost_at: float | None = None
     """Monotonic time the camera source was last found lost (a reconnect is under way)."""
-    looked: Looked | None = None
-    """The guard's taps for the next person (itinerary card, mask); None: the site's defaults
-    (``kiosk_itinerary_default``, ``kiosk_mask_default``). Each check clears them."""
+    looked: NextPerson | None = None
+    """The guard's taps for the next person (itinerary card, mask, who, health questions,
+    leaving); None: the site's defaults (``kiosk_itinerary_default``, ``kiosk_mask_default``).
+    Each check clears them."""
     _holds: list[dict[str, Any]] = field(default_factory=list)
     _holds_at: float | None = None
     _noticed_at: float = 0.0
@@ -157,6 +162,8 @@ class Kiosk:
             actions.append("confirm")
         if decision.verdict != "admit" and decision.reason not in NOT_OVERRIDDEN:
             actions.append("override")
+        if decision.verdict == "admit" and VISITOR in decision.flags and not reason(decision.reason).event:
+            actions.append("register")  # the visitor passed the checks: the form opens
         return ShownCheck(
             seq=outcome.seq,
             verdict=decision.verdict,
@@ -177,13 +184,17 @@ class Kiosk:
 
     def announce(self, outcome: Outcome) -> ShownCheck:
         """Push a stored check to the page: its verdict on screen — except a record of what
-        was done about an earlier check (a fever's disposition: the hold lifting says it)."""
+        was done about an earlier check (a fever's disposition, a visitor's leaving: the
+        hold lifting or the visitor list says it)."""
         shown = self.describe(outcome)
-        if not reason(shown.reason).event:
+        if not (reason(shown.reason).event and shown.refers_to is not None):
             self.events.publish({"event": "verdict", "data": shown.model_dump()})
         self.publish_holds()
-        self.events.publish({"event": "status", "data": self.status()})  # the backlog grew
+        self.publish_status()  # the backlog grew
         return shown
+
+    def publish_status(self) -> None:
+        self.events.publish({"event": "status", "data": self.status()})
 
     def holds(self, fresh: bool = False) -> list[dict[str, Any]]:
         """The fever cases holding the lane (``GuardDesk.holds``), looked up again when
@@ -217,18 +228,30 @@ class Kiosk:
         if seen.codes or seen.unreadable:
             self.notice("waiting")
 
-    def look(self, looked: Looked) -> None:
-        """What the guard tapped for the next person (see ``looked``)."""
+    def look(self, looked: NextPerson) -> None:
+        """What the guard tapped for the next person (see ``looked``). Visitors and
+        returnees answer the health questions first (the site's ``symptoms_asked_of``)."""
+        if looked.category in self.station.policy.symptoms_asked_of and looked.symptoms is None:
+            raise ActionError(
+                "请先询问健康问题（均无也请点选）", "ask the health questions first (tap 'all no' if none)"
+            )
         self.looked = looked
 
-    def default_looked(self) -> Looked:
+    def default_looked(self) -> NextPerson:
         """Where the taps start for each person: the site's rules say."""
         policy = self.station.policy
-        return Looked(policy.kiosk_itinerary_default, policy.kiosk_mask_default)
+        return NextPerson(itinerary=policy.kiosk_itinerary_default, mask=policy.kiosk_mask_default)
 
-    def next_looked(self) -> Looked:
+    def next_looked(self) -> NextPerson:
         """What goes with the next check: the guard's taps, else the site's defaults."""
         return self.looked or self.default_looked()
+
+    def manual_entry(self, shift: Shift, form: Identity) -> Outcome:
+        """A person entered by hand, with the taps for them (which it then clears)."""
+        taps = self.next_looked()
+        outcome = self.desk.manual_entry(shift, form, taps.looked(), taps.leaving)
+        self.looked = None
+        return outcome
 
     def present(self, frame: Frame) -> Outcome | None:
         """One camera frame through the gate's one loop step (``GateStation.present``),
@@ -240,7 +263,8 @@ class Kiosk:
             return None
         try:
             with self.lock:
-                outcome = self.station.present(frame, self.watched, self.next_looked())
+                taps = self.next_looked()
+                outcome = self.station.present(frame, self.watched, taps.looked(), taps.leaving)
                 if isinstance(outcome, Outcome):
                     self.looked = None  # the taps were for that person
         except StorageFault as exc:

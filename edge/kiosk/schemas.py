@@ -32,11 +32,6 @@ class ShownCheck(BaseModel):
     """The colour the camera read off the code: pre-selected when the guard confirms one."""
 
 
-class RegisteredVisitor(ShownCheck):
-    visitor_id: int | None
-    """None when the temperature kept the visitor out (no entry opened)."""
-
-
 class GuardOnDuty(BaseModel):
     id: str
     name: str

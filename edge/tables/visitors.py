@@ -1,6 +1,9 @@
-"""The visitor book: registered on entry with their check, closed when they leave (销号)."""
+"""The visitor book: an entry opened after the visitor's check admitted them, closed when
+they leave (销号)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
@@ -23,32 +26,56 @@ class VisitorEntry(BaseModel):
     left_ms: int | None
 
 
+@dataclass(frozen=True)
+class Screened:
+    """A check as a visitor's registration sees it."""
+
+    verdict: str
+    flags: tuple[str, ...]
+    wall_ms: int
+    visitor_id: int | None
+    """The entry opened for this check already, if any."""
+
+
 class VisitorTable:
     def __init__(self, store: CheckStore) -> None:
         self.db = store.db
 
-    def add(
+    def open(
         self, check_seq: int, name: str, phone: str, host: str, purpose: str, escort: str | None,
         guard_id: str, entered_ms: int,
     ) -> int:  # fmt: skip
-        """Open an entry — inside the transaction that stores the visitor's check."""
-        cursor = self.db.execute(
-            "INSERT INTO visitors (check_seq, name, phone, host, purpose, escort, guard_id, entered_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (check_seq, name, phone, host, purpose, escort, guard_id, entered_ms),
-        )
+        """Open an entry for the visitor of check ``check_seq``; its number."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "INSERT INTO visitors (check_seq, name, phone, host, purpose, escort, guard_id, entered_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (check_seq, name, phone, host, purpose, escort, guard_id, entered_ms),
+            )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
     def close(self, visitor_id: int, guard_id: str, left_ms: int) -> bool:
-        """Close an open entry; False when there is none (left already, or unknown)."""
-        with self.db.conn:
-            changed: int = self.db.execute(
-                "UPDATE visitors SET left_ms = ?, left_guard_id = ?, version = version + 1 "
-                "WHERE id = ? AND left_ms IS NULL",
-                (left_ms, guard_id, visitor_id),
-            ).rowcount
+        """Close an open entry — inside the transaction that stores the exit record; False
+        when there is none (left already, or unknown)."""
+        changed: int = self.db.execute(
+            "UPDATE visitors SET left_ms = ?, left_guard_id = ?, version = version + 1 "
+            "WHERE id = ? AND left_ms IS NULL",
+            (left_ms, guard_id, visitor_id),
+        ).rowcount
         return changed > 0
+
+    def screened(self, check_seq: int) -> Screened | None:
+        """The visitor's check a registration names, and the entry already opened for it."""
+        row = self.db.execute(
+            "SELECT verdict, flags, wall_ms, (SELECT min(id) FROM visitors WHERE check_seq = seq) "
+            "FROM checks WHERE seq = ?",
+            (check_seq,),
+        ).fetchone()
+        if row is None:
+            return None
+        verdict, flags, wall_ms, visitor_id = row
+        return Screened(verdict, tuple((flags or "").split(",")), wall_ms, visitor_id)
 
     def entries(self, *, inside_only: bool = False, visitor_id: int | None = None) -> list[VisitorEntry]:
         """The book, newest first (the phone number stays in the database)."""

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from core.four_checks import Looked
 from edge.desk import Hold
 from edge.kiosk import forms
 from edge.kiosk.deps import GuardDep, KioskDep, LaneOpen, act
-from edge.kiosk.schemas import RegisteredVisitor, ShownCheck
+from edge.kiosk.schemas import ShownCheck
 from edge.tables.visitors import VisitorEntry
 
 router = APIRouter(prefix="/api")
@@ -31,7 +30,8 @@ def confirm(seq: int, _: LaneOpen, form: forms.Confirm, guard: GuardDep, kiosk: 
 
 @router.post("/manual", response_model=ShownCheck)
 def manual(_: LaneOpen, form: forms.Identity, guard: GuardDep, kiosk: KioskDep) -> ShownCheck:
-    return kiosk.announce(act(kiosk, lambda: kiosk.desk.manual_entry(guard, form)))
+    """Someone checked by hand, with the guard's taps for them."""
+    return kiosk.announce(act(kiosk, lambda: kiosk.manual_entry(guard, form)))
 
 
 @router.post("/refusals", response_model=ShownCheck)
@@ -39,10 +39,10 @@ def refusal(_: LaneOpen, form: forms.Refusal, guard: GuardDep, kiosk: KioskDep) 
     return kiosk.announce(act(kiosk, lambda: kiosk.desk.refusal(guard, form)))
 
 
-@router.post("/visitors", response_model=RegisteredVisitor)
-def visitor(_: LaneOpen, form: forms.Visitor, guard: GuardDep, kiosk: KioskDep) -> RegisteredVisitor:
-    outcome, entry = act(kiosk, lambda: kiosk.desk.register_visitor(guard, form))
-    return RegisteredVisitor(**kiosk.announce(outcome).model_dump(), visitor_id=entry)
+@router.post("/checks/{seq}/register", response_model=VisitorEntry)
+def register(seq: int, form: forms.Visitor, guard: GuardDep, kiosk: KioskDep) -> VisitorEntry:
+    """The visitor of check ``seq`` (which admitted them) into the visitor book."""
+    return act(kiosk, lambda: kiosk.desk.register_visitor(guard, seq, form))
 
 
 @router.get("/visitors", response_model=list[VisitorEntry])
@@ -52,7 +52,9 @@ def visitors(guard: GuardDep, kiosk: KioskDep, inside: bool = True) -> list[Visi
 
 @router.post("/visitors/{visitor_id}/leave", response_model=VisitorEntry)
 def visitor_left(visitor_id: int, guard: GuardDep, kiosk: KioskDep) -> VisitorEntry:
-    return act(kiosk, lambda: kiosk.desk.visitor_left(guard, visitor_id))
+    entry = act(kiosk, lambda: kiosk.desk.visitor_left(guard, visitor_id))
+    kiosk.publish_status()  # the exit record waits to be sent
+    return entry
 
 
 @router.post("/holds/{seq}/retest", response_model=ShownCheck)
@@ -75,8 +77,9 @@ def fever_ack(seq: int, form: forms.FeverAck, guard: GuardDep, kiosk: KioskDep) 
     return [Hold(**hold) for hold in kiosk.holds()]
 
 
-@router.post("/looked", response_model=forms.Looked)
-def looked(form: forms.Looked, guard: GuardDep, kiosk: KioskDep) -> forms.Looked:
-    """The guard's taps for the next person: the itinerary card and the mask they see."""
-    act(kiosk, lambda: kiosk.look(Looked(form.itinerary, form.mask)))
+@router.post("/looked", response_model=forms.NextPerson)
+def looked(form: forms.NextPerson, guard: GuardDep, kiosk: KioskDep) -> forms.NextPerson:
+    """The guard's taps for the next person: the itinerary card and the mask they see, who
+    they are, their answers to the health questions, or that they are leaving."""
+    act(kiosk, lambda: kiosk.look(form))
     return form

@@ -14,7 +14,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.templating import Jinja2Templates
 
 from core.fever_drill import RETEST_METHODS
-from core.four_checks import Looked
+from core.four_checks import CATEGORIES, SYMPTOMS
 from core.reasons import texts as reason_texts
 from edge.desk import FEVER_ACTIONS
 from edge.kiosk.deps import KioskDep
@@ -27,6 +27,7 @@ router = APIRouter()
 
 @router.get("/", response_class=HTMLResponse)
 def page(request: Request, kiosk: KioskDep) -> HTMLResponse:
+    policy = kiosk.station.policy
     return templates.TemplateResponse(
         request,
         "kiosk.html",
@@ -40,6 +41,9 @@ def page(request: Request, kiosk: KioskDep) -> HTMLResponse:
                 "timezone": kiosk.station.bundle.timezone,
                 "volume": kiosk.volume,
                 "voice": kiosk.voice.available() if kiosk.voice else [],
+                "categories": CATEGORIES,
+                "symptoms": {k: v for k, v in SYMPTOMS.items() if k in policy.symptom_questions},
+                "escort_required": policy.visitor_escort_required,
             },
         },
     )
@@ -84,10 +88,6 @@ def health(kiosk: KioskDep) -> Health:
     return Health(camera_alive=kiosk.camera_alive(), page_alive=kiosk.page_alive())
 
 
-def _looked(looked: Looked) -> dict[str, str | None]:
-    return {"itinerary": looked.itinerary, "mask": looked.mask}
-
-
 @router.get("/api/state")
 def state(kiosk: KioskDep, gatecheck_shift: Annotated[str | None, Cookie()] = None) -> dict[str, Any]:
     """Everything the page draws on load: the status bar, fever holds, who is on duty."""
@@ -97,6 +97,6 @@ def state(kiosk: KioskDep, gatecheck_shift: Annotated[str | None, Cookie()] = No
         "status": kiosk.status(),
         "holds": kiosk.holds(fresh=True),
         "guard": {"id": shift.guard_id, "name": shift.guard_name} if shift else None,
-        "looked": _looked(kiosk.next_looked()),
-        "looked_default": _looked(kiosk.default_looked()),
+        "looked": kiosk.next_looked().model_dump(),
+        "looked_default": kiosk.default_looked().model_dump(),
     }

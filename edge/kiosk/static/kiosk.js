@@ -14,6 +14,10 @@ const T = {
     own_temp: "本人体温 °C（上岗前）",
     itinerary: "行程卡", it_green: "绿色", it_star: "带星", it_none: "未出示",
     mask: "口罩", mask_worn: "已戴", mask_none: "未戴", mask_given: "发放",
+    person: "人员", person_unset: "未选类别", leaving: "离开登记", person_title: "人员类别与健康问题", questions: "健康问题（有则勾选）",
+    all_no: "已询问，均无", asked_none: "已问·均无", asked_yes: "有症状", visitor_hint: "询问后请访客扫码（或手工录入），通过后登记访客信息",
+    visitor_book: "访客登记", escort_required: "陪同人（必填）", act_register: "登记访客", asked_conflict: "已勾选症状时不能选“均无”",
+    next_visitor: "请访客出示健康码", registered: "访客已登记",
     cancel: "取消", save: "保存", close: "关闭", register: "登记", dismiss: "关闭",
     camera_read: "摄像头识别为：", confirm: "确认颜色", override: "人工判定", decision: "判定", why: "原因（必填）",
     typed_temp: "手工输入体温 °C（留空则用测温仪）", typed_temp_hint: "例如 36.6",
@@ -46,6 +50,10 @@ const T = {
     own_temp: "Your own temperature °C (before the shift)",
     itinerary: "Itinerary", it_green: "Green", it_star: "Star", it_none: "None",
     mask: "Mask", mask_worn: "Worn", mask_none: "None", mask_given: "Given",
+    person: "Person", person_unset: "Kind not set", leaving: "Leaving", person_title: "Who and health questions", questions: "Health questions (tick any yes)",
+    all_no: "Asked: all no", asked_none: "asked: all no", asked_yes: "symptoms", visitor_hint: "Ask, then the visitor shows their code (or manual entry); once admitted, register them",
+    visitor_book: "Visitor book", escort_required: "Escort (required)", act_register: "Register visitor", asked_conflict: "A symptom is ticked: 'all no' cannot be",
+    next_visitor: "Visitor: show your health code", registered: "Visitor registered",
     cancel: "Cancel", save: "Save", close: "Close", register: "Register", dismiss: "Close",
     camera_read: "The camera read: ", confirm: "Confirm colour", override: "Override", decision: "Decision", why: "Reason (required)",
     typed_temp: "Typed temperature °C (empty: use the thermometer)", typed_temp_hint: "e.g. 36.6",
@@ -366,11 +374,12 @@ function formBody(form, submitter) {
 }
 
 // Every action is a guard's: without one on duty, the login comes first, then the action.
-function openDialog(id, seq) {
-  if (id !== "login-form" && !guard) { pending = { id, seq }; id = "login-form"; seq = null; }
+function openDialog(id, seq, visitor = false) {
+  if (id !== "login-form" && !guard) { pending = { id, seq, visitor }; id = "login-form"; seq = null; }
   const dialog = document.getElementById(id);
   const form = $("form", dialog);
   if (form) { form.reset(); form.dataset.seq = seq ?? ""; }
+  if (id === "person-form") fillPerson(form, visitor);
   for (const err of dialog.querySelectorAll(".error")) err.textContent = "";
   if (id === "login-form" && pending) $(".error", dialog).textContent = t("need_login");
   clearTimeout(clearTimer);  // the guard is acting: keep the verdict up
@@ -395,26 +404,77 @@ function syncManualFields() {
   for (const label of document.querySelectorAll("#manual-form label[data-for]")) label.hidden = !label.dataset.for.split(" ").includes(kind);
 }
 
-// The guard's taps for the next person; each check sets them back to the site's defaults.
-let looked = { itinerary: null, mask: null };
-let lookedDefault = { itinerary: null, mask: null };
+// The guard's taps for the next person (itinerary card, mask, who, health questions,
+// leaving); each check sets them back to the site's defaults.
+const NO_ONE = { itinerary: null, mask: null, category: null, symptoms: null, leaving: false };
+let looked = { ...NO_ONE };
+let lookedDefault = { ...NO_ONE };
+const named = (texts) => texts[lang === "en" ? 1 : 0];
 
 function renderLooked() {
   for (const row of document.querySelectorAll("#looked .tap-row")) {
-    for (const button of row.querySelectorAll("button")) {
+    for (const button of row.querySelectorAll("button[data-v]")) {
       button.setAttribute("aria-pressed", String(looked[row.dataset.part] === button.dataset.v));
     }
   }
+  const who = looked.category ? named(CONFIG.categories[looked.category]) : t("person_unset");
+  const asked = looked.symptoms === null ? "" : ` · ${t(looked.symptoms.length ? "asked_yes" : "asked_none")}`;
+  $("#person-button").textContent = `${who}${asked} ▾`;
+  $("#person-button").setAttribute("aria-pressed", String(Boolean(looked.category || looked.symptoms)));
+  $("#leaving").setAttribute("aria-pressed", String(looked.leaving));
+}
+
+// The server keeps the taps (a camera check may come before the next tap); a tap shows at
+// once, and goes back if the server refuses it.
+async function sendLooked(next) {
+  const before = looked;
+  looked = { ...NO_ONE, ...next };
+  renderLooked();
+  const body = Object.fromEntries(Object.entries(next).filter(([, v]) => v !== null && v !== false));
+  try {
+    looked = { ...NO_ONE, ...(await post("/api/looked", body)) };
+  } catch (error) {
+    looked = before;
+    throw error;
+  } finally { renderLooked(); }
 }
 
 async function tapLooked(event) {
-  const button = event.target.closest("button[data-v]");
+  const button = event.target.closest("button[data-v], #leaving");
   if (!button) return;
-  const part = button.closest(".tap-row").dataset.part;
-  looked = { ...looked, [part]: looked[part] === button.dataset.v ? null : button.dataset.v };
-  renderLooked();
-  const body = Object.fromEntries(Object.entries(looked).filter(([, v]) => v !== null));
-  try { await post("/api/looked", body); } catch (error) { showNotice(error.message); }
+  let next;
+  if (button.id === "leaving") {
+    next = looked.leaving ? { ...NO_ONE } : { ...NO_ONE, category: looked.category, leaving: true };
+  } else {
+    const part = button.closest(".tap-row").dataset.part;
+    next = { ...looked, leaving: false, [part]: looked[part] === button.dataset.v ? null : button.dataset.v };
+  }
+  try { await sendLooked(next); } catch (error) { showNotice(error.message); }
+}
+
+// Who the next person is and their answers: a visitor starts here (then shows their code).
+function fillPerson(form, visitor) {
+  $("[data-k=visitor_hint]", form.closest("dialog")).hidden = !visitor;
+  const category = visitor ? "visitor" : looked.category;
+  for (const input of form.querySelectorAll("input[name=category]")) input.checked = input.value === category;
+  const symptoms = visitor ? null : looked.symptoms;
+  $("input[name=asked]", form).checked = Array.isArray(symptoms) && !symptoms.length;
+  for (const input of form.querySelectorAll("input[name=symptom]")) input.checked = Boolean(symptoms?.includes(input.value));
+}
+
+async function submitPerson(event) {
+  event.preventDefault();
+  const form = event.target;
+  const ticked = [...form.querySelectorAll("input[name=symptom]:checked")].map((input) => input.value);
+  const asked = $("input[name=asked]", form).checked;
+  if (asked && ticked.length) { $(".error", form).textContent = t("asked_conflict"); return; }
+  const category = $("input[name=category]:checked", form)?.value ?? null;
+  const visitor = !$("[data-k=visitor_hint]", form.closest("dialog")).hidden;
+  try {
+    await sendLooked({ ...looked, leaving: false, category, symptoms: ticked.length || asked ? ticked : null });
+    form.closest("dialog").close();
+    if (visitor) showNotice("next_visitor");
+  } catch (error) { $(".error", form).textContent = error.message; }
 }
 
 function renderGuard() {
@@ -429,7 +489,7 @@ async function refreshState() {
   renderStatus(state.status);
   guard = state.guard;
   renderGuard();
-  looked = state.looked; lookedDefault = state.looked_default; renderLooked();
+  looked = { ...NO_ONE, ...state.looked }; lookedDefault = { ...NO_ONE, ...state.looked_default }; renderLooked();
   holds = state.holds; holdsAt = Date.now(); renderHolds();
 }
 
@@ -447,9 +507,10 @@ async function submitDialog(event) {
   try {
     await post(url, formBody(form, event.submitter));  // a new check arrives as an event
     dialog.close();
+    if (dialog.id === "register-form") { hideVerdict(); showNotice("registered"); }
     if (dialog.id === "login-form") {
       await refreshState();
-      if (pending) { const next = pending; pending = null; openDialog(next.id, next.seq); }
+      if (pending) { const next = pending; pending = null; openDialog(next.id, next.seq, next.visitor); }
     }
   } catch (e) {
     error.textContent = e.message;
@@ -519,7 +580,7 @@ document.addEventListener("click", (event) => {
   const target = event.target.closest("button");
   if (!target) return;
   if (target.id === "lang") { lang = lang === "en" ? "zh-CN" : "en"; localStorage.setItem("gatecheck-lang", lang); applyLanguage(); }
-  else if (target.dataset.open) openDialog(target.dataset.open);
+  else if (target.dataset.open) openDialog(target.dataset.open, null, Boolean(target.dataset.visitor));
   else if (target.classList.contains("close")) { pending = null; target.closest("dialog").close(); }
   else if (target.dataset.action === "dismiss") hideVerdict();
   else if (target.dataset.action) openDialog(`${target.dataset.action}-form`, target.dataset.seq || $("#verdict").dataset.seq);
@@ -530,7 +591,9 @@ document.addEventListener("click", (event) => {
   else if (target.dataset.leave) post(`/api/visitors/${target.dataset.leave}/leave`, {}).then(showVisitors)
     .catch((e) => { $("#visitors-list .error").textContent = e.message; });
 });
-for (const form of document.querySelectorAll("dialog form")) form.addEventListener("submit", submitDialog);
+for (const form of document.querySelectorAll("dialog form")) {
+  form.addEventListener("submit", form.closest("#person-form") ? submitPerson : submitDialog);
+}
 $("#manual-form select[name=kind]").addEventListener("change", syncManualFields);
 $("#retest-form").addEventListener("submit", (event) => submitHold(event, (seq) => `/api/holds/${seq}/retest`));
 $("#ack-form").addEventListener("submit", (event) => submitHold(event, (seq) => `/api/fevers/${seq}/ack`));
