@@ -56,6 +56,7 @@ METRIC_MAX = len("gate:") + GATE_MAX
 ROLLUP_METRICS = (
     "checks", "admitted", "denied", "fevers", "code_red", "refused",
     "holders", "overrides", "temp_manual", "visitors", "devices",
+    "complete", "exits", "handovers", "vehicles",
 )  # fmt: skip
 """The daily metrics also summed per region, category and day (``region_daily``, one column
 each, hub/rollups.py): sums of sites' counts, so a region's ``holders`` counts each person

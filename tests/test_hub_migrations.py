@@ -131,3 +131,58 @@ def test_shard_ready_keys_keep_every_row(hub_database_url: str) -> None:
             assert conn.execute(
                 text("SELECT DISTINCT tableoid::regclass::text FROM checks")
             ).scalars().all() == ["checks_p202512"]
+
+
+def test_region_rollups_gain_the_four_checks_with_their_history(hub_database_url: str) -> None:
+    """Revision 0015: complete, exits, hand-overs and vehicles summed per region — from the
+    days already counted, including a day with exits only (no rollup row before)."""
+    from alembic import command
+    from sqlalchemy import insert, select, text
+
+    from hub.core.db import alembic_config, daily_counts, make_engine, organisations, region_daily, sites
+
+    engine = make_engine(hub_database_url)
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0014")
+        conn.execute(
+            text("INSERT INTO regions (id, parent_id, name, created_ms) VALUES ('city', NULL, 'C', 0)")
+        )
+        conn.execute(
+            text("INSERT INTO regions (id, parent_id, name, created_ms) VALUES ('dist', 'city', 'D', 0)")
+        )
+        conn.execute(text(
+            "INSERT INTO region_paths (ancestor_id, region_id, depth) "
+            "VALUES ('city', 'city', 0), ('dist', 'dist', 0), ('city', 'dist', 1)"
+        ))  # fmt: skip
+        conn.execute(insert(organisations).values(id="o1", name="O", created_at_ms=0))
+        conn.execute(insert(sites).values(
+            id="s1", org_id="o1", name="S", timezone="Asia/Shanghai", report_deadline="12:00",
+            pseudonym_key=bytes(32), created_at_ms=0, region_id="dist", category_id="school",
+        ))  # fmt: skip
+        conn.execute(insert(daily_counts), [
+            {"site_id": "s1", "local_date": day, "metric": m, "n": n}
+            for day, m, n in (("2026-11-30", "checks", 5), ("2026-11-30", "admitted", 4),
+                              ("2026-11-30", "complete", 3), ("2026-11-30", "vehicles", 1),
+                              ("2026-12-01", "exits", 2))
+        ])  # fmt: skip
+    create_schema(engine)
+    with engine.connect() as conn:
+        rows = {
+            (r.region_id, r.local_date): (
+                r.checks,
+                r.admitted,
+                r.complete,
+                r.vehicles,
+                r.exits,
+                r.category_id,
+            )
+            for r in conn.execute(select(region_daily))
+        }
+    assert rows == {
+        ("city", "2026-11-30"): (5, 4, 3, 1, 0, "school"),
+        ("dist", "2026-11-30"): (5, 4, 3, 1, 0, "school"),
+        ("city", "2026-12-01"): (0, 0, 0, 0, 2, "school"),
+        ("dist", "2026-12-01"): (0, 0, 0, 0, 2, "school"),
+    }

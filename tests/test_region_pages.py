@@ -55,6 +55,11 @@ def test_a_district_officer_reads_the_district_and_drills_down(
             assert page.locator('#region-total [data-k="sites"]').inner_text() == "2"
             assert page.locator('#region-total [data-k="checks"]').inner_text() == "20"
             assert page.locator('#region-total [data-k="fevers"]').inner_text() == "2"
+            # The gate recorded neither itinerary cards nor masks: no admission was complete.
+            admitted = page.locator('#region-total [data-k="admitted"]').inner_text()
+            assert (
+                int(admitted) > 0 and page.locator('#region-total [data-k="complete"]').inner_text() == "0%"
+            )
             assert page.locator('#region-total [data-k="no_gates"]').inner_text() == "1"
             assert (
                 page.locator(f'#children tr[data-part="{street.id}"] [data-k="checks"]').inner_text() == "20"

@@ -119,8 +119,9 @@ def test_rollups_equal_a_recount_after_late_data_a_recompute_and_a_move(
     school, market, bank, hotel = (
         city.gates[s.id] for s in (city.school, city.market, city.bank, city.hotel)
     )
+    complete = {"scheme": "gc1", "flags": ["itinerary_green", "mask_worn"]}  # all four checks done
     last = {
-        "school": feed(client, school, None, 5),
+        "school": feed(client, school, None, 5, **complete),
         "market": feed(client, market, None, 3, verdict="deny", reason="fever", temp_c=38.2),
         "bank": feed(client, bank, None, 2),
     }
@@ -128,7 +129,7 @@ def test_rollups_equal_a_recount_after_late_data_a_recompute_and_a_move(
     assert rollups.fold(hub_engine) > 0
     assert folded(hub_engine) == recount(hub_engine) != {}
     got = folded(hub_engine)
-    assert got[(city.city, "school", DAY)]["checks"] == 5
+    assert got[(city.city, "school", DAY)]["checks"] == got[(city.city, "school", DAY)]["complete"] == 5
     assert got[(city.city, "market", DAY)]["fevers"] == 3
     assert got[(city.a, "school", DAY)]["checks"] == 5 and (city.a, "bank", DAY) not in got
     assert sum(c["checks"] for (r, _, d), c in got.items() if r == city.city and d == DAY) == 10
