@@ -124,9 +124,11 @@ def test_every_screen_state_fits_with_large_targets_and_no_english(
     page.wait_for_selector("#person-form .error:has-text('健康问题')")
     assert_fits(page, "visitor questions with errors")
     page.check("#person-form input[name=asked]")
+    page.screenshot(path=str(tmp_path / f"kiosk-person-form-{size}.png"))
     page.click("#person-form button[type=submit]")
     page.wait_for_selector("#person-form:not([open])", state="attached")
     assert_fits(page, "idle with a visitor announced")
+    page.screenshot(path=str(tmp_path / f"kiosk-taps-{size}.png"))
     # … then their code; once admitted, the visitor book.
     shown(page, feed, signed(f"p-{size}-visitor"))
     page.click("#verdict [data-action=register]")
@@ -226,7 +228,7 @@ def test_every_screen_state_fits_with_large_targets_and_no_english(
     page.click("#lang")
     assert_fits(page, "idle in English", chinese=False)
     if size == "800x480":
-        for name in ("idle", "hold-retest", "fever", "visitor-form", "deny"):
+        for name in ("idle", "hold-retest", "fever", "person-form", "taps", "visitor-form", "deny"):
             keep_screenshot(tmp_path / f"kiosk-{name}-{size}.png")
     if size == "600x1024":
         keep_screenshot(tmp_path / f"kiosk-idle-{size}.png")
