@@ -31,6 +31,8 @@ from edge.tables.guards import Shift
 from edge.tables.visitors import VisitorEntry, VisitorTable
 from edge.thermometer import Reading, Thermometer
 
+VISITOR = flag_of("person", "visitor")
+"""The flag of a visitor's check: what opens the visitor book (and what the hub counts)."""
 VISITOR_FORM_WINDOW_MS = 15 * 60_000
 """A visitor's registration follows their check within this (else: checked again)."""
 FEVER_ACTIONS = {key: DISPOSITIONS[key] for key in get_args(Disposition)}
@@ -168,8 +170,7 @@ class GuardDesk:
         (code, temperature, itinerary card, mask, health questions), which must have
         admitted them: the form opens only after the checks (002:21)."""
         screened = self.visitor_book.screened(seq)
-        visitor = flag_of("person", "visitor")
-        if screened is None or screened.verdict != "admit" or visitor not in screened.flags:
+        if screened is None or screened.verdict != "admit" or VISITOR not in screened.flags:
             raise ActionError(
                 f"第 {seq} 条记录不是已通过检查的访客：请先检查访客（扫码、测温、行程卡、口罩、健康问题）",
                 f"check #{seq} is not a visitor who passed the checks: check the visitor first "
@@ -208,7 +209,7 @@ class GuardDesk:
             if not self.visitor_book.close(visitor_id, shift.guard_id, now_ms):
                 raise gone  # closed meanwhile: the exit record is not kept either
 
-        leaving = Decision("admit", "exit", (flag_of("person", "visitor"),))
+        leaving = Decision("admit", "exit", (VISITOR,))
         self.station.write(
             leaving, None, holder, guard_id=shift.guard_id, refers_to=entry[0].check_seq, also=close
         )

@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import RELEASED
-from core.four_checks import flag_of
 from core.reasons import reason
 from edge import clock
 from edge.codes.names import mask_name
-from edge.desk import ActionError, GuardDesk
+from edge.desk import VISITOR, ActionError, GuardDesk
 from edge.frames import Frame, FrameError
 from edge.guards import GuardBook
 from edge.kiosk.forms import Identity, NextPerson
@@ -32,8 +31,6 @@ from edge.store import StorageFault, SyncKey
 from edge.tables.guards import Shift
 from edge.thermometer import Reading, Thermometer
 from edge.voice import Voice
-
-VISITOR = flag_of("person", "visitor")
 
 logger = logging.getLogger(__name__)
 
