@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import Connection, Engine, and_, delete, insert, select
+from sqlalchemy import Connection, Engine, bindparam, delete, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from core.policy import Policy
@@ -37,38 +37,49 @@ def alert_reasons(policy_json: str) -> frozenset[str]:
     return frozenset(Policy.model_validate_json(policy_json).alert_reasons)
 
 
+_DEVICE_KEY = (
+    select(
+        devices.c.site_id,
+        devices.c.gate,
+        sites.c.timezone,
+        devices.c.public_key,
+        devices.c.status,
+        policy_in_force_sql(bindparam("now_ms")).label("policy"),
+        exists()
+        .where(
+            nonces.c.site_id == devices.c.site_id,
+            nonces.c.device_id == devices.c.id,
+            nonces.c.nonce == bindparam("nonce"),
+        )
+        .label("nonce_used"),
+    )
+    .join(sites, sites.c.id == devices.c.site_id)
+    .where(devices.c.id == bindparam("device_id"))
+)
+"""Everything a device request is authenticated with, in one read (built once)."""
+
+
 def device_key(engine: Engine, device_id: str, nonce: str) -> tuple[DeviceKey, bool] | None:
     """The device, and whether this nonce was already used — it runs for every device
-    request, so two reads on one connection."""
+    request, so one read."""
+    params = {"device_id": device_id, "nonce": nonce[:64], "now_ms": int(time.time() * 1000)}
     with engine.connect() as conn:
-        row = conn.execute(
-            select(
-                devices.c.site_id,
-                devices.c.gate,
-                sites.c.timezone,
-                devices.c.public_key,
-                devices.c.status,
-                policy_in_force_sql(int(time.time() * 1000)).label("policy"),
-            )
-            .join(sites, sites.c.id == devices.c.site_id)
-            .where(devices.c.id == device_id)
-        ).one_or_none()
-        if row is None:
-            return None
-        key = DeviceKey(
-            device_id, row.site_id, row.gate, row.timezone, bytes(row.public_key), row.status,
-            alert_reasons(row.policy),
-        )  # fmt: skip
-        used = conn.scalar(
-            select(nonces.c.nonce).where(
-                and_(
-                    nonces.c.site_id == key.site_id,
-                    nonces.c.device_id == device_id,
-                    nonces.c.nonce == nonce[:64],
-                )
-            )
-        )
-    return key, used is not None
+        row = conn.execute(_DEVICE_KEY, params).one_or_none()
+    if row is None:
+        return None
+    key = DeviceKey(
+        device_id, row.site_id, row.gate, row.timezone, bytes(row.public_key), row.status,
+        alert_reasons(row.policy),
+    )  # fmt: skip
+    return key, bool(row.nonce_used)
+
+
+_NONCE_INSERT = insert(nonces)
+_NONCE_EXPIRY = delete(nonces).where(
+    nonces.c.site_id == bindparam("site"),
+    nonces.c.device_id == bindparam("device"),
+    nonces.c.seen_ms < bindparam("horizon"),
+)
 
 
 class Replayed(Exception):
@@ -78,14 +89,15 @@ class Replayed(Exception):
 def record_nonce(conn: Connection, device: DeviceKey, nonce: str, now_ms: int) -> None:
     """Remember a nonce for the replay window inside the caller's transaction."""
     horizon = now_ms - 2 * CLOCK_TOLERANCE_S * 1000
-    mine = and_(nonces.c.site_id == device.site_id, nonces.c.device_id == device.device_id)
     try:
         # First in the transaction: a conflict aborts the whole request, nothing stored.
-        conn.execute(
-            insert(nonces).values(
-                site_id=device.site_id, device_id=device.device_id, nonce=nonce[:64], seen_ms=now_ms
-            )
-        )
+        row = {
+            "site_id": device.site_id,
+            "device_id": device.device_id,
+            "nonce": nonce[:64],
+            "seen_ms": now_ms,
+        }
+        conn.execute(_NONCE_INSERT, row)
     except IntegrityError:
         raise Replayed from None
-    conn.execute(delete(nonces).where(and_(mine, nonces.c.seen_ms < horizon)))
+    conn.execute(_NONCE_EXPIRY, {"site": device.site_id, "device": device.device_id, "horizon": horizon})

@@ -12,11 +12,12 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, and_, case, func, select, update
+from sqlalchemy import BigInteger, Connection, Engine, Table, and_, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql
 
 from core.protocol import LOG_SEQ_BITS, BatchAck, BatchIn
@@ -36,7 +37,7 @@ from hub.core.db import (
 )
 from hub.counting import LOG_CONFLICT, LOG_REPLACED, LocalDays, tally
 from hub.device_keys import DeviceKey
-from hub.sql import insert_for, upsert
+from hub.sql import upsert
 
 
 class IngestError(Exception):
@@ -73,6 +74,11 @@ def _bulk_insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> No
     conn.exec_driver_sql(sql, params)
 
 
+@lru_cache(maxsize=8)
+def _new_rows_returning_day(table: Table) -> Any:
+    return postgresql.insert(table).on_conflict_do_nothing().returning(table.c.local_date)
+
+
 def _first_seen(conn: Connection, table: Any, rows: list[dict[str, Any]], key: str) -> Counter[str]:
     """Insert (site, date, key) rows not yet there; count the new ones per date."""
     unique = {(r["site_id"], r["local_date"], r[key]) for r in rows if r[key] is not None}
@@ -82,8 +88,7 @@ def _first_seen(conn: Connection, table: Any, rows: list[dict[str, Any]], key: s
     if conn.dialect.name == "postgresql":
         # Devices of one site ingest concurrently here: ON CONFLICT ... RETURNING counts
         # exactly the rows this transaction added.
-        stmt = postgresql.insert(table).on_conflict_do_nothing().returning(table.c.local_date)
-        return Counter(conn.scalars(stmt, values).all())
+        return Counter(conn.scalars(_new_rows_returning_day(table), values).all())
     # SQLite: INSERT OR IGNORE, one statement per day; the driver's rowcount is the number
     # of rows that were new (one writer at a time: the device row update took the lock).
     sql = f"INSERT OR IGNORE INTO {table.name} (site_id, local_date, {key}) VALUES (?, ?, ?)"
@@ -119,21 +124,22 @@ def _record_boot(
     conn: Connection, device: DeviceKey, boot_id: str, clock: clocks.BootClock, now: int
 ) -> None:
     values = {"skew_ms": clock.skew_ms, "mono_offset_ms": clock.mono_offset_ms, "last_seen_ms": now}
-    stmt = insert_for(conn)(device_boots).values(
-        site_id=device.site_id, device_id=device.device_id, boot_id=boot_id, **values
+    conn.execute(
+        upsert(conn, device_boots, ["site_id", "device_id", "boot_id"], replace=tuple(values)),
+        {"site_id": device.site_id, "device_id": device.device_id, "boot_id": boot_id, **values},
     )
-    conn.execute(stmt.on_conflict_do_update(index_elements=["site_id", "device_id", "boot_id"], set_=values))
+
+
+_BOOTS = select(device_boots.c.boot_id, device_boots.c.skew_ms, device_boots.c.mono_offset_ms).where(
+    device_boots.c.site_id == bindparam("site"),
+    device_boots.c.device_id == bindparam("device"),
+    device_boots.c.boot_id.in_(bindparam("boots", expanding=True)),
+)
 
 
 def _known_boots(conn: Connection, device: DeviceKey, boot_ids: set[str]) -> dict[str, clocks.BootClock]:
     rows = conn.execute(
-        select(device_boots.c.boot_id, device_boots.c.skew_ms, device_boots.c.mono_offset_ms).where(
-            and_(
-                device_boots.c.site_id == device.site_id,
-                device_boots.c.device_id == device.device_id,
-                device_boots.c.boot_id.in_(boot_ids),
-            )
-        )
+        _BOOTS, {"site": device.site_id, "device": device.device_id, "boots": sorted(boot_ids)}
     )
     return {r.boot_id: clocks.BootClock(r.skew_ms, r.mono_offset_ms) for r in rows}
 
@@ -154,10 +160,10 @@ def _lock_device(
         "trust_fetched_ms": batch.trust_fetched_ms,
         "policy_version": batch.policy_version,
     }
-    stmt = insert_for(conn)(device_status).values(
-        site_id=device.site_id, device_id=device.device_id, **values
+    conn.execute(
+        upsert(conn, device_status, ["site_id", "device_id"], replace=tuple(values)),
+        {"site_id": device.site_id, "device_id": device.device_id, **values},
     )
-    conn.execute(stmt.on_conflict_do_update(index_elements=["site_id", "device_id"], set_=values))
 
 
 CONTENT = ("gate", "wall_ms", "mono_ms", "boot_id", "verdict", "reason", "temp_c", "temp_source",
@@ -167,11 +173,41 @@ CONTENT = ("gate", "wall_ms", "mono_ms", "boot_id", "verdict", "reason", "temp_c
 stored from it before, without.)"""
 
 
+_SYNCED = (
+    update(device_status)
+    .where(device_status.c.site_id == bindparam("site"), device_status.c.device_id == bindparam("device"))
+    .values(synced_until_ms=bindparam("until"))
+)
+_HELD = select(checks.c.seq, *(checks.c[k] for k in CONTENT)).where(
+    checks.c.site_id == bindparam("site"),
+    checks.c.device_id == bindparam("device"),
+    checks.c.seq.between(bindparam("low"), bindparam("high")),
+)
+"""The checks of a batch's seq range the hub holds already (built once: every upload)."""
+
+
 @dataclass(frozen=True)
 class IngestResult:
     ack: BatchAck
     alerts: list[dict[str, Any]]
     """Alerts raised by this batch (fevers, red codes, log events), for the webhook."""
+
+
+_LOG = and_(
+    device_logs.c.site_id == bindparam("site"),
+    device_logs.c.device_id == bindparam("device"),
+    device_logs.c.log_id == bindparam("log"),
+)
+_LOG_COLUMNS = (device_logs.c.log_no, device_logs.c.acked_seq, device_logs.c.purged_seq)
+_LOG_READ = select(*_LOG_COLUMNS).where(_LOG)
+_ACKED = device_logs.c.acked_seq
+_AFTER, _LAST = bindparam("after", type_=BigInteger), bindparam("last", type_=BigInteger)
+_LOG_ADVANCE = (
+    update(device_logs)
+    .where(_LOG)
+    .values(acked_seq=case((and_(_ACKED >= _AFTER, _ACKED < _LAST), _LAST), else_=_ACKED))
+    .returning(*_LOG_COLUMNS)
+)
 
 
 def _log_ack(
@@ -181,19 +217,10 @@ def _log_ack(
     routine batch continues what the hub holds: it vouches for every check after
     ``after_seq``, so if the hub held everything up to there it now holds everything up to
     the batch's last seq. None when the hub has never heard of this log."""
-    where = and_(
-        device_logs.c.site_id == device.site_id,
-        device_logs.c.device_id == device.device_id,
-        device_logs.c.log_id == log_id,
-    )
-    columns = (device_logs.c.log_no, device_logs.c.acked_seq, device_logs.c.purged_seq)
+    params = {"site": device.site_id, "device": device.device_id, "log": log_id}
     if after_seq is None or last_seq is None:
-        return conn.execute(select(*columns).where(where)).one_or_none()
-    acked = device_logs.c.acked_seq
-    moved = case((and_(acked >= after_seq, acked < last_seq), last_seq), else_=acked)
-    return conn.execute(
-        update(device_logs).where(where).values(acked_seq=moved).returning(*columns)
-    ).one_or_none()
+        return conn.execute(_LOG_READ, params).one_or_none()
+    return conn.execute(_LOG_ADVANCE, params | {"after": after_seq, "last": last_seq}).one_or_none()
 
 
 def _open_log(conn: Connection, device: DeviceKey, log_id: str, received_ms: int) -> int:
@@ -310,29 +337,18 @@ def ingest_batch(
         base = log.log_no << LOG_SEQ_BITS
         if batch.after_seq is not None and batch.backlog == 0 and log.acked_seq >= (last_seq or floor):
             # Nothing left on the device and the hub holds all of it: complete until now.
-            conn.execute(
-                update(device_status)
-                .where(
-                    and_(device_status.c.site_id == device.site_id, device_status.c.device_id == device_id)
-                )
-                .values(synced_until_ms=received_ms)
-            )
+            conn.execute(_SYNCED, {"site": device.site_id, "device": device_id, "until": received_ms})
             site_sync.gate_caught_up(conn, device.site_id, device.timezone, received_ms)
         _record_boot(conn, device, batch.boot_id, clock, received_ms)
         held: dict[int, tuple[Any, ...]] = {}
         if seqs:
-            held = {
-                r[0]: tuple(r[1:])
-                for r in conn.execute(
-                    select(checks.c.seq, *(checks.c[k] for k in CONTENT)).where(
-                        and_(
-                            checks.c.site_id == device.site_id,
-                            checks.c.device_id == device_id,
-                            checks.c.seq.between(base + seqs[0], base + seqs[-1]),
-                        )
-                    )
-                )
+            span = {
+                "site": device.site_id,
+                "device": device_id,
+                "low": base + seqs[0],
+                "high": base + seqs[-1],
             }
+            held = {r[0]: tuple(r[1:]) for r in conn.execute(_HELD, span)}
         other_boots = {c["boot_id"] for c in items} - {batch.boot_id}
         boots = _known_boots(conn, device, other_boots) if other_boots else {}
         boots[batch.boot_id] = clock

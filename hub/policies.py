@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import BindParameter, Connection, Engine, select
 
 from core.policy import Policy
 from hub.core.db import policy_defaults, policy_versions, region_paths, sites
@@ -188,9 +188,10 @@ def in_force(conn: Connection, site_id: str, now_ms: int) -> InForce:
                    _record(upcoming) if upcoming else None)  # fmt: skip
 
 
-def policy_in_force_sql(now_ms: int) -> Any:
+def policy_in_force_sql(now_ms: int | BindParameter[int]) -> Any:
     """A correlated subquery: the policy JSON in force for ``sites.c.id`` (for reads that
-    need it along with other site columns in one statement)."""
+    need it along with other site columns in one statement; ``now_ms`` may be a parameter
+    of a statement built once)."""
     return (
         select(policy_versions.c.policy)
         .where(policy_versions.c.site_id == sites.c.id, policy_versions.c.effective_from_ms <= now_ms)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from hub.core.db import device_status, devices, site_sync, sites
 
@@ -67,13 +67,17 @@ def refresh(conn: Connection, site_id: str) -> None:
 
 def gate_caught_up(conn: Connection, site_id: str, timezone: str, now_ms: int) -> None:
     """A gate of the site has sent everything up to ``now_ms`` (in the upload's
-    transaction). The site's row is locked first, so two gates finishing at once recount
-    one after the other and the second sees the first's progress."""
-    held = conn.execute(
-        select(site_sync.c.complete_until_ms).where(site_sync.c.site_id == site_id).with_for_update()
-    ).one_or_none()
-    if held is not None and held[0] is not None:
-        tz = ZoneInfo(timezone)
-        if local_day(held[0], tz) == local_day(now_ms, tz):
-            return  # complete into today already: its first incomplete day cannot move on
+    transaction). The common case — the site complete into today already, so nothing this
+    gate sent can move its first incomplete day — is a plain read, and the site's gates do
+    not queue on one row. Otherwise the site's row is locked first, so two gates finishing
+    at once recount one after the other and the second sees the first's progress."""
+    tz = ZoneInfo(timezone)
+    for locked in (_UNTIL, _UNTIL_LOCKED):
+        held = conn.execute(locked, {"site": site_id}).one_or_none()
+        if held is not None and held[0] is not None and local_day(held[0], tz) == local_day(now_ms, tz):
+            return
     refresh(conn, site_id)
+
+
+_UNTIL = select(site_sync.c.complete_until_ms).where(site_sync.c.site_id == bindparam("site"))
+_UNTIL_LOCKED = _UNTIL.with_for_update()
