@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import Connection, Engine, and_, delete, func, select, text, update
+from sqlalchemy import Connection, Engine, and_, delete, func, select, text, tuple_, update
 
 from hub.core.db import (
     daily_counts,
@@ -95,21 +95,25 @@ def _add(conn: Connection, deltas: Iterable[Delta], where: Mapping[str, tuple[st
         )
 
 
+_PENDING_KEY = (rollup_pending.c.site_id, rollup_pending.c.local_date, rollup_pending.c.metric)
+_TAKE = delete(rollup_pending).returning(*_PENDING_KEY, rollup_pending.c.n)
+_TAKE_UNLOCKED = _TAKE.where(
+    tuple_(*_PENDING_KEY).in_(select(*_PENDING_KEY).with_for_update(skip_locked=True))
+)
+"""On PostgreSQL the fold takes only rows no upload holds right now (SKIP LOCKED), so it
+never waits on an upload: an upload locks its site's pending rows in key order, a plain
+DELETE locks them in whatever order it scans them, and the two would deadlock. What is
+skipped is folded the next round."""
+
+
 def fold(engine: Engine) -> int:
     """Move everything pending into the region rollups; returns the site deltas folded (0
     also when another process is folding right now)."""
     with engine.begin() as conn:
         if not _lock(conn, wait=False):
             return 0
-        taken: list[Delta] = [
-            (r.site_id, r.local_date, r.metric, r.n)
-            for r in conn.execute(
-                delete(rollup_pending).returning(
-                    rollup_pending.c.site_id, rollup_pending.c.local_date, rollup_pending.c.metric,
-                    rollup_pending.c.n,
-                )
-            )
-        ]  # fmt: skip
+        take = _TAKE_UNLOCKED if conn.dialect.name == "postgresql" else _TAKE
+        taken: list[Delta] = [(r.site_id, r.local_date, r.metric, r.n) for r in conn.execute(take)]
         if taken:
             _add(conn, taken, _placements(conn, {d[0] for d in taken}))
     return len(taken)
@@ -121,6 +125,7 @@ def _site_counts(conn: Connection, site_id: str) -> list[Delta]:
     rows = conn.execute(
         select(daily_counts.c.local_date, daily_counts.c.metric, daily_counts.c.n)
         .where(daily_counts.c.site_id == site_id, daily_counts.c.metric.in_(ROLLUP_METRICS))
+        .order_by(daily_counts.c.local_date, daily_counts.c.metric)  # an upload's lock order
         .with_for_update()
     )
     return [(site_id, day, metric, n) for day, metric, n in rows]

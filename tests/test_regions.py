@@ -5,6 +5,7 @@ and PostgreSQL."""
 from __future__ import annotations
 
 import io
+import threading
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -21,11 +22,13 @@ from hub import region_overview, rollups
 from hub.auth import create_user
 from hub.core.db import daily_counts, region_daily, region_paths, region_sites, sites
 from hub.counting import ROLLUP_METRICS
+from hub.device_keys import device_key
+from hub.ingest import ingest_batch
 from hub.recompute import recompute
 from hub.regions import create_region, place_site
 from hub.registry import create_site, enrol_device
 from tests.conftest import ADMIN_PASSWORD, log_in
-from tests.hub_helpers import NOON_SHANGHAI, make_batch, make_check, post
+from tests.hub_helpers import NOON_SHANGHAI, make_batch, make_check, now_ms, post
 
 BOTH_DATABASES = True
 DAY = datetime.fromtimestamp(NOON_SHANGHAI / 1000, ZoneInfo("Asia/Shanghai")).date().isoformat()
@@ -290,3 +293,52 @@ def test_regions_and_categories_from_the_command_line(hub_database_url: str, hub
     code, out = cli("hub", "user", "--username", "o2", "--role", "officer", "--password", ADMIN_PASSWORD,
                     "--database-url", hub_database_url)  # fmt: skip
     assert code == 1 and "needs at least one region" in out
+
+
+def test_folding_while_a_sites_gates_upload_never_deadlocks(
+    hub_app: FastAPI, hub_engine: Engine, city: City
+) -> None:
+    """An upload locks its site's pending rows in key order; the fold must never wait on
+    them (on PostgreSQL a plain DELETE, locking in scan order, deadlocked with uploads and
+    failed one of them). Twelve gates of one site upload while the fold runs without pause."""
+    gates = [enrol_device(hub_engine, city.school.id, f"门{i}", "http://127.0.0.1") for i in range(12)]
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def folding() -> None:
+        while not stop.is_set():
+            try:
+                rollups.fold(hub_engine)
+            except Exception as exc:
+                errors.append(exc)
+
+    def uploading(gate: DeviceBundle) -> None:
+        found = device_key(hub_engine, gate.device_id, "-")
+        assert found is not None
+        after = None
+        for n in range(30):
+            first = (after or 0) + 1
+            items = [
+                make_check(seq, wall_ms=NOON_SHANGHAI - (seq % 5) * 3_600_000, gate=gate.gate,
+                           **({"verdict": "deny", "reason": "code_red"} if seq % 7 == 0 else {}))
+                for seq in range(first, first + 1 + n % 4)
+            ]  # fmt: skip
+            try:
+                ingest_batch(hub_engine, found[0], make_batch(gate, after, items), now_ms())
+            except Exception as exc:
+                errors.append(exc)
+                return
+            after = items[-1].seq
+
+    folder = threading.Thread(target=folding)
+    folder.start()
+    uploads = [threading.Thread(target=uploading, args=(gate,)) for gate in gates]
+    for thread in uploads:
+        thread.start()
+    for thread in uploads:
+        thread.join()
+    stop.set()
+    folder.join()
+    rollups.fold(hub_engine)
+    assert errors == []
+    assert folded(hub_engine) == recount(hub_engine) != {}
