@@ -30,6 +30,7 @@ from hub.api.deps import LoginRequired, UserDep, language
 from hub.api.routes import admin, day_reports, device, ingest, pages, reports
 from hub.core.config import HubSettings
 from hub.core.db import SchemaMismatch, make_engine, refresh_statistics, require_schema
+from hub.device_keys import expire_nonces
 from hub.metrics import HubMetrics
 from hub.records import RegistryError, UnknownRecord
 from hub.throttle import LoginThrottle
@@ -116,6 +117,16 @@ async def _fold_forever(engine: Engine, settings: HubSettings) -> None:
             logger.exception("folding the region rollups failed; trying again next round")
 
 
+async def _expire_nonces_forever(engine: Engine) -> None:
+    """Every minute: the nonces past the replay window are forgotten (hub.device_keys)."""
+    while True:
+        await asyncio.sleep(60)
+        try:
+            await asyncio.to_thread(expire_nonces, engine, int(time.time() * 1000))
+        except SQLAlchemyError:
+            logger.exception("forgetting old nonces failed; trying again in a minute")
+
+
 async def _analyse_forever(engine: Engine) -> None:
     """Every hour: fresh planner statistics for SQLite (hub.core.db.refresh_statistics)."""
     while True:
@@ -138,6 +149,7 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
             asyncio.create_task(_escalate_forever(engine, settings)),
             asyncio.create_task(_fold_forever(engine, settings)),
             asyncio.create_task(_analyse_forever(engine)),
+            asyncio.create_task(_expire_nonces_forever(engine)),
         ]
         yield
         for task in tasks:

@@ -165,3 +165,19 @@ def test_a_replay_that_races_past_the_first_check_stores_nothing(
             device, None, [make_check(10, verdict="deny", reason="fever")]).checks}), now,
             before=lambda c: record_nonce(c, key, "n-1", now))  # fmt: skip
     assert [r.seq for r in stored(hub_engine)] == [9]
+
+
+def test_nonces_are_kept_for_the_replay_window_then_swept(hub_engine: Engine, device: DeviceBundle) -> None:
+    """A nonce is refused again for as long as a request signed with it could still be
+    accepted; the sweep (once a minute per hub process) forgets only older ones."""
+    from hub.device_keys import NONCE_KEPT_MS, device_key, expire_nonces, record_nonce
+
+    key = device_key(hub_engine, device.device_id, "-")
+    assert key is not None
+    now = now_ms()
+    with hub_engine.begin() as conn:
+        record_nonce(conn, key[0], "old", now - NONCE_KEPT_MS - 1)
+        record_nonce(conn, key[0], "recent", now - NONCE_KEPT_MS + 60_000)
+    assert expire_nonces(hub_engine, now) == 1
+    assert device_key(hub_engine, device.device_id, "recent") == (key[0], True)  # still a replay
+    assert device_key(hub_engine, device.device_id, "old") == (key[0], False)
