@@ -63,8 +63,7 @@ def device_key(engine: Engine, device_id: str, nonce: str) -> tuple[DeviceKey, b
     """The device, and whether this nonce was already used — it runs for every device
     request, so one read."""
     params = {"device_id": device_id, "nonce": nonce[:64], "now_ms": int(time.time() * 1000)}
-    # One statement, so no transaction around it: no BEGIN before it, no ROLLBACK after.
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with engine.connect() as conn:
         row = conn.execute(_DEVICE_KEY, params).one_or_none()
     if row is None:
         return None
