@@ -13,6 +13,12 @@ its gate saw since the last sync round (1–8 checks a request) — the small re
 latency goal is about; with ``--rate`` it offers a fixed number of requests per second
 instead of as many as the hub takes.
 
+The first ``--warmup`` seconds of each run (5) are load like the rest but not measured:
+a hub process just started opens its database connections and PostgreSQL prepares its
+statements then, and the first requests of 32 new client connections queue behind that
+(up to ~0.7 s here) — the cold start is printed on its own line, the table is the steady
+state a running hub serves in.
+
 Printed per run: checks/s, requests/s, request latency p50/p99, the overview's p95 during
 the load, CPU seconds spent per 1,000 checks by the hub processes and by PostgreSQL, and
 ``lost``/``duplicated`` from comparing every device's log with the hub.
@@ -57,7 +63,8 @@ TICK = os.sysconf("SC_CLK_TCK")
 class Device:
     device_id: str
     checks: int
-    headers_bodies: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    requests: list[tuple[dict[str, str], bytes, int]] = field(default_factory=list)
+    """(headers, body, checks in it) of each upload, in order."""
 
 
 def workload(n: int, rng: random.Random, pattern: str) -> list[tuple[list[CheckIn], list[CheckIn]]]:
@@ -125,7 +132,9 @@ def cpu_seconds(roots: list[int] | None, name: str | None = None) -> float:
     return sum(stats[pid][2] for pid in wanted if pid in stats)
 
 
-def overview_reader(url: str, password: str, stop: threading.Event, latencies: list[float]) -> None:
+def overview_reader(
+    url: str, password: str, stop: threading.Event, latencies: list[tuple[float, float]]
+) -> None:
     with httpx.Client(base_url=url, timeout=30) as browser:
         token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").text)
         assert token, "no login form"
@@ -134,7 +143,7 @@ def overview_reader(url: str, password: str, stop: threading.Event, latencies: l
         while not stop.is_set():
             started = time.perf_counter()
             browser.get("/").raise_for_status()
-            latencies.append((time.perf_counter() - started) * 1000)
+            latencies.append((started, (time.perf_counter() - started) * 1000))
             stop.wait(0.3)
 
 
@@ -149,7 +158,7 @@ def cuts(size: int, rng: random.Random, pattern: str) -> Iterator[tuple[int, int
 
 
 def run(
-    admin_url: str, n_devices: int, senders: int, workers: int, rate: float, pattern: str
+    admin_url: str, n_devices: int, senders: int, workers: int, rate: float, pattern: str, warmup: float
 ) -> dict[str, float]:
     with fresh_database(admin_url) as url:
         engine = make_engine(url)
@@ -166,12 +175,12 @@ def run(
         for bundle, (urgent, log) in zip(bundles, workload(n_devices, rng, pattern), strict=True):
             device, log_id = Device(bundle.device_id, len(log)), f"{rng.getrandbits(128):032x}"
             if urgent:
-                device.headers_bodies.append(signed(bundle, None, urgent, len(log), log_id))
+                device.requests.append((*signed(bundle, None, urgent, len(log), log_id), len(urgent)))
             for start, end in cuts(len(log), rng, pattern):
-                device.headers_bodies.append(signed(bundle, start, log[start:end], len(log) - end, log_id))
+                chunk = log[start:end]
+                device.requests.append((*signed(bundle, start, chunk, len(log) - end, log_id), len(chunk)))
             devices.append(device)
-        sent = sum(d.checks for d in devices)
-        latencies: list[float] = []
+        timed: list[tuple[float, float, int]] = []  # (started, latency ms, checks) per request
         lock = threading.Lock()
         schedule = {"start": 0.0, "next": 0}
 
@@ -182,7 +191,7 @@ def run(
                         device = next(queue, None)
                     if device is None:
                         return
-                    for headers, body in device.headers_bodies:
+                    for headers, body, n_checks in device.requests:
                         if rate:  # an offered load of ``rate`` requests/s, not as fast as possible
                             with lock:
                                 slot = schedule["next"]
@@ -191,24 +200,33 @@ def run(
                         started = time.perf_counter()
                         client.post(INGEST_PATH, content=body, headers=headers).raise_for_status()
                         with lock:
-                            latencies.append((time.perf_counter() - started) * 1000)
+                            timed.append((started, (time.perf_counter() - started) * 1000, n_checks))
 
         hub = start_hub_process(url, port, workers=workers)
         try:
-            overview: list[float] = []
+            overview: list[tuple[float, float]] = []
             stop = threading.Event()
             reader = threading.Thread(
                 target=overview_reader, args=(hub_url, "manager password", stop, overview)
             )
             reader.start()
-            hub_cpu, db_cpu = cpu_seconds([hub.pid]), cpu_seconds(None, "postgres")
-            started = schedule["start"] = time.perf_counter()
+            schedule["start"] = time.perf_counter()
+            measured = schedule["start"] + warmup
+            cpu_at_start: dict[str, float] = {}
+
+            def measuring() -> None:
+                cpu_at_start.update(hub=cpu_seconds([hub.pid]), db=cpu_seconds(None, "postgres"))
+
+            clock = threading.Timer(warmup, measuring)
+            clock.start()
             queue = iter(devices)
             with ThreadPoolExecutor(senders) as pool:
                 for done in [pool.submit(upload, queue) for _ in range(senders)]:
                     done.result()
-            elapsed = time.perf_counter() - started
-            hub_cpu, db_cpu = cpu_seconds([hub.pid]) - hub_cpu, cpu_seconds(None, "postgres") - db_cpu
+            elapsed = time.perf_counter() - measured
+            clock.join()
+            hub_cpu = cpu_seconds([hub.pid]) - cpu_at_start["hub"]
+            db_cpu = cpu_seconds(None, "postgres") - cpu_at_start["db"]
             stop.set()
             reader.join()
         finally:
@@ -223,15 +241,19 @@ def run(
             unique = int(conn.scalar(select(func.count()).select_from(distinct)) or 0)
         lost = sum(max(0, d.checks - held.get(d.device_id, 0)) for d in devices)
         engine.dispose()
-    latencies.sort()
-    overview.sort()
+    cold = sorted(ms for at, ms, _ in timed if at < measured)
+    latencies = sorted(ms for at, ms, _ in timed if at >= measured)
+    checks_measured = sum(n for at, _, n in timed if at >= measured)
+    pages = sorted(ms for at, ms in overview if at >= measured)
     return {
-        "workers": workers, "checks": sent, "seconds": elapsed, "checks_s": sent / elapsed,
+        "workers": workers, "checks": checks_measured, "seconds": elapsed,
+        "checks_s": checks_measured / elapsed,
         "requests_s": len(latencies) / elapsed,
         "p50": statistics.median(latencies), "p99": latencies[int(len(latencies) * 0.99) - 1],
-        "overview_p95": overview[int(len(overview) * 0.95) - 1] if overview else float("nan"),
-        "hub_cpu_per_1k": hub_cpu / sent * 1000, "db_cpu_per_1k": db_cpu / sent * 1000,
+        "overview_p95": pages[int(len(pages) * 0.95) - 1] if pages else float("nan"),
+        "hub_cpu_per_1k": hub_cpu / checks_measured * 1000, "db_cpu_per_1k": db_cpu / checks_measured * 1000,
         "lost": lost, "duplicated": stored - unique,
+        "cold_requests": len(cold), "cold_p99": cold[int(len(cold) * 0.99) - 1] if cold else float("nan"),
     }  # fmt: skip
 
 
@@ -244,13 +266,16 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0, help="requests/s offered (0: as fast as possible)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per worker count, interleaved (medians)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before measuring")
     parser.add_argument("--pattern", choices=["peak", "steady"], default="peak", help="see above")
     args = parser.parse_args()
     with postgres_server(free_port()) as admin_url:
         runs: dict[int, list[dict[str, float]]] = {w: [] for w in args.workers}
         for _ in range(args.repeat):  # interleaved, so a slow spell of the machine hits both
             for w in args.workers:
-                runs[w].append(run(admin_url, args.devices, args.senders, w, args.rate, args.pattern))
+                runs[w].append(
+                    run(admin_url, args.devices, args.senders, w, args.rate, args.pattern, args.warmup)
+                )
     results = [{k: statistics.median(r[k] for r in runs[w]) for k in runs[w][0]} for w in args.workers]
     print(
         f"Fleet ({args.pattern}): {args.devices} devices, {args.senders} connections, PostgreSQL, "
@@ -259,6 +284,7 @@ def main() -> None:
     print(
         f"medians of {args.repeat} interleaved runs"
         + (f", {args.rate:.0f} requests/s offered" if args.rate else "")
+        + f"; measured after {args.warmup:g} s of warm-up"
     )
     print(
         "workers  checks   secs  checks/s  req/s  p50 ms  p99 ms  overview p95"
@@ -272,6 +298,11 @@ def main() -> None:
             f"{r['lost']:>5.0f}", f"{r['duplicated']:>3.0f}",
         ]  # fmt: skip
         print(" ".join(row))
+    for r in results:
+        print(
+            f"cold start, {r['workers']:.0f} worker(s): the first {r['cold_requests']:.0f} requests "
+            f"(warm-up), p99 {r['cold_p99']:.1f} ms"
+        )
     if len(results) > 1:
         ratio = results[-1]["checks_s"] / results[0]["checks_s"]
         print(f"{results[-1]['workers']:.0f} workers / {results[0]['workers']:.0f}: {ratio:.2f}x checks/s")

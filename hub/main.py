@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
@@ -140,11 +141,15 @@ async def _analyse_forever(engine: Engine) -> None:
 def create_app(settings: HubSettings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build a hub serving ``settings.database_url`` (or the given engine)."""
     settings = settings or HubSettings()
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, settings.db_connections)
     require_schema(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes run in AnyIO's worker threads (40 by default): as many as there are
+        # pooled connections, so a burst queues in the event loop instead of as threads
+        # fighting over the GIL and the pool.
+        to_thread.current_default_thread_limiter().total_tokens = settings.db_connections
         tasks = [
             asyncio.create_task(_escalate_forever(engine, settings)),
             asyncio.create_task(_fold_forever(engine, settings)),

@@ -16,6 +16,13 @@ class HubSettings(BaseSettings):
         "sqlite:///gatecheck-hub.db",
         description="SQLAlchemy URL: SQLite by default, postgresql+psycopg://... for scale.",
     )
+    db_connections: int = Field(
+        8,
+        ge=1,
+        le=200,
+        description="Database connections each hub process keeps open, and so the requests it works on "
+        "at once (the rest wait their turn without a thread or a connection).",
+    )
     max_body_bytes: int = Field(16 * 1024 * 1024, description="Largest decompressed upload the hub accepts.")
     dashboard_days: int = Field(7, ge=1, le=90, description="Days shown on the overview.")
     overview_page_size: int = Field(50, ge=5, le=500, description="Sites per overview page.")

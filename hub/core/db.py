@@ -550,10 +550,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, connections: int = 8) -> Engine:
     """An engine for the hub database; SQLite files are created owner-only (they hold keys
-    and password hashes) and get WAL and a generous busy timeout."""
-    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    and password hashes) and get WAL and a generous busy timeout.
+
+    The pool keeps ``connections`` open and as many again for bursts (a request that
+    nests, the background rounds). Its defaults (5 kept, 10 more opened and *closed*
+    again) made PostgreSQL start a backend process for most requests under load — ~12 a
+    second in bench/fleet.py; the serving process bounds its worker threads to the same
+    number (hub.main), so the extra ones are rarely opened."""
+    engine = create_engine(
+        url, pool_pre_ping=not url.startswith("sqlite"), pool_size=connections, max_overflow=connections
+    )
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         if engine.url.database and engine.url.database != ":memory:":
