@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import logging
 import time
@@ -150,6 +151,11 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
         # pooled connections, so a burst queues in the event loop instead of as threads
         # fighting over the GIL and the pool.
         to_thread.current_default_thread_limiter().total_tokens = settings.db_connections
+        # What is built by now lives as long as the process: frozen out of the collector's
+        # reach, a full collection scans only what requests made. Unfrozen, each took
+        # ~135 ms holding the GIL every ~15 s under load, the hub's slowest moments
+        # (bench/fleet.py at 60 requests/s: p99 181 -> 108 ms; full collection ~7 ms).
+        gc.freeze()
         tasks = [
             asyncio.create_task(_escalate_forever(engine, settings)),
             asyncio.create_task(_fold_forever(engine, settings)),

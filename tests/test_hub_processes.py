@@ -4,6 +4,7 @@ stop, and exactly-once when one device's batches reach two hub processes at once
 
 from __future__ import annotations
 
+import gc
 import gzip
 import signal
 import threading
@@ -45,6 +46,28 @@ def test_readiness_says_when_the_database_is_not_at_this_schema(hub_app: FastAPI
     answer = probe.get("/readyz")
     assert answer.status_code == 503 and "gatecheck hub migrate" in answer.json()["detail"]
     assert probe.get("/healthz").status_code == 200  # alive, just not ready
+
+
+def test_a_serving_hub_freezes_what_it_built_at_start_out_of_the_collector(hub_app: FastAPI) -> None:
+    """Full garbage collections scan only what requests made (hub.main, the lifespan)."""
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    try:
+        with TestClient(hub_app) as client:
+            assert client.get("/healthz").status_code == 200
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
+
+
+def test_the_pool_keeps_as_many_connections_as_asked_and_bursts_as_many_again(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'hub.db'}", 3)
+    held = [engine.connect() for _ in range(6)]
+    assert engine.pool.size() == 3 and engine.pool.overflow() == 3  # type: ignore[attr-defined]
+    for conn in held:
+        conn.close()
+    assert engine.pool.checkedin() == 3  # type: ignore[attr-defined]
+    engine.dispose()
 
 
 @pytest.fixture
