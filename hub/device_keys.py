@@ -59,12 +59,11 @@ _DEVICE_KEY = (
 """Everything a device request is authenticated with, in one read (built once)."""
 
 
-def device_key(engine: Engine, device_id: str, nonce: str) -> tuple[DeviceKey, bool] | None:
+def device_key(conn: Connection, device_id: str, nonce: str) -> tuple[DeviceKey, bool] | None:
     """The device, and whether this nonce was already used — it runs for every device
-    request, so one read."""
+    request, so one read (in the request's own transaction)."""
     params = {"device_id": device_id, "nonce": nonce[:64], "now_ms": int(time.time() * 1000)}
-    with engine.connect() as conn:
-        row = conn.execute(_DEVICE_KEY, params).one_or_none()
+    row = conn.execute(_DEVICE_KEY, params).one_or_none()
     if row is None:
         return None
     key = DeviceKey(
@@ -72,6 +71,15 @@ def device_key(engine: Engine, device_id: str, nonce: str) -> tuple[DeviceKey, b
         alert_reasons(row.policy),
     )  # fmt: skip
     return key, bool(row.nonce_used)
+
+
+_DEVICE_EXISTS = select(devices.c.id).where(devices.c.id == bindparam("device_id"))
+
+
+def device_exists(engine: Engine, device_id: str) -> bool:
+    """Is this id enrolled (whatever its status)? Asked once per device and process."""
+    with engine.connect() as conn:
+        return conn.execute(_DEVICE_EXISTS, {"device_id": device_id}).first() is not None
 
 
 _NONCE_INSERT = insert(nonces)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Connection, Engine, Table, and_, bindparam, case, func, select, update
+from sqlalchemy import BigInteger, Connection, Table, and_, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql
 
 from core.protocol import LOG_SEQ_BITS, BatchAck, BatchIn
@@ -294,16 +293,10 @@ def _keep_conflicts(
     return new
 
 
-def ingest_batch(
-    engine: Engine,
-    device: DeviceKey,
-    batch: BatchIn,
-    received_ms: int,
-    before: Callable[[Connection], None] | None = None,
-) -> IngestResult:
-    """Store a batch from an authenticated device and say how far it may advance.
-    ``before`` runs first in the same transaction (the route records the request's nonce
-    there, so a replay is refused atomically and costs no extra commit)."""
+def ingest_batch(conn: Connection, device: DeviceKey, batch: BatchIn, received_ms: int) -> IngestResult:
+    """Store a batch from an authenticated device in the caller's transaction (the
+    request's: its nonce is recorded there first, so a replay is refused atomically and
+    costs no extra commit) and say how far the device may advance."""
     device_id = device.device_id
     if batch.device_id != device_id:
         raise IngestError(f"batch is for device {batch.device_id}, signed by {device_id}")
@@ -318,83 +311,80 @@ def ingest_batch(
     clock = clocks.measure(batch.sent_wall_ms, batch.sent_mono_ms, received_ms)
     last_seq = seqs[-1] if seqs else None
 
-    with engine.begin() as conn:
-        if before is not None:
-            before(conn)
-        _lock_device(conn, device, batch, clock, received_ms)
-        raised: list[dict[str, Any]] = []
+    _lock_device(conn, device, batch, clock, received_ms)
+    raised: list[dict[str, Any]] = []
+    log = _log_ack(conn, device, batch.log_id, batch.after_seq, last_seq)
+    if log is None:
+        log_no = _open_log(conn, device, batch.log_id, received_ms)
+        if log_no > 0:
+            raised.append(
+                {"site_id": device.site_id, "device_id": device_id, "seq": log_no << LOG_SEQ_BITS,
+                 "gate": device.gate, "reason": LOG_REPLACED, "temp_c": None,
+                 "event_ms": received_ms, "received_ms": received_ms}
+            )  # fmt: skip
+            _alert_once(conn, raised[-1])
         log = _log_ack(conn, device, batch.log_id, batch.after_seq, last_seq)
-        if log is None:
-            log_no = _open_log(conn, device, batch.log_id, received_ms)
-            if log_no > 0:
-                raised.append(
-                    {"site_id": device.site_id, "device_id": device_id, "seq": log_no << LOG_SEQ_BITS,
-                     "gate": device.gate, "reason": LOG_REPLACED, "temp_c": None,
-                     "event_ms": received_ms, "received_ms": received_ms}
-                )  # fmt: skip
-                _alert_once(conn, raised[-1])
-            log = _log_ack(conn, device, batch.log_id, batch.after_seq, last_seq)
-        base = log.log_no << LOG_SEQ_BITS
-        if batch.after_seq is not None and batch.backlog == 0 and log.acked_seq >= (last_seq or floor):
-            # Nothing left on the device and the hub holds all of it: complete until now.
-            conn.execute(_SYNCED, {"site": device.site_id, "device": device_id, "until": received_ms})
-            site_sync.gate_caught_up(conn, device.site_id, device.timezone, received_ms)
-        _record_boot(conn, device, batch.boot_id, clock, received_ms)
-        held: dict[int, tuple[Any, ...]] = {}
-        if seqs:
-            span = {
-                "site": device.site_id,
-                "device": device_id,
-                "low": base + seqs[0],
-                "high": base + seqs[-1],
-            }
-            held = {r[0]: tuple(r[1:]) for r in conn.execute(_HELD, span)}
-        other_boots = {c["boot_id"] for c in items} - {batch.boot_id}
-        boots = _known_boots(conn, device, other_boots) if other_boots else {}
-        boots[batch.boot_id] = clock
-        new_rows: list[dict[str, Any]] = []
-        conflicting: list[dict[str, Any]] = []
-        purged = base + log.purged_seq
-        for check in items:
-            check["seq"] += base
-            if check["refers_to"] is not None:
-                check["refers_to"] += base  # a seq of the same log, numbered like this one
-            stored = held.get(check["seq"])
-            if stored is None:
-                if check["seq"] > purged:  # at or below: the hub had it, then purged it
-                    new_rows.append(check)
-            elif stored != tuple(",".join(check[k]) if k == "flags" else check[k] for k in CONTENT):
-                conflicting.append(check)
-        placed = [
-            clocks.place(c["wall_ms"], c["mono_ms"], boots.get(c["boot_id"]), received_ms) for c in new_rows
-        ]
-        local = LocalDays(ZoneInfo(device.timezone)).of([event_ms for event_ms, _ in placed])
-        # The rows from the batch are this call's own: complete them in place.
-        for row, (event_ms, source), (local_date, local_hour) in zip(new_rows, placed, local, strict=True):
-            row["flags"] = ",".join(row["flags"])
-            row["device_id"] = device_id
-            row["site_id"] = device.site_id
-            row["received_ms"] = received_ms
-            row["event_ms"] = event_ms
-            row["time_source"] = source
-            row["local_date"] = local_date
-            row["local_hour"] = local_hour
-        if new_rows:
-            _bulk_insert(conn, checks, new_rows)
-            counts = tally(new_rows)
-            for day, n in _first_seen(conn, daily_holders, new_rows, "holder").items():
-                counts[(day, "holders")] += n
-            for day, n in _first_seen(conn, daily_devices, new_rows, "device_id").items():
-                counts[(day, "devices")] += n
-            _upsert_counts(conn, device.site_id, dict(counts))
-            raised += _raise_alerts(conn, new_rows, device.alert_reasons)
-        if conflicting and _keep_conflicts(conn, device, conflicting, received_ms):
-            first = conflicting[0]
-            alert = {"site_id": device.site_id, "device_id": device_id, "seq": first["seq"],
-                     "gate": first["gate"], "reason": LOG_CONFLICT, "temp_c": first["temp_c"],
-                     "event_ms": received_ms, "received_ms": received_ms}  # fmt: skip
-            if _alert_once(conn, alert):
-                raised.append(alert)
+    base = log.log_no << LOG_SEQ_BITS
+    if batch.after_seq is not None and batch.backlog == 0 and log.acked_seq >= (last_seq or floor):
+        # Nothing left on the device and the hub holds all of it: complete until now.
+        conn.execute(_SYNCED, {"site": device.site_id, "device": device_id, "until": received_ms})
+        site_sync.gate_caught_up(conn, device.site_id, device.timezone, received_ms)
+    _record_boot(conn, device, batch.boot_id, clock, received_ms)
+    held: dict[int, tuple[Any, ...]] = {}
+    if seqs:
+        span = {
+            "site": device.site_id,
+            "device": device_id,
+            "low": base + seqs[0],
+            "high": base + seqs[-1],
+        }
+        held = {r[0]: tuple(r[1:]) for r in conn.execute(_HELD, span)}
+    other_boots = {c["boot_id"] for c in items} - {batch.boot_id}
+    boots = _known_boots(conn, device, other_boots) if other_boots else {}
+    boots[batch.boot_id] = clock
+    new_rows: list[dict[str, Any]] = []
+    conflicting: list[dict[str, Any]] = []
+    purged = base + log.purged_seq
+    for check in items:
+        check["seq"] += base
+        if check["refers_to"] is not None:
+            check["refers_to"] += base  # a seq of the same log, numbered like this one
+        stored = held.get(check["seq"])
+        if stored is None:
+            if check["seq"] > purged:  # at or below: the hub had it, then purged it
+                new_rows.append(check)
+        elif stored != tuple(",".join(check[k]) if k == "flags" else check[k] for k in CONTENT):
+            conflicting.append(check)
+    placed = [
+        clocks.place(c["wall_ms"], c["mono_ms"], boots.get(c["boot_id"]), received_ms) for c in new_rows
+    ]
+    local = LocalDays(ZoneInfo(device.timezone)).of([event_ms for event_ms, _ in placed])
+    # The rows from the batch are this call's own: complete them in place.
+    for row, (event_ms, source), (local_date, local_hour) in zip(new_rows, placed, local, strict=True):
+        row["flags"] = ",".join(row["flags"])
+        row["device_id"] = device_id
+        row["site_id"] = device.site_id
+        row["received_ms"] = received_ms
+        row["event_ms"] = event_ms
+        row["time_source"] = source
+        row["local_date"] = local_date
+        row["local_hour"] = local_hour
+    if new_rows:
+        _bulk_insert(conn, checks, new_rows)
+        counts = tally(new_rows)
+        for day, n in _first_seen(conn, daily_holders, new_rows, "holder").items():
+            counts[(day, "holders")] += n
+        for day, n in _first_seen(conn, daily_devices, new_rows, "device_id").items():
+            counts[(day, "devices")] += n
+        _upsert_counts(conn, device.site_id, dict(counts))
+        raised += _raise_alerts(conn, new_rows, device.alert_reasons)
+    if conflicting and _keep_conflicts(conn, device, conflicting, received_ms):
+        first = conflicting[0]
+        alert = {"site_id": device.site_id, "device_id": device_id, "seq": first["seq"],
+                 "gate": first["gate"], "reason": LOG_CONFLICT, "temp_c": first["temp_c"],
+                 "event_ms": received_ms, "received_ms": received_ms}  # fmt: skip
+        if _alert_once(conn, alert):
+            raised.append(alert)
 
     ack = BatchAck(
         acked_seq=log.acked_seq,

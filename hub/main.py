@@ -28,7 +28,7 @@ from core import __version__
 from core.protocol import HEADER_SERVER_TIME
 from hub import rollups
 from hub.alerts import escalate_overdue, post_alerts
-from hub.api.deps import LoginRequired, UserDep, language
+from hub.api.deps import KnownDevices, LoginRequired, UserDep, language
 from hub.api.routes import admin, day_reports, device, ingest, pages, reports
 from hub.core.config import HubSettings
 from hub.core.db import SchemaMismatch, make_engine, refresh_statistics, require_schema
@@ -175,6 +175,7 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
     app.state.engine = engine
     app.state.metrics = HubMetrics()
     app.state.throttle = LoginThrottle()
+    app.state.known_devices = KnownDevices()
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ingest.router)

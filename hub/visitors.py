@@ -5,7 +5,6 @@ them asks, and every such full view recorded (privacy: 002:1025, 002:967)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -18,15 +17,9 @@ from hub.device_keys import DeviceKey
 from hub.sql import insert_for
 
 
-def store_visitors(
-    engine: Engine,
-    device: DeviceKey,
-    batch: VisitorsIn,
-    received_ms: int,
-    before: Callable[[Connection], None],
-) -> int:
-    """Upsert a device's entries in one transaction (``before`` runs first in it: the
-    request's nonce). Sending an entry again is harmless; a closing is never undone."""
+def store_visitors(conn: Connection, device: DeviceKey, batch: VisitorsIn, received_ms: int) -> int:
+    """Upsert a device's entries in the caller's transaction (the request's, its nonce
+    recorded first). Sending an entry again is harmless; a closing is never undone."""
     if batch.device_id != device.device_id:
         raise ValueError("the batch names another device")
     rows = [
@@ -36,16 +29,14 @@ def store_visitors(
          "left_ms": v.left_ms, "received_ms": received_ms}
         for v in batch.visitors
     ]  # fmt: skip
-    with engine.begin() as conn:
-        before(conn)
-        if rows:
-            stmt = insert_for(conn)(visitors)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["site_id", "device_id", "log_id", "visitor_id"],
-                set_={"left_ms": func.coalesce(visitors.c.left_ms, stmt.excluded.left_ms),
-                      "received_ms": stmt.excluded.received_ms},
-            )  # fmt: skip
-            conn.execute(stmt, rows)
+    if rows:
+        stmt = insert_for(conn)(visitors)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["site_id", "device_id", "log_id", "visitor_id"],
+            set_={"left_ms": func.coalesce(visitors.c.left_ms, stmt.excluded.left_ms),
+                  "received_ms": stmt.excluded.received_ms},
+        )  # fmt: skip
+        conn.execute(stmt, rows)
     return len(rows)
 
 

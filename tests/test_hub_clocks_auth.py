@@ -154,16 +154,21 @@ def test_a_replay_that_races_past_the_first_check_stores_nothing(
     from hub.device_keys import Replayed, device_key, record_nonce
     from hub.ingest import ingest_batch
 
-    found = device_key(hub_engine, device.device_id, "n-1")
-    assert found is not None and found[1] is False
-    key = found[0]
+    with hub_engine.connect() as conn:
+        first, second = device_key(conn, device.device_id, "n-1"), device_key(conn, device.device_id, "n-1")
+    assert first is not None and first == second and first[1] is False
+    key = first[0]
     batch = make_batch(device, None, [make_check(9, verdict="deny", reason="fever")])
     now = now_ms()
-    ingest_batch(hub_engine, key, batch, now, before=lambda c: record_nonce(c, key, "n-1", now))
-    with pytest.raises(Replayed):
-        ingest_batch(hub_engine, key, batch.model_copy(update={"checks": make_batch(
-            device, None, [make_check(10, verdict="deny", reason="fever")]).checks}), now,
-            before=lambda c: record_nonce(c, key, "n-1", now))  # fmt: skip
+    with hub_engine.begin() as conn:  # as the route does: the nonce, then the checks
+        record_nonce(conn, key, "n-1", now)
+        ingest_batch(conn, key, batch, now)
+    again = batch.model_copy(
+        update={"checks": make_batch(device, None, [make_check(10, verdict="deny", reason="fever")]).checks}
+    )
+    with pytest.raises(Replayed), hub_engine.begin() as conn:
+        record_nonce(conn, key, "n-1", now)
+        ingest_batch(conn, key, again, now)
     assert [r.seq for r in stored(hub_engine)] == [9]
 
 
@@ -172,12 +177,14 @@ def test_nonces_are_kept_for_the_replay_window_then_swept(hub_engine: Engine, de
     accepted; the sweep (once a minute per hub process) forgets only older ones."""
     from hub.device_keys import NONCE_KEPT_MS, device_key, expire_nonces, record_nonce
 
-    key = device_key(hub_engine, device.device_id, "-")
+    with hub_engine.connect() as conn:
+        key = device_key(conn, device.device_id, "-")
     assert key is not None
     now = now_ms()
     with hub_engine.begin() as conn:
         record_nonce(conn, key[0], "old", now - NONCE_KEPT_MS - 1)
         record_nonce(conn, key[0], "recent", now - NONCE_KEPT_MS + 60_000)
     assert expire_nonces(hub_engine, now) == 1
-    assert device_key(hub_engine, device.device_id, "recent") == (key[0], True)  # still a replay
-    assert device_key(hub_engine, device.device_id, "old") == (key[0], False)
+    with hub_engine.connect() as conn:
+        assert device_key(conn, device.device_id, "recent") == (key[0], True)  # still a replay
+        assert device_key(conn, device.device_id, "old") == (key[0], False)

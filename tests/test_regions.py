@@ -313,7 +313,8 @@ def test_folding_while_a_sites_gates_upload_never_deadlocks(
                 errors.append(exc)
 
     def uploading(gate: DeviceBundle) -> None:
-        found = device_key(hub_engine, gate.device_id, "-")
+        with hub_engine.connect() as conn:
+            found = device_key(conn, gate.device_id, "-")
         assert found is not None
         after = None
         for n in range(30):
@@ -324,7 +325,8 @@ def test_folding_while_a_sites_gates_upload_never_deadlocks(
                 for seq in range(first, first + 1 + n % 4)
             ]  # fmt: skip
             try:
-                ingest_batch(hub_engine, found[0], make_batch(gate, after, items), now_ms())
+                with hub_engine.begin() as conn:
+                    ingest_batch(conn, found[0], make_batch(gate, after, items), now_ms())
             except Exception as exc:
                 errors.append(exc)
                 return

@@ -13,7 +13,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
 from core.protocol import (
@@ -30,7 +30,7 @@ from core.text import LINE_PATTERN
 from hub import queries, sessions
 from hub.auth import User, authenticate, load_user
 from hub.core.config import HubSettings
-from hub.device_keys import DeviceKey, device_key
+from hub.device_keys import DeviceKey, Replayed, device_exists, device_key, record_nonce
 from hub.schemas import SitePublic
 from hub.sessions import CSRF_FIELD, CSRF_HEADER
 from hub.throttle import LoginThrottle
@@ -51,16 +51,54 @@ SettingsDep = Annotated[HubSettings, Depends(get_settings)]
 
 
 @dataclass(frozen=True)
+class DeviceRequest:
+    """A device request with all its signature headers and a body within the limit, from
+    a device that exists as far as this process knows — not authenticated yet: that
+    happens in the route's own transaction (``authenticate_device``), so the key read, the
+    nonce and what the request does share one connection, one thread and one commit."""
+
+    device_id: str
+    timestamp: str
+    nonce: str
+    signature: str
+    method: str
+    path: str
+    body: bytes
+    """As sent (gzip or not)."""
+    encoding: str
+    limit: int
+    """The largest body the hub accepts, decompressed."""
+
+
+@dataclass(frozen=True)
 class SignedUpload:
-    """A request whose signature checked out against an active device's key. Its nonce
-    is not recorded yet: the route records it in its own transaction (``record_nonce``),
-    so a replay fails together with what it tried to do."""
+    """A request whose signature checked out against an active device's key, its nonce
+    recorded in the caller's transaction (a replay fails together with what it tried)."""
 
     device: DeviceKey
     body: bytes
     """The decompressed request body."""
-    nonce: str
     received_ms: int
+
+
+class KnownDevices:
+    """Ids of devices this process has found enrolled: a request from any other id is
+    refused before its body is read (one key read), so an unknown sender costs the hub
+    nothing. Only existence is remembered — key, status and nonce are read in every
+    request's transaction — so a revoked or re-keyed device is refused at once. Bounded:
+    past ``most`` ids it starts over."""
+
+    def __init__(self, most: int = 100_000) -> None:
+        self._ids: set[str] = set()
+        self._most = most
+
+    def __contains__(self, device_id: object) -> bool:
+        return device_id in self._ids
+
+    def add(self, device_id: str) -> None:
+        if len(self._ids) >= self._most:
+            self._ids.clear()
+        self._ids.add(device_id)
 
 
 def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
@@ -91,10 +129,9 @@ async def _read_capped(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def signed_upload(request: Request, engine: EngineDep, settings: SettingsDep) -> SignedUpload:
-    """Authenticate a device request; anything short of a valid signature is refused.
-    Who is asking and whether the body may be this large are settled before the body is
-    read or inflated: an unknown device or an oversized body costs the hub nothing."""
+async def device_request(request: Request, engine: EngineDep, settings: SettingsDep) -> DeviceRequest:
+    """A device request's headers and body. Who is asking and whether the body may be this
+    large are settled before the body is read or inflated."""
     headers = request.headers
     device_id = headers.get(HEADER_DEVICE)
     timestamp = headers.get(HEADER_TIMESTAMP)
@@ -102,23 +139,41 @@ async def signed_upload(request: Request, engine: EngineDep, settings: SettingsD
     signature = headers.get(HEADER_SIGNATURE)
     if not (device_id and timestamp and nonce and signature):
         raise HTTPException(401, "missing device signature headers")
-    found = await run_in_threadpool(device_key, engine, device_id, nonce)
-    if found is None:
-        raise HTTPException(401, "unknown device")
+    known: KnownDevices = request.app.state.known_devices
+    if device_id not in known:
+        if not await run_in_threadpool(device_exists, engine, device_id):
+            raise HTTPException(401, "unknown device")
+        known.add(device_id)
     encoding = headers.get("content-encoding", "").strip().lower()
     if encoding not in ("", "identity", "gzip"):
         raise HTTPException(415, f"unsupported Content-Encoding {encoding!r}; use gzip")
     body = await _read_capped(request, settings.max_body_bytes)
+    return DeviceRequest(
+        device_id, timestamp, nonce, signature, request.method, request.url.path, body, encoding,
+        settings.max_body_bytes,
+    )  # fmt: skip
+
+
+DeviceRequestDep = Annotated[DeviceRequest, Depends(device_request)]
+
+
+def authenticate_device(conn: Connection, sent: DeviceRequest) -> SignedUpload:
+    """Authenticate a device request inside the caller's transaction; anything short of a
+    valid signature from an active device, signed now, never seen before, is refused
+    (and the transaction with it)."""
+    found = device_key(conn, sent.device_id, sent.nonce)
+    if found is None:
+        raise HTTPException(401, "unknown device")
     device, nonce_used = found
     if not verify_request(
-        device.public_key, request.method, request.url.path, timestamp, nonce, signature, body
+        device.public_key, sent.method, sent.path, sent.timestamp, sent.nonce, sent.signature, sent.body
     ):
         raise HTTPException(401, "bad signature")
     if device.status != "active":
         raise HTTPException(403, f"device is {device.status}")
     now_ms = int(time.time() * 1000)
     try:
-        drift_s = abs(int(timestamp) - now_ms / 1000)
+        drift_s = abs(int(sent.timestamp) - now_ms / 1000)
     except ValueError:
         raise HTTPException(401, "timestamp is not a number") from None
     if drift_s > CLOCK_TOLERANCE_S:
@@ -126,10 +181,11 @@ async def signed_upload(request: Request, engine: EngineDep, settings: SettingsD
         raise HTTPException(401, f"{CLOCK_REFUSAL} request signed {drift_s:.0f} s away from hub time")
     if nonce_used:
         raise HTTPException(401, REPLAY_DETAIL)
-    return SignedUpload(device, _decompress(body, encoding, settings.max_body_bytes), nonce, now_ms)
-
-
-SignedUploadDep = Annotated[SignedUpload, Depends(signed_upload)]
+    try:
+        record_nonce(conn, device, sent.nonce, now_ms)
+    except Replayed:  # the same nonce at another hub process a moment ago
+        raise HTTPException(401, REPLAY_DETAIL) from None
+    return SignedUpload(device, _decompress(sent.body, sent.encoding, sent.limit), now_ms)
 
 
 class LoginRequired(Exception):

@@ -6,9 +6,8 @@ import hashlib
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from core.protocol import CONFIG_PATH, REPLAY_DETAIL, DeviceConfig
-from hub.api.deps import EngineDep, SignedUploadDep
-from hub.device_keys import Replayed, record_nonce
+from core.protocol import CONFIG_PATH, DeviceConfig
+from hub.api.deps import DeviceRequestDep, EngineDep, authenticate_device
 from hub.registry import device_config
 
 router = APIRouter(tags=["devices"])
@@ -21,13 +20,10 @@ def etag_of(config: DeviceConfig) -> str:
 
 
 @router.get(CONFIG_PATH, response_model=DeviceConfig)
-def get_config(upload: SignedUploadDep, engine: EngineDep, request: Request, response: Response) -> Response:
+def get_config(sent: DeviceRequestDep, engine: EngineDep, request: Request, response: Response) -> Response:
     """The device's current configuration; 304 when its If-None-Match is still current."""
-    try:
-        with engine.begin() as conn:
-            record_nonce(conn, upload.device, upload.nonce, upload.received_ms)
-    except Replayed as exc:
-        raise HTTPException(401, REPLAY_DETAIL) from exc
+    with engine.begin() as conn:
+        upload = authenticate_device(conn, sent)
     config = device_config(engine, upload.device.device_id)
     if config is None:
         raise HTTPException(404, "Device not found")

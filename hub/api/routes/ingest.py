@@ -10,7 +10,6 @@ from pydantic import BaseModel, ValidationError
 
 from core.protocol import (
     INGEST_PATH,
-    REPLAY_DETAIL,
     VISITORS_PATH,
     BatchAck,
     BatchIn,
@@ -18,8 +17,7 @@ from core.protocol import (
     VisitorsIn,
 )
 from hub.alerts import post_alerts
-from hub.api.deps import EngineDep, SettingsDep, SignedUploadDep
-from hub.device_keys import Replayed, record_nonce
+from hub.api.deps import DeviceRequestDep, EngineDep, SettingsDep, authenticate_device
 from hub.ingest import IngestError, ingest_batch
 from hub.metrics import HubMetrics
 from hub.visitors import store_visitors
@@ -59,26 +57,22 @@ def _parsed(model: type[Body], body: bytes) -> Body:
 )
 def ingest(
     request: Request,
-    upload: SignedUploadDep,
+    sent: DeviceRequestDep,
     engine: EngineDep,
     settings: SettingsDep,
     tasks: BackgroundTasks,
 ) -> BatchAck:
-    """Store a signed batch of checks; answer with the highest contiguous seq held."""
+    """Store a signed batch of checks; answer with the highest contiguous seq held. The
+    device's key, the nonce and the checks are one transaction on one connection."""
     metrics: HubMetrics = request.app.state.metrics
-    batch = _parsed(BatchIn, upload.body)
     try:
-        with metrics.ingest_seconds.time():
-            result = ingest_batch(
-                engine,
-                upload.device,
-                batch,
-                int(time.time() * 1000),
-                before=lambda conn: record_nonce(conn, upload.device, upload.nonce, upload.received_ms),
-            )
-    except Replayed as exc:
-        metrics.refused.labels("401").inc()
-        raise HTTPException(401, REPLAY_DETAIL) from exc
+        with metrics.ingest_seconds.time(), engine.begin() as conn:
+            upload = authenticate_device(conn, sent)
+            batch = _parsed(BatchIn, upload.body)
+            result = ingest_batch(conn, upload.device, batch, int(time.time() * 1000))
+    except HTTPException as exc:
+        metrics.refused.labels(str(exc.status_code)).inc()
+        raise
     except IngestError as exc:
         metrics.refused.labels("409").inc()
         raise HTTPException(409, str(exc)) from exc
@@ -102,16 +96,12 @@ def ingest(
         }
     },
 )
-def visitor_book(upload: SignedUploadDep, engine: EngineDep) -> VisitorsAck:
+def visitor_book(sent: DeviceRequestDep, engine: EngineDep) -> VisitorsAck:
     """Store a device's new and changed visitor-book entries (signed like a batch)."""
-    batch = _parsed(VisitorsIn, upload.body)
     try:
-        stored = store_visitors(
-            engine, upload.device, batch, upload.received_ms,
-            before=lambda conn: record_nonce(conn, upload.device, upload.nonce, upload.received_ms),
-        )  # fmt: skip
-    except Replayed as exc:
-        raise HTTPException(401, REPLAY_DETAIL) from exc
+        with engine.begin() as conn:
+            upload = authenticate_device(conn, sent)
+            stored = store_visitors(conn, upload.device, _parsed(VisitorsIn, upload.body), upload.received_ms)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
     return VisitorsAck(stored=stored)
