@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
@@ -147,10 +147,10 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Sync routes run in AnyIO's worker threads (40 by default): as many as there are
-        # pooled connections, so a burst queues in the event loop instead of as threads
-        # fighting over the GIL and the pool.
-        to_thread.current_default_thread_limiter().total_tokens = settings.db_connections
+        # Sync routes run in AnyIO's worker threads (40 by default): together with the
+        # uploads' own lane as many as there are pooled connections, so a burst queues in
+        # the event loop instead of as threads fighting over the GIL and the pool.
+        to_thread.current_default_thread_limiter().total_tokens = the_rest
         # What is built by now lives as long as the process: frozen out of the collector's
         # reach, a full collection scans only what requests made. Unfrozen, each took
         # ~135 ms holding the GIL every ~15 s under load, the hub's slowest moments
@@ -176,6 +176,12 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
     app.state.metrics = HubMetrics()
     app.state.throttle = LoginThrottle()
     app.state.known_devices = KnownDevices()
+    # Device uploads get half the connections as a lane of their own, the people's pages
+    # and the API the rest: a fleet catching up never makes a manager's page wait behind
+    # its queue (an agent retries unseen; a person is waiting), nor the reverse.
+    uploads = max(1, settings.db_connections // 2)
+    the_rest = max(1, settings.db_connections - uploads)
+    app.state.upload_lane = CapacityLimiter(uploads)
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ingest.router)

@@ -8,6 +8,7 @@ import gc
 import gzip
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,3 +125,55 @@ def test_one_devices_batches_at_two_hub_processes_at_once_count_once(
         counted = conn.scalar(select(func.sum(daily_counts.c.n)).where(daily_counts.c.metric == "checks"))
         fevers = conn.scalar(select(func.count()).select_from(alerts).where(alerts.c.reason == "fever"))
     assert (stored, counted, fevers) == (40, 40, 1)
+
+
+def test_uploads_stuck_on_the_database_leave_the_pages_their_own_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Uploads have a lane of worker threads of their own (hub.main): while every one of
+    them waits on a lock, a person's request is still answered — and the uploads all
+    complete once the lock goes."""
+    import sqlite3
+
+    from hub.registry import create_site
+
+    path = tmp_path / "hub.db"
+    engine = make_engine(f"sqlite:///{path}")
+    create_schema(engine)
+    device = enrol_device(engine, create_site(engine, "Busy", "Asia/Shanghai").id, "North", "http://x")
+    engine.dispose()
+    monkeypatch.setenv("GATECHECK_HUB_DB_CONNECTIONS", "2")  # one upload thread, one for the rest
+    port = free_port()
+    hub = start_hub_process(f"sqlite:///{path}", port)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    answers: list[int] = []
+
+    def upload(seq: int) -> None:
+        body = gzip.compress(make_batch(device, None, [make_check(seq)]).model_dump_json().encode())
+        headers = sign_request(device.signing_key_bytes, device.device_id, "POST", INGEST_PATH, body)
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}{INGEST_PATH}",
+            content=body,
+            headers={**headers, "Content-Encoding": "gzip"},
+            timeout=60,
+        )
+        answers.append(answer.status_code)
+
+    try:
+        blocker.execute("BEGIN IMMEDIATE")  # the write lock every upload needs
+        senders = [threading.Thread(target=upload, args=(seq,)) for seq in (1, 2, 3)]
+        for sender in senders:
+            sender.start()
+        time.sleep(1)  # the first upload waits on the lock, the others for its thread
+        assert answers == []
+        started = time.monotonic()
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=20).status_code == 200
+        assert time.monotonic() - started < 5
+        blocker.execute("ROLLBACK")
+        for sender in senders:
+            sender.join(60)
+        assert answers == [200, 200, 200]
+    finally:
+        blocker.close()
+        hub.send_signal(signal.SIGTERM)
+        hub.wait(timeout=40)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from typing import TypeVar
 
+from anyio import to_thread
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine
 
 from core.protocol import (
     INGEST_PATH,
@@ -17,8 +19,8 @@ from core.protocol import (
     VisitorsIn,
 )
 from hub.alerts import post_alerts
-from hub.api.deps import DeviceRequestDep, EngineDep, SettingsDep, authenticate_device
-from hub.ingest import IngestError, ingest_batch
+from hub.api.deps import DeviceRequest, DeviceRequestDep, EngineDep, SettingsDep, authenticate_device
+from hub.ingest import IngestError, IngestResult, ingest_batch
 from hub.metrics import HubMetrics
 from hub.visitors import store_visitors
 
@@ -55,27 +57,19 @@ def _parsed(model: type[Body], body: bytes) -> Body:
         }
     },
 )
-def ingest(
+async def ingest(
     request: Request,
     sent: DeviceRequestDep,
     engine: EngineDep,
     settings: SettingsDep,
     tasks: BackgroundTasks,
 ) -> BatchAck:
-    """Store a signed batch of checks; answer with the highest contiguous seq held. The
-    device's key, the nonce and the checks are one transaction on one connection."""
+    """Store a signed batch of checks; answer with the highest contiguous seq held. Runs
+    in the uploads' own lane of worker threads (hub.main)."""
     metrics: HubMetrics = request.app.state.metrics
-    try:
-        with metrics.ingest_seconds.time(), engine.begin() as conn:
-            upload = authenticate_device(conn, sent)
-            batch = _parsed(BatchIn, upload.body)
-            result = ingest_batch(conn, upload.device, batch, int(time.time() * 1000))
-    except HTTPException as exc:
-        metrics.refused.labels(str(exc.status_code)).inc()
-        raise
-    except IngestError as exc:
-        metrics.refused.labels("409").inc()
-        raise HTTPException(409, str(exc)) from exc
+    batch, result = await to_thread.run_sync(
+        _store, engine, sent, metrics, limiter=request.app.state.upload_lane
+    )
     metrics.batches.labels("routine" if batch.after_seq is not None else "urgent").inc()
     metrics.checks.inc(result.ack.stored)
     metrics.duplicates.inc(result.ack.duplicates)
@@ -83,6 +77,21 @@ def ingest(
     if result.alerts and settings.alert_webhook_url:
         tasks.add_task(post_alerts, settings.alert_webhook_url, result.alerts)
     return result.ack
+
+
+def _store(engine: Engine, sent: DeviceRequest, metrics: HubMetrics) -> tuple[BatchIn, IngestResult]:
+    """The device's key, the nonce and the checks: one transaction on one connection."""
+    try:
+        with metrics.ingest_seconds.time(), engine.begin() as conn:
+            upload = authenticate_device(conn, sent)
+            batch = _parsed(BatchIn, upload.body)
+            return batch, ingest_batch(conn, upload.device, batch, int(time.time() * 1000))
+    except HTTPException as exc:
+        metrics.refused.labels(str(exc.status_code)).inc()
+        raise
+    except IngestError as exc:
+        metrics.refused.labels("409").inc()
+        raise HTTPException(409, str(exc)) from exc
 
 
 @router.post(
