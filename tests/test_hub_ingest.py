@@ -118,7 +118,9 @@ def test_unknown_and_unsigned_devices_are_refused(
     assert stored_count(hub_engine) == 0
 
 
-def test_revoked_device_is_refused_at_once(client: TestClient, device: DeviceBundle, hub_engine: Engine) -> None:
+def test_revoked_device_is_refused_at_once(
+    client: TestClient, device: DeviceBundle, hub_engine: Engine
+) -> None:
     """Even by a hub process that has served it (it remembers only that the id exists)."""
     assert post(client, device, make_batch(device, 0, [make_check(1)])).status_code == 200
     with hub_engine.begin() as conn:

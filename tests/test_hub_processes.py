@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 
+from core.bundle import DeviceBundle
 from core.protocol import INGEST_PATH, sign_request
 from hub.core.db import alerts, checks, create_schema, daily_counts, make_engine
 from hub.registry import Site, enrol_device
@@ -71,6 +72,18 @@ def test_the_pool_keeps_as_many_connections_as_asked_and_bursts_as_many_again(tm
     engine.dispose()
 
 
+def _post_signed(port: int, device: DeviceBundle, body: bytes) -> int:
+    """POST a gzipped batch to the hub on ``port`` as the device signs it; the status."""
+    headers = sign_request(device.signing_key_bytes, device.device_id, "POST", INGEST_PATH, body)
+    answer = httpx.post(
+        f"http://127.0.0.1:{port}{INGEST_PATH}",
+        content=body,
+        headers={**headers, "Content-Encoding": "gzip"},
+        timeout=60,
+    )
+    return answer.status_code
+
+
 @pytest.fixture
 def postgres_hub(postgres_admin_url: str) -> Iterator[tuple[str, Engine]]:
     from tests.postgres import fresh_database
@@ -99,14 +112,7 @@ def test_one_devices_batches_at_two_hub_processes_at_once_count_once(
         answers: list[int] = []
 
         def upload(port: int) -> None:  # an agent that timed out on one node retries on another
-            headers = sign_request(device.signing_key_bytes, device.device_id, "POST", INGEST_PATH, body)
-            answer = httpx.post(
-                f"http://127.0.0.1:{port}{INGEST_PATH}",
-                content=body,
-                headers={**headers, "Content-Encoding": "gzip"},
-                timeout=30,
-            )
-            answers.append(answer.status_code)
+            answers.append(_post_signed(port, device, body))
 
         for _ in range(5):  # five rounds of eight simultaneous copies over the two nodes
             senders = [threading.Thread(target=upload, args=(ports[i % 2],)) for i in range(8)]
@@ -150,14 +156,7 @@ def test_uploads_stuck_on_the_database_leave_the_pages_their_own_threads(
 
     def upload(seq: int) -> None:
         body = gzip.compress(make_batch(device, None, [make_check(seq)]).model_dump_json().encode())
-        headers = sign_request(device.signing_key_bytes, device.device_id, "POST", INGEST_PATH, body)
-        answer = httpx.post(
-            f"http://127.0.0.1:{port}{INGEST_PATH}",
-            content=body,
-            headers={**headers, "Content-Encoding": "gzip"},
-            timeout=60,
-        )
-        answers.append(answer.status_code)
+        answers.append(_post_signed(port, device, body))
 
     try:
         blocker.execute("BEGIN IMMEDIATE")  # the write lock every upload needs

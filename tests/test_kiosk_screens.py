@@ -152,7 +152,8 @@ def test_every_screen_state_fits_with_large_targets_and_no_english(
     # The guard's taps for the next person (what the camera cannot see): one tap each.
     assert_fits(page, "idle with a guard on duty and the taps")
     given = page.locator("#looked [data-part=mask] [data-v=given]")
-    given.click()
+    with page.expect_response("**/api/looked"):  # the server holds the tap before anyone scans
+        given.click()
     assert given.get_attribute("aria-pressed") == "true"
     for n in range(4):  # a few recent checks with their buttons
         shown(page, feed, signed(f"p-{size}-green-{n}"))
