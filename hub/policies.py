@@ -165,15 +165,21 @@ def _record(row: Any) -> PolicyVersionRecord:
     )
 
 
+def _applying(site_id: Any, now_ms: int | BindParameter[int], *columns: Any) -> Any:
+    """Which version applies at ``now_ms``: the newest one whose effective time has come
+    (the one statement of that rule; ``site_id`` a value or a correlated column)."""
+    return (
+        select(*columns)
+        .where(policy_versions.c.site_id == site_id, policy_versions.c.effective_from_ms <= now_ms)
+        .order_by(policy_versions.c.version.desc())
+        .limit(1)
+    )
+
+
 def in_force(conn: Connection, site_id: str, now_ms: int) -> InForce:
     """The version applying at ``now_ms`` and the next one set ahead (two small reads)."""
     mine = policy_versions.c.site_id == site_id
-    current = conn.execute(
-        select(policy_versions)
-        .where(mine, policy_versions.c.effective_from_ms <= now_ms)
-        .order_by(policy_versions.c.version.desc())
-        .limit(1)
-    ).one_or_none()
+    current = conn.execute(_applying(site_id, now_ms, policy_versions)).one_or_none()
     if current is None:
         raise UnknownRecord(f"site {site_id} has no gate rules")
     upcoming = conn.execute(
@@ -192,13 +198,7 @@ def policy_in_force_sql(now_ms: int | BindParameter[int]) -> Any:
     """A correlated subquery: the policy JSON in force for ``sites.c.id`` (for reads that
     need it along with other site columns in one statement; ``now_ms`` may be a parameter
     of a statement built once)."""
-    return (
-        select(policy_versions.c.policy)
-        .where(policy_versions.c.site_id == sites.c.id, policy_versions.c.effective_from_ms <= now_ms)
-        .order_by(policy_versions.c.version.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    return _applying(sites.c.id, now_ms, policy_versions.c.policy).scalar_subquery()
 
 
 def set_policy(
