@@ -215,7 +215,9 @@ def run(
             cpu_at_start: dict[str, float] = {}
 
             def measuring() -> None:
-                cpu_at_start.update(hub=cpu_seconds([hub.pid]), db=cpu_seconds(None, "postgres"))
+                cpu_at_start.update(
+                    hub=cpu_seconds([hub.pid]), db=cpu_seconds(None, "postgres"), fleet=time.process_time()
+                )
 
             clock = threading.Timer(warmup, measuring)
             clock.start()
@@ -227,6 +229,7 @@ def run(
             clock.join()
             hub_cpu = cpu_seconds([hub.pid]) - cpu_at_start["hub"]
             db_cpu = cpu_seconds(None, "postgres") - cpu_at_start["db"]
+            fleet_cpu = time.process_time() - cpu_at_start["fleet"]
             stop.set()
             reader.join()
         finally:
@@ -252,6 +255,7 @@ def run(
         "p50": statistics.median(latencies), "p99": latencies[int(len(latencies) * 0.99) - 1],
         "overview_p95": pages[int(len(pages) * 0.95) - 1] if pages else float("nan"),
         "hub_cpu_per_1k": hub_cpu / checks_measured * 1000, "db_cpu_per_1k": db_cpu / checks_measured * 1000,
+        "fleet_cpu_per_1k": fleet_cpu / checks_measured * 1000,
         "lost": lost, "duplicated": stored - unique,
         "cold_requests": len(cold), "cold_p99": cold[int(len(cold) * 0.99) - 1] if cold else float("nan"),
     }  # fmt: skip
@@ -288,13 +292,14 @@ def main() -> None:
     )
     print(
         "workers  checks   secs  checks/s  req/s  p50 ms  p99 ms  overview p95"
-        "  hub CPU s/1k  db CPU s/1k  lost dup"
+        "  hub CPU s/1k  db CPU s/1k  fleet CPU s/1k  lost dup"
     )
     for r in results:
         row = [
             f"{r['workers']:>7}", f"{r['checks']:>7.0f}", f"{r['seconds']:>6.1f}", f"{r['checks_s']:>9.0f}",
             f"{r['requests_s']:>6.0f}", f"{r['p50']:>7.1f}", f"{r['p99']:>7.1f}",
             f"{r['overview_p95']:>10.1f} ms", f"{r['hub_cpu_per_1k']:>12.3f}", f"{r['db_cpu_per_1k']:>12.3f}",
+            f"{r['fleet_cpu_per_1k']:>15.3f}",
             f"{r['lost']:>5.0f}", f"{r['duplicated']:>3.0f}",
         ]  # fmt: skip
         print(" ".join(row))

@@ -50,6 +50,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "trust_age": ("信任列表时长", "Trust list age"),
     "alerts": ("告警", "Alerts"),
     "no_alerts": ("暂无未处理告警", "No open alerts"),
+    "all_open_alerts": ("全部未处理告警", "All open alerts"),
+    "newest_shown": ("此处仅显示最新", "Shown here: the newest"),
     "ack": ("已处理", "Acknowledge"),
     "export": ("导出CSV", "Export CSV"),
     "deadline": ("截止", "due"),

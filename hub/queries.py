@@ -369,18 +369,21 @@ def _alert_rows(where: ColumnElement[bool], limit: int) -> Any:
     return (
         select(alerts, overridden.label("overridden"), handled.label("gate_disposition"))
         .where(where)
-        .order_by(alerts.c.event_ms.desc())
+        .order_by(alerts.c.event_ms.desc(), alerts.c.id.desc())
         .limit(limit)
     )
 
 
-def open_alerts(engine: Engine, site_ids: Sequence[str] | None, limit: int = 100) -> list[Alert]:
-    """Unacknowledged alerts of these sites (None: all), newest first."""
+def open_alerts(
+    engine: Engine, site_ids: Sequence[str] | None, limit: int = 100, offset: int = 0
+) -> list[Alert]:
+    """Unacknowledged alerts of these sites (None: all), newest first, ``limit`` of them
+    after the first ``offset``."""
     where: ColumnElement[bool] = alerts.c.acked_by.is_(None)
     if site_ids is not None:
         where = and_(where, alerts.c.site_id.in_(list(site_ids)))
     with engine.connect() as conn:
-        return [_alert(r) for r in conn.execute(_alert_rows(where, limit))]
+        return [_alert(r) for r in conn.execute(_alert_rows(where, limit).offset(offset))]
 
 
 def _alert(row: Any) -> Alert:

@@ -6,6 +6,7 @@ override is shown as one; which denials alert is the site's policy. Both databas
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -145,3 +146,55 @@ def test_a_manager_acknowledges_with_action_and_note_and_the_history_stays(
     with hub_engine.connect() as conn:
         row = conn.execute(select(alerts).where(alerts.c.reason == "fever")).one()
     assert (row.acked_by, row.action, row.note) == ("王经理", "observation_point", "已通知社区卫生服务中心")
+
+
+def test_the_overview_lists_the_newest_alerts_and_alerts_lists_them_all(
+    client: TestClient, hub_engine: Engine, hub_app: Any
+) -> None:
+    """Sixty open fevers: the overview shows the newest twenty and says how many are open;
+    /alerts shows every one, a page at a time; handling one there returns there, and a
+    form cannot send the manager to another site afterwards."""
+    site = create_site(hub_engine, "阳光花园", "Asia/Shanghai")
+    device = enrol_device(hub_engine, site.id, "北门", "http://127.0.0.1:9")
+    at = now_ms() - 3_600_000
+    fevers = [make_check(i, at + i * 1000, verdict="deny", reason="fever", temp_c=38.1) for i in range(1, 61)]
+    assert post(client, device, make_batch(device, 0, fevers)).status_code == 200
+
+    def listed(html: str) -> list[int]:
+        return [int(i) for i in re.findall(r'<tr class="alert[^"]*" data-alert="(\d+)"', html)]
+
+    overview = client.get("/").text
+    newest = listed(overview)
+    assert len(newest) == HubSettings().overview_alerts == 20
+    assert "告警 (60)" in overview and 'href="/alerts"' in overview
+    pages = [listed(client.get(f"/alerts?page={n}").text) for n in (1, 2, 3)]
+    assert [len(p) for p in pages] == [50, 10, 0]
+    assert pages[0][:20] == newest  # the same order, newest first
+    with hub_engine.connect() as conn:
+        ids_by_seq = dict(conn.execute(select(alerts.c.seq, alerts.c.id)).all())
+    assert pages[0] + pages[1] == [ids_by_seq[seq] for seq in range(60, 0, -1)]
+    oldest = pages[1][-1]
+    ack = f"/sites/{site.id}/alerts/{oldest}/ack"
+    away = client.post(ack, data={"action": "false_alarm", "back": "//evil.example/"}, follow_redirects=False)
+    assert away.status_code == 422
+    handled = client.post(ack, data={"action": "false_alarm", "back": "/alerts?page=2"}, follow_redirects=False)
+    assert (handled.status_code, handled.headers["location"]) == (303, "/alerts?page=2")
+    assert oldest not in listed(client.get("/alerts?page=2").text)
+    assert "告警 (59)" in client.get("/").text
+
+    create_user(hub_engine, "王经理", ADMIN_PASSWORD, "manager", [site.id])
+    with BackgroundHub(hub_app) as hub, chromium() as browser:  # on a phone, from the overview
+        page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
+        page.goto(f"{hub.url}/login")
+        page.fill("input[name=username]", "王经理")
+        page.fill("input[name=password]", ADMIN_PASSWORD)
+        page.click("button[type=submit]")
+        page.click("#more-alerts a")
+        page.click("#pager a >> text=2")
+        rows = page.locator("#alerts tr.alert")
+        assert rows.count() == 9
+        rows.first.locator("select[name=action]").select_option("observation_point")
+        rows.first.locator("button").click()
+        page.wait_for_url("**/alerts?page=2")
+        assert page.locator("#alerts tr.alert").count() == 8
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390

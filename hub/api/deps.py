@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Form, HTTPException, Request
 from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -191,6 +191,11 @@ def authenticate_device(conn: Connection, sent: DeviceRequest) -> SignedUpload:
 class LoginRequired(Exception):
     """No valid session: pages redirect to the login form, the API answers 401."""
 
+
+BACK_PATTERN = r"^/([A-Za-z0-9_\-?=&.][A-Za-z0-9/_\-?=&.]*)?$"
+"""Where a form returns to: a path on this hub — never ``//host``, which a browser reads as
+another site."""
+BackPath = Annotated[str, Form(max_length=200, pattern=BACK_PATTERN)]
 
 FORM_REFUSED = "表单已失效，请刷新页面 / Form expired or sent from another site: reload the page"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -26,6 +26,9 @@ class HubSettings(BaseSettings):
     max_body_bytes: int = Field(16 * 1024 * 1024, description="Largest decompressed upload the hub accepts.")
     dashboard_days: int = Field(7, ge=1, le=90, description="Days shown on the overview.")
     overview_page_size: int = Field(50, ge=5, le=500, description="Sites per overview page.")
+    overview_alerts: int = Field(
+        20, ge=5, le=200, description="Open alerts on the overview (the newest; all of them on /alerts)."
+    )
     fever_report_min: int = Field(
         30, ge=5, le=24 * 60, description="A fever alert must be reported within this (the 0.5 h rule)."
     )

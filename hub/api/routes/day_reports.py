@@ -4,13 +4,13 @@ the manager's confirmation that it was checked and reported ("已核对上报").
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Form, HTTPException
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import RedirectResponse, Response
 
 from hub import day_reports, queries
-from hub.api.deps import EngineDep, LangDep, SettingsDep, SiteDep, UserDep, report_day
+from hub.api.deps import BackPath, EngineDep, LangDep, SettingsDep, SiteDep, UserDep, report_day
 from hub.core.config import HubSettings
 from hub.report_documents import FontMissing, find_font, to_pdf, to_xlsx
 
@@ -63,7 +63,7 @@ def confirm_report(
     engine: EngineDep,
     user: UserDep,
     day: date,
-    back: Annotated[str, Form(max_length=200, pattern=r"^/[A-Za-z0-9/_\-?=&.]*$")] = "/",
+    back: BackPath = "/",
 ) -> RedirectResponse:
     """The manager checked the day's report and reported it: recorded with who and when.
     A zero report is confirmed in one step from the overview."""

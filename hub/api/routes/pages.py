@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
 
 from core.fever_drill import DISPOSITIONS
 from core.four_checks import CATEGORIES, PARTS
@@ -23,6 +24,7 @@ from core.text import LINE_PATTERN
 from hub import day_reports, queries, region_overview, sessions, visitors
 from hub.alerts import ACTIONS, report_within_ms
 from hub.api.deps import (
+    BackPath,
     EngineDep,
     LangDep,
     RegionDep,
@@ -33,8 +35,9 @@ from hub.api.deps import (
     report_range,
     same_origin,
 )
-from hub.auth import authenticate
+from hub.auth import User, authenticate
 from hub.charts import AXIS_LEFT, daily_bars, peak_of
+from hub.core.config import HubSettings
 from hub.i18n import RULE_NAMES, clock_skew, duration, local_time, time_left, translator, zone_label
 from hub.policies import history as policy_history
 from hub.policies import set_policy
@@ -191,7 +194,6 @@ def overview(
         return RedirectResponse(f"/regions/{only}" if only else "/regions", status_code=303)
     site_list = queries.list_sites(engine, user.sites)
     now = datetime.now(UTC)
-    ids = [s.id for s in site_list]
     work = worklist(engine, site_list, now, settings.offline_after_min * 60_000, every=user.sites is None)
     size = settings.overview_page_size
     pages = max(1, -(-len(work.ordered) // size))
@@ -205,16 +207,50 @@ def overview(
         row["confirmed"] = confirmed.get((site_id, row["status"].date))
     today = max((queries.site_today(s) for s in site_list), default=queries.site_today_utc())
     totals = queries.overview_totals(engine, None if user.sites is None else list(user.sites), today)
-    open_alerts = [
-        {**a.model_dump(), "due_ms": a.event_ms + report_within_ms(a.reason, settings)}
-        for a in queries.open_alerts(engine, ids if user.sites is not None else None)
-    ]
-    names = {s.id: s.name for s in site_list}
-    zones = {s.id: s.timezone for s in site_list}
-    context = {"user": user, "days": days, "rows": rows, "alerts": open_alerts, "names": names,
-               "zones": zones, "totals": totals, "page": page, "pages": pages, "n_sites": len(site_list),
-               "now_ms": int(now.timestamp() * 1000)}  # fmt: skip
+    context = {"user": user, "days": days, "rows": rows, "totals": totals, "page": page, "pages": pages,
+               "n_sites": len(site_list), "now_ms": int(now.timestamp() * 1000), "back": "/",
+               "n_open_alerts": sum(work.open_alerts.values()),
+               **_alerts_shown(engine, settings, user, site_list, settings.overview_alerts, 0)}  # fmt: skip
     return _render(request, "overview.html", lang, context)
+
+
+ALERTS_PAGE = 50
+"""Open alerts per page of /alerts."""
+
+
+def _alerts_shown(
+    engine: Engine, settings: HubSettings, user: User, site_list: list[SitePublic], limit: int, offset: int
+) -> dict[str, Any]:
+    """The open alerts a page lists (newest first) with each one's report deadline, and
+    the names and zones of their sites."""
+    scope = None if user.sites is None else [s.id for s in site_list]
+    shown = [
+        {**a.model_dump(), "due_ms": a.event_ms + report_within_ms(a.reason, settings)}
+        for a in queries.open_alerts(engine, scope, limit, offset)
+    ]
+    return {"alerts": shown, "names": {s.id: s.name for s in site_list},
+            "zones": {s.id: s.timezone for s in site_list}}  # fmt: skip
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    user: UserDep,
+    lang: LangDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> HTMLResponse:
+    """Every open alert of my sites, newest first, a page at a time, each with its form:
+    the overview lists only the newest, so a page of them stays quick to load and read."""
+    site_list = queries.list_sites(engine, user.sites)
+    counts = queries.open_alert_counts(engine, [s.id for s in site_list], every=user.sites is None)
+    n_open = sum(counts.values())
+    shown = _alerts_shown(engine, settings, user, site_list, ALERTS_PAGE, (page - 1) * ALERTS_PAGE)
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    context = {"user": user, "n_open_alerts": n_open, "page": page, "back": f"/alerts?page={page}",
+               "pages": max(1, -(-n_open // ALERTS_PAGE)), "now_ms": now_ms, **shown}  # fmt: skip
+    return _render(request, "alerts.html", lang, context)
 
 
 @router.get("/regions", response_class=HTMLResponse)
@@ -435,9 +471,11 @@ def acknowledge(
     user: UserDep,
     action: Annotated[str, Form(max_length=32)],
     note: Annotated[str, Form(max_length=200, pattern=LINE_PATTERN)] = "",
+    back: BackPath = "/",
 ) -> RedirectResponse:
     """A manager handled an alert: what they did (from the list), a note, who and when.
-    The alert leaves the worklist and stays in the site's alert history."""
+    The alert leaves the worklist and stays in the site's alert history; the manager
+    returns to the list they handled it from."""
     if action not in ACTIONS or (action == "other" and not note.strip()):
         raise HTTPException(422, "choose what was done (and say what, for other)")
     if not (
@@ -445,4 +483,4 @@ def acknowledge(
         and queries.acknowledge_alert(engine, site_id, alert_id, user.username, action, note.strip() or None)
     ):
         raise HTTPException(404, "Alert not found")
-    return RedirectResponse("/", status_code=303)
+    return RedirectResponse(back, status_code=303)
