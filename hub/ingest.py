@@ -9,93 +9,32 @@ its acknowledged seq. A batch sent twice — after a timeout, a retry, a duplica
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
-from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Connection, Table, and_, bindparam, case, func, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import BigInteger, Connection, and_, bindparam, case, func, select, update
 
 from core.protocol import LOG_SEQ_BITS, BatchAck, BatchIn
 from core.reasons import reason
-from hub import clocks, rollups, site_sync
+from hub import clocks, site_sync
+from hub.batch_counts import count_new_checks
 from hub.core.db import (
     alerts,
     check_conflicts,
     checks,
-    daily_counts,
-    daily_devices,
-    daily_holders,
     device_boots,
     device_logs,
     device_status,
     new_ids,
 )
-from hub.counting import LOG_CONFLICT, LOG_REPLACED, LocalDays, tally
+from hub.counting import LOG_CONFLICT, LOG_REPLACED, LocalDays
 from hub.device_keys import DeviceKey
-from hub.sql import upsert
+from hub.sql import insert_rows, upsert
 
 
 class IngestError(Exception):
     """A batch the hub refuses (it names why)."""
-
-
-def _upsert_counts(conn: Connection, site_id: str, increments: dict[tuple[str, str], int]) -> None:
-    """Add to the site's daily counts, and the same to what its regions' rollups await."""
-    if not increments:
-        return
-    conn.execute(
-        upsert(conn, daily_counts, ["site_id", "local_date", "metric"], add=["n"]),
-        [
-            {"site_id": site_id, "local_date": day, "metric": metric, "n": n}
-            for (day, metric), n in sorted(increments.items())
-        ],
-    )
-    rollups.pend(conn, site_id, increments)
-
-
-_INSERT_SQL: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
-
-
-def _bulk_insert(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
-    """INSERT many rows through the driver's own executemany, the statement compiled once
-    per dialect: SQLAlchemy's per-row parameter handling was most of an ingest's time."""
-    keys = tuple(rows[0])
-    cache_key = (conn.dialect.name, table.name, keys)
-    if cache_key not in _INSERT_SQL:
-        compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(keys))
-        _INSERT_SQL[cache_key] = (str(compiled), tuple(compiled.positiontup) if compiled.positional else None)
-    sql, order = _INSERT_SQL[cache_key]
-    params: Any = list(map(itemgetter(*order), rows)) if order else rows
-    conn.exec_driver_sql(sql, params)
-
-
-@lru_cache(maxsize=8)
-def _new_rows_returning_day(table: Table) -> Any:
-    return postgresql.insert(table).on_conflict_do_nothing().returning(table.c.local_date)
-
-
-def _first_seen(conn: Connection, table: Any, rows: list[dict[str, Any]], key: str) -> Counter[str]:
-    """Insert (site, date, key) rows not yet there; count the new ones per date."""
-    unique = {(r["site_id"], r["local_date"], r[key]) for r in rows if r[key] is not None}
-    if not unique:
-        return Counter()
-    values = [{"site_id": site, "local_date": day, key: value} for site, day, value in sorted(unique)]
-    if conn.dialect.name == "postgresql":
-        # Devices of one site ingest concurrently here: ON CONFLICT ... RETURNING counts
-        # exactly the rows this transaction added.
-        return Counter(conn.scalars(_new_rows_returning_day(table), values).all())
-    # SQLite: INSERT OR IGNORE, one statement per day; the driver's rowcount is the number
-    # of rows that were new (one writer at a time: the device row update took the lock).
-    sql = f"INSERT OR IGNORE INTO {table.name} (site_id, local_date, {key}) VALUES (?, ?, ?)"
-    added: Counter[str] = Counter()
-    for day in {v["local_date"] for v in values}:
-        day_rows = [(v["site_id"], day, v[key]) for v in values if v["local_date"] == day]
-        added[day] = conn.exec_driver_sql(sql, day_rows).rowcount
-    return added
 
 
 def _raise_alerts(
@@ -370,13 +309,8 @@ def ingest_batch(conn: Connection, device: DeviceKey, batch: BatchIn, received_m
         row["local_date"] = local_date
         row["local_hour"] = local_hour
     if new_rows:
-        _bulk_insert(conn, checks, new_rows)
-        counts = tally(new_rows)
-        for day, n in _first_seen(conn, daily_holders, new_rows, "holder").items():
-            counts[(day, "holders")] += n
-        for day, n in _first_seen(conn, daily_devices, new_rows, "device_id").items():
-            counts[(day, "devices")] += n
-        _upsert_counts(conn, device.site_id, dict(counts))
+        insert_rows(conn, checks, new_rows)
+        count_new_checks(conn, device.site_id, device_id, new_rows)
         raised += _raise_alerts(conn, new_rows, device.alert_reasons)
     if conflicting and _keep_conflicts(conn, device, conflicting, received_ms):
         first = conflicting[0]

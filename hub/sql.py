@@ -1,4 +1,5 @@
-"""Statements both databases need in their own dialect: the upsert (INSERT … ON CONFLICT).
+"""Statements both databases need in their own dialect: the upsert (INSERT … ON CONFLICT)
+and the insert of many rows.
 
 Every upload runs several of them: each is built once per dialect and shape and reused
 (a statement is immutable; its values come as parameters at execution), since building
@@ -8,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Dialect, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -35,3 +37,27 @@ def _upsert(
     set_ = {name: table.c[name] + stmt.excluded[name] for name in add}
     set_ |= {name: stmt.excluded[name] for name in replace}
     return stmt.on_conflict_do_update(index_elements=[table.c[k] for k in keys], set_=set_)
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT rows that all have the same keys, without SQLAlchemy's per-row parameter
+    handling (most of an ingest's time once): on PostgreSQL one statement whose columns
+    come as arrays (``unnest``: the same text for any number of rows, prepared once —
+    the driver's executemany sent one statement per row through a pipeline, at ~3× the
+    CPU for a small batch); on SQLite the driver's executemany."""
+    keys = tuple(rows[0])
+    sql, order = _insert_sql(conn.dialect, table, keys)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(sql, tuple(map(list, zip(*map(itemgetter(*keys), rows), strict=True))))
+        return
+    conn.exec_driver_sql(sql, list(map(itemgetter(*order), rows)))
+
+
+@lru_cache(maxsize=32)
+def _insert_sql(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """The INSERT's text (and, for SQLite, its parameters' order), built once per shape."""
+    if dialect.name == "postgresql":
+        arrays = ", ".join(f"%s::{table.c[k].type.compile(dialect=dialect)}[]" for k in keys)
+        return f"INSERT INTO {table.name} ({', '.join(keys)}) SELECT * FROM unnest({arrays})", keys
+    compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
+    return str(compiled), tuple(compiled.positiontup or keys)

@@ -69,10 +69,11 @@ def statements(engine: Engine) -> Iterator[list[str]]:
 
 
 def names_its_site(sql: str, table: str) -> bool:
-    """INSERT lists site_id among its columns; anything else filters on site_id."""
-    if sql.upper().startswith("INSERT"):
-        columns = re.search(r"INSERT (?:OR \w+ )?INTO \w+ \(([^)]*)\)", sql)
-        return columns is not None and "site_id" in columns.group(1).split(", ")
+    """Every INSERT in it (a statement may insert into several tables WITH …) lists
+    site_id among its columns; a statement inserting nothing filters on site_id."""
+    inserts = re.findall(r"INSERT (?:OR \w+ )?INTO \w+ \(([^)]*)\)", sql)
+    if inserts:
+        return all("site_id" in columns.split(", ") for columns in inserts)
     return re.search(r"\bsite_id\s*(=|IN\b)", sql, re.IGNORECASE) is not None
 
 
