@@ -20,8 +20,9 @@ statements then, and the first requests of 32 new client connections queue behin
 state a running hub serves in.
 
 Printed per run: checks/s, requests/s, request latency p50/p99, the overview's p95 during
-the load, CPU seconds spent per 1,000 checks by the hub processes and by PostgreSQL, and
-``lost``/``duplicated`` from comparing every device's log with the hub.
+the load, CPU seconds spent per 1,000 checks by the hub processes, by PostgreSQL and by
+this process (the fleet's HTTP clients and the manager's browser: they share the cores),
+and ``lost``/``duplicated`` from comparing every device's log with the hub.
 
     .venv/bin/python bench/fleet.py [--devices 1000] [--senders 32] [--workers 1 2]
                                     [--pattern peak|steady] [--rate 300]
