@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -36,3 +36,11 @@ def keep_screenshot(path: Path) -> None:
     """Refresh the picture in docs/ when asked (GATECHECK_UPDATE_SCREENSHOTS=1)."""
     if os.environ.get("GATECHECK_UPDATE_SCREENSHOTS"):
         shutil.copy(path, DOCS / path.name)
+
+
+def log_in_page(page: Page, hub_url: str, username: str, password: str) -> None:
+    """Log in through the hub's login form, as a person does."""
+    page.goto(f"{hub_url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")

@@ -26,7 +26,7 @@ from hub.core.db import alerts, create_schema, make_engine
 from hub.main import create_app
 from hub.registry import Site, create_site, enrol_device
 from hub.server import BackgroundHub
-from tests.browser import chromium, keep_screenshot
+from tests.browser import chromium, keep_screenshot, log_in_page
 from tests.conftest import ADMIN_PASSWORD
 from tests.hub_helpers import make_batch, make_check, now_ms, post
 
@@ -122,10 +122,7 @@ def test_a_manager_acknowledges_with_action_and_note_and_the_history_stays(
     create_user(hub_engine, "王经理", ADMIN_PASSWORD, "manager", [site.id])
     with BackgroundHub(hub_app) as hub, chromium() as browser:
         page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
-        page.goto(f"{hub.url}/login")
-        page.fill("input[name=username]", "王经理")
-        page.fill("input[name=password]", ADMIN_PASSWORD)
-        page.click("button[type=submit]")
+        log_in_page(page, hub.url, "王经理", ADMIN_PASSWORD)
         page.wait_for_selector("#alerts")
         assert page.locator("#alerts [data-k=overridden]").count() == 1  # the red code let in by a guard
         fever = page.locator("#alerts tr.alert").filter(has_text="体温异常")
@@ -175,9 +172,9 @@ def test_the_overview_lists_the_newest_alerts_and_alerts_lists_them_all(
     assert pages[0] + pages[1] == [ids_by_seq[seq] for seq in range(60, 0, -1)]
     oldest = pages[1][-1]
     ack = f"/sites/{site.id}/alerts/{oldest}/ack"
-    away = client.post(ack, data={"action": "false_alarm", "back": "//evil.example/"}, follow_redirects=False)
-    assert away.status_code == 422
-    handled = client.post(ack, data={"action": "false_alarm", "back": "/alerts?page=2"}, follow_redirects=False)
+    away = {"action": "false_alarm", "back": "//evil.example/"}
+    assert client.post(ack, data=away, follow_redirects=False).status_code == 422
+    handled = client.post(ack, data=away | {"back": "/alerts?page=2"}, follow_redirects=False)
     assert (handled.status_code, handled.headers["location"]) == (303, "/alerts?page=2")
     assert oldest not in listed(client.get("/alerts?page=2").text)
     assert "告警 (59)" in client.get("/").text
@@ -185,10 +182,7 @@ def test_the_overview_lists_the_newest_alerts_and_alerts_lists_them_all(
     create_user(hub_engine, "王经理", ADMIN_PASSWORD, "manager", [site.id])
     with BackgroundHub(hub_app) as hub, chromium() as browser:  # on a phone, from the overview
         page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
-        page.goto(f"{hub.url}/login")
-        page.fill("input[name=username]", "王经理")
-        page.fill("input[name=password]", ADMIN_PASSWORD)
-        page.click("button[type=submit]")
+        log_in_page(page, hub.url, "王经理", ADMIN_PASSWORD)
         page.click("#more-alerts a")
         page.click("#pager a >> text=2")
         rows = page.locator("#alerts tr.alert")
