@@ -6,8 +6,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, exists, insert, select
+from sqlalchemy import BigInteger, Connection, Engine, String, bindparam, delete, exists, insert, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from core.policy import Policy
@@ -37,14 +39,17 @@ def alert_reasons(policy_json: str) -> frozenset[str]:
     return frozenset(Policy.model_validate_json(policy_json).alert_reasons)
 
 
+_KEY_COLUMNS = (
+    devices.c.site_id,
+    devices.c.gate,
+    sites.c.timezone,
+    devices.c.public_key,
+    devices.c.status,
+    policy_in_force_sql(bindparam("now_ms")).label("policy"),
+)
 _DEVICE_KEY = (
     select(
-        devices.c.site_id,
-        devices.c.gate,
-        sites.c.timezone,
-        devices.c.public_key,
-        devices.c.status,
-        policy_in_force_sql(bindparam("now_ms")).label("policy"),
+        *_KEY_COLUMNS,
         exists()
         .where(
             nonces.c.site_id == devices.c.site_id,
@@ -58,19 +63,65 @@ _DEVICE_KEY = (
 )
 """Everything a device request is authenticated with, in one read (built once)."""
 
+_TAKEN = (
+    postgresql.insert(nonces)
+    .from_select(
+        ["site_id", "device_id", "nonce", "seen_ms"],
+        select(
+            devices.c.site_id,
+            devices.c.id,
+            bindparam("nonce", type_=String),
+            bindparam("now_ms", type_=BigInteger),
+        ).where(devices.c.id == bindparam("device_id")),
+    )
+    .on_conflict_do_nothing()
+    .returning(nonces.c.nonce)
+    .cte("taken")
+)
+_DEVICE_KEY_TAKING_NONCE = (
+    select(*_KEY_COLUMNS, ~exists(select(_TAKEN.c.nonce)).label("nonce_used"))
+    .join(sites, sites.c.id == devices.c.site_id)
+    .where(devices.c.id == bindparam("device_id"))
+)
+"""PostgreSQL: the same read, the nonce recorded by it (a conflict: used before, or by a
+request in flight that then commits — the insert waits for it)."""
 
-def device_key(conn: Connection, device_id: str, nonce: str) -> tuple[DeviceKey, bool] | None:
-    """The device, and whether this nonce was already used — it runs for every device
-    request, so one read (in the request's own transaction)."""
-    params = {"device_id": device_id, "nonce": nonce[:64], "now_ms": int(time.time() * 1000)}
-    row = conn.execute(_DEVICE_KEY, params).one_or_none()
-    if row is None:
-        return None
-    key = DeviceKey(
+
+def _key(row: Any, device_id: str) -> DeviceKey:
+    return DeviceKey(
         device_id, row.site_id, row.gate, row.timezone, bytes(row.public_key), row.status,
         alert_reasons(row.policy),
     )  # fmt: skip
-    return key, bool(row.nonce_used)
+
+
+def device_key(conn: Connection, device_id: str, nonce: str) -> tuple[DeviceKey, bool] | None:
+    """The device, and whether this nonce was already used — a read, nothing recorded."""
+    params = {"device_id": device_id, "nonce": nonce[:64], "now_ms": int(time.time() * 1000)}
+    row = conn.execute(_DEVICE_KEY, params).one_or_none()
+    return None if row is None else (_key(row, device_id), bool(row.nonce_used))
+
+
+@dataclass(frozen=True)
+class KeyRead:
+    """What authenticating a request found: the device, whether its nonce was used before,
+    and whether the read already recorded it (PostgreSQL) or ``record_nonce`` must once
+    the request checks out (SQLite)."""
+
+    device: DeviceKey
+    nonce_used: bool
+    nonce_recorded: bool
+
+
+def key_for_request(conn: Connection, device_id: str, nonce: str, now_ms: int) -> KeyRead | None:
+    """The device and its nonce for a request being authenticated — it runs for every
+    device request, in the request's own transaction, so one round trip: on PostgreSQL
+    the nonce is recorded by the read itself (a refusal rolls it back with the rest)."""
+    if conn.dialect.name != "postgresql":
+        found = device_key(conn, device_id, nonce)
+        return None if found is None else KeyRead(*found, nonce_recorded=False)
+    params = {"device_id": device_id, "nonce": nonce[:64], "now_ms": now_ms}
+    row = conn.execute(_DEVICE_KEY_TAKING_NONCE, params).one_or_none()
+    return None if row is None else KeyRead(_key(row, device_id), bool(row.nonce_used), nonce_recorded=True)
 
 
 _DEVICE_EXISTS = select(devices.c.id).where(devices.c.id == bindparam("device_id"))

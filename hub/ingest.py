@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, Connection, and_, bindparam, case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from core.protocol import LOG_SEQ_BITS, BatchAck, BatchIn
 from core.reasons import reason
@@ -58,14 +59,29 @@ def _raise_alerts(
     return raised
 
 
-def _record_boot(
-    conn: Connection, device: DeviceKey, boot_id: str, clock: clocks.BootClock, now: int
-) -> None:
-    values = {"skew_ms": clock.skew_ms, "mono_offset_ms": clock.mono_offset_ms, "last_seen_ms": now}
-    conn.execute(
-        upsert(conn, device_boots, ["site_id", "device_id", "boot_id"], replace=tuple(values)),
-        {"site_id": device.site_id, "device_id": device.device_id, "boot_id": boot_id, **values},
-    )
+def _boot_values(device: DeviceKey, boot_id: str, clock: clocks.BootClock, now: int) -> dict[str, Any]:
+    """The parameters of the device's boot clock row (``_record_boot``, ``_BOOT_CTE``)."""
+    return {"site": device.site_id, "device": device.device_id, "boot_id": boot_id,
+            "skew_ms": clock.skew_ms, "mono_offset_ms": clock.mono_offset_ms, "seen_ms": now}  # fmt: skip
+
+
+_BOOT_ROW: dict[str, Any] = {
+    "site_id": bindparam("site"), "device_id": bindparam("device"), "boot_id": bindparam("boot_id"),
+    "skew_ms": bindparam("skew_ms"), "mono_offset_ms": bindparam("mono_offset_ms"),
+    "last_seen_ms": bindparam("seen_ms"),
+}  # fmt: skip
+
+
+def _boot_upsert(dialect: Any) -> Any:
+    stmt = dialect.insert(device_boots).values(_BOOT_ROW)
+    replaced = {k: stmt.excluded[k] for k in ("skew_ms", "mono_offset_ms", "last_seen_ms")}
+    key = [device_boots.c.site_id, device_boots.c.device_id, device_boots.c.boot_id]
+    return stmt.on_conflict_do_update(index_elements=key, set_=replaced)
+
+
+_BOOT_UPSERTS = {"postgresql": _boot_upsert(postgresql), "sqlite": _boot_upsert(sqlite)}
+_BOOT_CTE = _BOOT_UPSERTS["postgresql"].cte("boot")
+"""PostgreSQL: the boot clock written by the statement that reads the log (one round trip)."""
 
 
 _BOOTS = select(device_boots.c.boot_id, device_boots.c.skew_ms, device_boots.c.mono_offset_ms).where(
@@ -148,17 +164,34 @@ _LOG_ADVANCE = (
 )
 
 
+_LOG_READ_AND_BOOT = _LOG_READ.add_cte(_BOOT_CTE)
+_LOG_ADVANCE_AND_BOOT = _LOG_ADVANCE.add_cte(_BOOT_CTE)
+
+
 def _log_ack(
-    conn: Connection, device: DeviceKey, log_id: str, after_seq: int | None, last_seq: int | None
+    conn: Connection,
+    device: DeviceKey,
+    log_id: str,
+    after_seq: int | None,
+    last_seq: int | None,
+    boot: dict[str, Any] | None = None,
 ) -> Any:
     """(log_no, acked_seq) of this device's log, the acknowledgement moved first when a
     routine batch continues what the hub holds: it vouches for every check after
     ``after_seq``, so if the hub held everything up to there it now holds everything up to
-    the batch's last seq. None when the hub has never heard of this log."""
-    params = {"site": device.site_id, "device": device.device_id, "log": log_id}
+    the batch's last seq. None when the hub has never heard of this log. With ``boot``
+    (``_boot_values``) the device's boot clock is written too — on PostgreSQL by the same
+    statement."""
+    params: dict[str, Any] = {"site": device.site_id, "device": device.device_id, "log": log_id}
+    read, advance = _LOG_READ, _LOG_ADVANCE
+    if boot is not None and conn.dialect.name == "postgresql":
+        params |= boot
+        read, advance = _LOG_READ_AND_BOOT, _LOG_ADVANCE_AND_BOOT
+    elif boot is not None:
+        conn.execute(_BOOT_UPSERTS[conn.dialect.name], boot)
     if after_seq is None or last_seq is None:
-        return conn.execute(_LOG_READ, params).one_or_none()
-    return conn.execute(_LOG_ADVANCE, params | {"after": after_seq, "last": last_seq}).one_or_none()
+        return conn.execute(read, params).one_or_none()
+    return conn.execute(advance, params | {"after": after_seq, "last": last_seq}).one_or_none()
 
 
 def _open_log(conn: Connection, device: DeviceKey, log_id: str, received_ms: int) -> int:
@@ -252,7 +285,8 @@ def ingest_batch(conn: Connection, device: DeviceKey, batch: BatchIn, received_m
 
     _lock_device(conn, device, batch, clock, received_ms)
     raised: list[dict[str, Any]] = []
-    log = _log_ack(conn, device, batch.log_id, batch.after_seq, last_seq)
+    boot = _boot_values(device, batch.boot_id, clock, received_ms)
+    log = _log_ack(conn, device, batch.log_id, batch.after_seq, last_seq, boot)
     if log is None:
         log_no = _open_log(conn, device, batch.log_id, received_ms)
         if log_no > 0:
@@ -268,7 +302,6 @@ def ingest_batch(conn: Connection, device: DeviceKey, batch: BatchIn, received_m
         # Nothing left on the device and the hub holds all of it: complete until now.
         conn.execute(_SYNCED, {"site": device.site_id, "device": device_id, "until": received_ms})
         site_sync.gate_caught_up(conn, device.site_id, device.timezone, received_ms)
-    _record_boot(conn, device, batch.boot_id, clock, received_ms)
     held: dict[int, tuple[Any, ...]] = {}
     if seqs:
         span = {

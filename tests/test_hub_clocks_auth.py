@@ -188,3 +188,31 @@ def test_nonces_are_kept_for_the_replay_window_then_swept(hub_engine: Engine, de
     with hub_engine.connect() as conn:
         assert device_key(conn, device.device_id, "recent") == (key[0], True)  # still a replay
         assert device_key(conn, device.device_id, "old") == (key[0], False)
+
+
+def test_the_key_read_of_a_request_records_its_nonce_or_says_who_must(
+    hub_engine: Engine, device: DeviceBundle
+) -> None:
+    """On PostgreSQL the read that authenticates a request records its nonce (one round
+    trip an upload); on SQLite the caller does. Either way a nonce is used once, and a
+    refused request — its transaction rolled back — leaves its nonce unused."""
+    from hub.device_keys import key_for_request, record_nonce
+
+    now = now_ms()
+    with hub_engine.begin() as conn:
+        read = key_for_request(conn, device.device_id, "n-7", now)
+        assert read is not None and not read.nonce_used and read.device.device_id == device.device_id
+        assert read.nonce_recorded == (hub_engine.dialect.name == "postgresql")
+        if not read.nonce_recorded:
+            record_nonce(conn, read.device, "n-7", now)
+    with hub_engine.begin() as conn:
+        again = key_for_request(conn, device.device_id, "n-7", now)
+        assert again is not None and again.nonce_used
+    with pytest.raises(RuntimeError), hub_engine.begin() as conn:
+        refused = key_for_request(conn, device.device_id, "n-8", now)
+        assert refused is not None and not refused.nonce_used
+        raise RuntimeError("refused: rolled back")
+    with hub_engine.begin() as conn:
+        later = key_for_request(conn, device.device_id, "n-8", now)
+        assert later is not None and not later.nonce_used
+        assert key_for_request(conn, "no-such-device", "n-9", now) is None

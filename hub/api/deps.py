@@ -30,7 +30,7 @@ from core.text import LINE_PATTERN
 from hub import queries, sessions
 from hub.auth import User, authenticate, load_user
 from hub.core.config import HubSettings
-from hub.device_keys import DeviceKey, Replayed, device_exists, device_key, record_nonce
+from hub.device_keys import DeviceKey, Replayed, device_exists, key_for_request, record_nonce
 from hub.schemas import SitePublic
 from hub.sessions import CSRF_FIELD, CSRF_HEADER
 from hub.throttle import LoginThrottle
@@ -161,17 +161,17 @@ def authenticate_device(conn: Connection, sent: DeviceRequest) -> SignedUpload:
     """Authenticate a device request inside the caller's transaction; anything short of a
     valid signature from an active device, signed now, never seen before, is refused
     (and the transaction with it)."""
-    found = device_key(conn, sent.device_id, sent.nonce)
+    now_ms = int(time.time() * 1000)
+    found = key_for_request(conn, sent.device_id, sent.nonce, now_ms)
     if found is None:
         raise HTTPException(401, "unknown device")
-    device, nonce_used = found
+    device = found.device
     if not verify_request(
         device.public_key, sent.method, sent.path, sent.timestamp, sent.nonce, sent.signature, sent.body
     ):
         raise HTTPException(401, "bad signature")
     if device.status != "active":
         raise HTTPException(403, f"device is {device.status}")
-    now_ms = int(time.time() * 1000)
     try:
         drift_s = abs(int(sent.timestamp) - now_ms / 1000)
     except ValueError:
@@ -179,12 +179,13 @@ def authenticate_device(conn: Connection, sent: DeviceRequest) -> SignedUpload:
     if drift_s > CLOCK_TOLERANCE_S:
         # Every answer carries the hub's time (header), so a device without RTC can re-sign.
         raise HTTPException(401, f"{CLOCK_REFUSAL} request signed {drift_s:.0f} s away from hub time")
-    if nonce_used:
+    if found.nonce_used:
         raise HTTPException(401, REPLAY_DETAIL)
-    try:
-        record_nonce(conn, device, sent.nonce, now_ms)
-    except Replayed:  # the same nonce at another hub process a moment ago
-        raise HTTPException(401, REPLAY_DETAIL) from None
+    if not found.nonce_recorded:
+        try:
+            record_nonce(conn, device, sent.nonce, now_ms)
+        except Replayed:  # the same nonce at another hub process a moment ago
+            raise HTTPException(401, REPLAY_DETAIL) from None
     return SignedUpload(device, _decompress(sent.body, sent.encoding, sent.limit), now_ms)
 
 
