@@ -60,7 +60,7 @@ def _raise_alerts(
 
 
 def _boot_values(device: DeviceKey, boot_id: str, clock: clocks.BootClock, now: int) -> dict[str, Any]:
-    """The parameters of the device's boot clock row (``_record_boot``, ``_BOOT_CTE``)."""
+    """The parameters of the device's boot clock row (``_BOOT_UPSERTS``, ``_BOOT_CTE``)."""
     return {"site": device.site_id, "device": device.device_id, "boot_id": boot_id,
             "skew_ms": clock.skew_ms, "mono_offset_ms": clock.mono_offset_ms, "seen_ms": now}  # fmt: skip
 
@@ -73,6 +73,9 @@ _BOOT_ROW: dict[str, Any] = {
 
 
 def _boot_upsert(dialect: Any) -> Any:
+    """The boot clock's upsert with parameters of its own names (``_BOOT_ROW``), not
+    ``hub.sql.upsert``'s column-named ones: as a WITH of the log statement it shares that
+    statement's parameters, and ``site``/``device`` are the same values there."""
     stmt = dialect.insert(device_boots).values(_BOOT_ROW)
     replaced = {k: stmt.excluded[k] for k in ("skew_ms", "mono_offset_ms", "last_seen_ms")}
     key = [device_boots.c.site_id, device_boots.c.device_id, device_boots.c.boot_id]
