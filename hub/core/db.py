@@ -37,6 +37,7 @@ from sqlalchemy import (
 
 from core.private import create_private_file
 from core.protocol import FLAGS_TEXT_MAX, GATE_MAX, ID_MAX, REASON_MAX
+from hub.core.idle_ping import IDLE_PING_S, ping_after_idle
 from hub.core.partitions import Month, ensure_months
 from hub.counting import METRIC_MAX, ROLLUP_METRICS
 
@@ -550,7 +551,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, connections: int = 8) -> Engine:
+def make_engine(url: str, connections: int = 8, idle_ping_s: float = IDLE_PING_S) -> Engine:
     """An engine for the hub database; SQLite files are created owner-only (they hold keys
     and password hashes) and get WAL and a generous busy timeout.
 
@@ -558,11 +559,12 @@ def make_engine(url: str, connections: int = 8) -> Engine:
     nests, the background rounds). Its defaults (5 kept, 10 more opened and *closed*
     again) made PostgreSQL start a backend process for most requests under load — ~12 a
     second in bench/fleet.py; the serving process bounds its worker threads to the same
-    number (hub.main), so the extra ones are rarely opened."""
-    engine = create_engine(
-        url, pool_pre_ping=not url.startswith("sqlite"), pool_size=connections, max_overflow=connections
-    )
-    if engine.dialect.name == "sqlite":
+    number (hub.main), so the extra ones are rarely opened. A PostgreSQL connection is
+    tested before use only after ``idle_ping_s`` in the pool (hub.core.idle_ping)."""
+    engine = create_engine(url, pool_size=connections, max_overflow=connections)
+    if engine.dialect.name != "sqlite":
+        ping_after_idle(engine, idle_ping_s)
+    else:
         event.listen(engine, "connect", _sqlite_pragmas)
         if engine.url.database and engine.url.database != ":memory:":
             create_private_file(Path(engine.url.database))
