@@ -14,7 +14,7 @@ from sqlalchemy import Engine, and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub import queries
-from hub.core.db import alerts, organisations, report_confirmations, sites
+from hub.core.db import Bind, alerts, organisations, reading, report_confirmations, sites
 from hub.fever_cases import fever_case
 from hub.schemas import DayCounts, DayStatus, SitePublic
 
@@ -97,13 +97,13 @@ def day_reports(engine: Engine, site_list: Sequence[SitePublic], day: date) -> l
     return reports
 
 
-def confirmations(engine: Engine, wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Confirmation]:
+def confirmations(db: Bind, wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Confirmation]:
     """The confirmations recorded for these (site id, local date) pairs."""
     if not wanted:
         return {}
     ids = sorted({site_id for site_id, _ in wanted})
     dates = sorted({day for _, day in wanted})
-    with engine.connect() as conn:
+    with reading(db) as conn:
         rows = conn.execute(
             select(report_confirmations).where(
                 report_confirmations.c.site_id.in_(ids), report_confirmations.c.local_date.in_(dates)

@@ -11,7 +11,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Engine, and_, case, func, select, true, update
 
-from hub.core.db import alerts, checks, daily_counts, device_status, devices, devices_with_status, sites
+from hub.core.db import (
+    Bind,
+    alerts,
+    checks,
+    daily_counts,
+    device_status,
+    devices,
+    devices_with_status,
+    reading,
+    sites,
+)
 from hub.fever_cases import flag_value
 from hub.schemas import Alert, DayCounts, DayState, DayStatus, DeviceHealth, SitePublic
 
@@ -22,17 +32,17 @@ def _site(row: object) -> SitePublic:
     return SitePublic(id=row.id, name=row.name, timezone=row.timezone, report_deadline=row.report_deadline)  # type: ignore[attr-defined]
 
 
-def list_sites(engine: Engine, allowed: frozenset[str] | None = None) -> list[SitePublic]:
+def list_sites(db: Bind, allowed: frozenset[str] | None = None) -> list[SitePublic]:
     """Sites, by name; ``allowed`` limits them to a manager's (None: all)."""
     query = select(*_SITE_COLUMNS).order_by(sites.c.name)
     if allowed is not None:
         query = query.where(sites.c.id.in_(allowed))
-    with engine.connect() as conn:
+    with reading(db) as conn:
         return [_site(r) for r in conn.execute(query)]
 
 
-def get_site(engine: Engine, site_id: str) -> SitePublic | None:
-    with engine.connect() as conn:
+def get_site(db: Bind, site_id: str) -> SitePublic | None:
+    with reading(db) as conn:
         row = conn.execute(select(*_SITE_COLUMNS).where(sites.c.id == site_id)).one_or_none()
     return _site(row) if row else None
 
@@ -42,7 +52,7 @@ _DAY_FIELDS = frozenset(DayCounts.model_fields)
 """What the all-sites overview shows (in DaySummary's order), besides the denial reasons."""
 
 
-def daily(engine: Engine, site_ids: Sequence[str] | None, start: date, end: date) -> list[DayCounts]:
+def daily(db: Bind, site_ids: Sequence[str] | None, start: date, end: date) -> list[DayCounts]:
     """Counts for each (site, day) in [start, end] that has data, ordered by site and day
     (``site_ids`` None: every site)."""
     query = select(
@@ -51,7 +61,7 @@ def daily(engine: Engine, site_ids: Sequence[str] | None, start: date, end: date
     if site_ids is not None:
         query = query.where(daily_counts.c.site_id.in_(list(site_ids)))
     days: dict[tuple[str, str], DayCounts] = {}
-    with engine.connect() as conn:
+    with reading(db) as conn:
         for site_id, local_date, metric, n in conn.execute(query):
             day = days.get((site_id, local_date))
             if day is None:
@@ -96,9 +106,7 @@ class DaySummary:
         return self.fevers + self.code_red + self.refused
 
 
-def overview_counts(
-    engine: Engine, site_ids: Sequence[str] | None, start: date, end: date
-) -> list[DaySummary]:
+def overview_counts(db: Bind, site_ids: Sequence[str] | None, start: date, end: date) -> list[DaySummary]:
     """What the all-sites overview shows, pivoted in SQL: one row per site-day (a thousand
     sites × a week is 7,000 rows, not 50,000), then the denial reasons."""
     where: ColumnElement[bool] = daily_counts.c.local_date.between(start.isoformat(), end.isoformat())
@@ -109,7 +117,7 @@ def overview_counts(
         for metric in OVERVIEW_METRICS
     ]
     days: dict[tuple[str, str], DaySummary] = {}
-    with engine.connect() as conn:
+    with reading(db) as conn:
         rows = conn.execute(
             select(daily_counts.c.site_id, daily_counts.c.local_date, *pivot)
             .where(and_(where, daily_counts.c.metric.in_(OVERVIEW_METRICS)))
@@ -131,7 +139,7 @@ def overview_counts(
     return [days[key] for key in sorted(days)]
 
 
-def overview_totals(engine: Engine, site_ids: Sequence[str] | None, day: date) -> DaySummary:
+def overview_totals(db: Bind, site_ids: Sequence[str] | None, day: date) -> DaySummary:
     """Today's numbers summed over all the sites a user may see (one pivoted row)."""
     where: ColumnElement[bool] = and_(
         daily_counts.c.local_date == day.isoformat(), daily_counts.c.metric.in_(OVERVIEW_METRICS)
@@ -142,7 +150,7 @@ def overview_totals(engine: Engine, site_ids: Sequence[str] | None, day: date) -
         func.coalesce(func.sum(case((daily_counts.c.metric == metric, daily_counts.c.n), else_=0)), 0)
         for metric in OVERVIEW_METRICS
     ]
-    with engine.connect() as conn:
+    with reading(db) as conn:
         checks, admitted, denied, fevers, holders, code_red, refused = conn.execute(
             select(*pivot).where(where)
         ).one()
@@ -182,8 +190,8 @@ def _of_sites(column: Any, site_ids: Sequence[str], every: bool) -> ColumnElemen
     return true() if every else column.in_(list(site_ids))
 
 
-def _active_devices(engine: Engine, site_ids: Sequence[str], every: bool = False) -> dict[str, list[_Device]]:
-    with engine.connect() as conn:
+def _active_devices(db: Bind, site_ids: Sequence[str], every: bool = False) -> dict[str, list[_Device]]:
+    with reading(db) as conn:
         rows = conn.execute(
             select(devices.c.site_id, devices.c.gate, device_status.c.synced_until_ms)
             .add_columns(devices.c.created_at_ms)
@@ -234,17 +242,17 @@ def _status(
 
 
 def waiting_states(
-    engine: Engine, wanted: Sequence[tuple[SitePublic, date]], now: datetime, every: bool = False
+    db: Bind, wanted: Sequence[tuple[SitePublic, date]], now: datetime, every: bool = False
 ) -> dict[str, DayState]:
     """Each site-day's report state as far as completeness goes — whether the report is
     waiting, late, or complete (a complete one reads zero_report: incidents not looked at)
     — for ordering a thousand sites without a model or a counts query each."""
-    active = _active_devices(engine, sorted({site.id for site, _ in wanted}), every)
+    active = _active_devices(db, sorted({site.id for site, _ in wanted}), every)
     return {site.id: _state(site, day, None, active[site.id], now)[0] for site, day in wanted}
 
 
 def day_statuses(
-    engine: Engine,
+    db: Bind,
     wanted: Sequence[tuple[SitePublic, date, _HasIncidents | None]],
     now: datetime | None = None,
 ) -> list[DayStatus]:
@@ -256,19 +264,19 @@ def day_statuses(
     waiting (devices named) or, past the next day's deadline, late. Before any device
     was enrolled: no_devices — never a zero report for a day nobody watched."""
     now = now or datetime.now(UTC)
-    active = _active_devices(engine, sorted({site.id for site, _, _ in wanted}))
+    active = _active_devices(db, sorted({site.id for site, _, _ in wanted}))
     return [_status(site, day, counts, active[site.id], now) for site, day, counts in wanted]
 
 
 def day_status(
-    engine: Engine, site: SitePublic, day: date, counts: DayCounts | None, now: datetime | None = None
+    db: Bind, site: SitePublic, day: date, counts: DayCounts | None, now: datetime | None = None
 ) -> DayStatus:
-    return day_statuses(engine, [(site, day, counts)], now)[0]
+    return day_statuses(db, [(site, day, counts)], now)[0]
 
 
-def device_health(engine: Engine, site_id: str, now: datetime | None = None) -> list[DeviceHealth]:
+def device_health(db: Bind, site_id: str, now: datetime | None = None) -> list[DeviceHealth]:
     now_ms = (now or datetime.now(UTC)).timestamp() * 1000
-    with engine.connect() as conn:
+    with reading(db) as conn:
         rows = conn.execute(
             select(devices, device_status)
             .select_from(devices_with_status)
@@ -306,11 +314,11 @@ class Contact:
 
 
 def contacts(
-    engine: Engine, site_ids: Sequence[str], now_ms: int, offline_after_ms: int, every: bool = False
+    db: Bind, site_ids: Sequence[str], now_ms: int, offline_after_ms: int, every: bool = False
 ) -> dict[str, Contact]:
     """Each site's last contact and its silent gates, from its active devices."""
     found: dict[str, tuple[list[int], list[str]]] = {site_id: ([], []) for site_id in site_ids}
-    with engine.connect() as conn:
+    with reading(db) as conn:
         rows = conn.execute(
             select(devices.c.site_id, devices.c.gate, device_status.c.last_seen_ms)
             .select_from(devices_with_status)
@@ -328,9 +336,9 @@ def contacts(
     return {site_id: Contact(max(seen, default=None), quiet) for site_id, (seen, quiet) in found.items()}
 
 
-def open_alert_counts(engine: Engine, site_ids: Sequence[str], every: bool = False) -> dict[str, int]:
+def open_alert_counts(db: Bind, site_ids: Sequence[str], every: bool = False) -> dict[str, int]:
     """Unacknowledged alerts per site (sites without any are absent)."""
-    with engine.connect() as conn:
+    with reading(db) as conn:
         rows = conn.execute(
             select(alerts.c.site_id, func.count())
             .where(and_(alerts.c.acked_by.is_(None), _of_sites(alerts.c.site_id, site_ids, every)))
@@ -374,15 +382,13 @@ def _alert_rows(where: ColumnElement[bool], limit: int) -> Any:
     )
 
 
-def open_alerts(
-    engine: Engine, site_ids: Sequence[str] | None, limit: int = 100, offset: int = 0
-) -> list[Alert]:
+def open_alerts(db: Bind, site_ids: Sequence[str] | None, limit: int = 100, offset: int = 0) -> list[Alert]:
     """Unacknowledged alerts of these sites (None: all), newest first, ``limit`` of them
     after the first ``offset``."""
     where: ColumnElement[bool] = alerts.c.acked_by.is_(None)
     if site_ids is not None:
         where = and_(where, alerts.c.site_id.in_(list(site_ids)))
-    with engine.connect() as conn:
+    with reading(db) as conn:
         return [_alert(r) for r in conn.execute(_alert_rows(where, limit).offset(offset))]
 
 
@@ -392,10 +398,10 @@ def _alert(row: Any) -> Alert:
     return Alert.model_validate(values | {"gate_disposition": disposition})
 
 
-def alert_history(engine: Engine, site_id: str, since_ms: int, limit: int = 200) -> list[Alert]:
+def alert_history(db: Bind, site_id: str, since_ms: int, limit: int = 200) -> list[Alert]:
     """A site's alerts since ``since_ms``, handled or not, newest first: who did what, when."""
     where = and_(alerts.c.site_id == site_id, alerts.c.event_ms >= since_ms)
-    with engine.connect() as conn:
+    with reading(db) as conn:
         return [_alert(r) for r in conn.execute(_alert_rows(where, limit))]
 
 

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import Engine
-
 from hub import queries
+from hub.core.db import Bind
 from hub.queries import Contact
 from hub.schemas import DayState, SitePublic
 
@@ -46,16 +45,16 @@ class Worklist:
 
 
 def worklist(
-    engine: Engine, site_list: Sequence[SitePublic], now: datetime, offline_after_ms: int, every: bool = False
+    db: Bind, site_list: Sequence[SitePublic], now: datetime, offline_after_ms: int, every: bool = False
 ) -> Worklist:
     """The overview's order: three queries over all the sites (contacts, open alerts,
     their devices' sync for yesterday's report), however many there are; ``every``: they
     are all the hub's sites (no list of ids sent)."""
     ids = [s.id for s in site_list]
-    contacts = queries.contacts(engine, ids, int(now.timestamp() * 1000), offline_after_ms, every)
-    open_alerts = queries.open_alert_counts(engine, ids, every)
+    contacts = queries.contacts(db, ids, int(now.timestamp() * 1000), offline_after_ms, every)
+    open_alerts = queries.open_alert_counts(db, ids, every)
     yesterdays = [(s, queries.site_today(s, now) - timedelta(days=1)) for s in site_list]
-    states = queries.waiting_states(engine, yesterdays, now, every)
+    states = queries.waiting_states(db, yesterdays, now, every)
     levels = {s.id: urgency(states[s.id], open_alerts.get(s.id, 0), contacts[s.id]) for s in site_list}
     ordered = sorted(site_list, key=lambda s: (rank(levels[s.id]), s.name))
     return Worklist(ordered, levels, contacts, open_alerts)

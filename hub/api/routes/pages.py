@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import Engine
 
 from core.fever_drill import DISPOSITIONS
 from core.four_checks import CATEGORIES, PARTS
@@ -38,6 +37,7 @@ from hub.api.deps import (
 from hub.auth import User, authenticate
 from hub.charts import AXIS_LEFT, daily_bars, peak_of
 from hub.core.config import HubSettings
+from hub.core.db import Bind
 from hub.i18n import RULE_NAMES, clock_skew, duration, local_time, time_left, translator, zone_label
 from hub.policies import history as policy_history
 from hub.policies import set_policy
@@ -152,7 +152,7 @@ def logout(request: Request, engine: EngineDep, user: UserDep) -> RedirectRespon
 
 
 def _site_rows(
-    engine: Any, site_list: list[SitePublic], n_days: int, now: datetime
+    db: Bind, site_list: list[SitePublic], n_days: int, now: datetime
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Rows of one overview page: its sites' recent days and yesterday's report (two queries)."""
     if not site_list:
@@ -160,12 +160,10 @@ def _site_rows(
     todays = {s.id: queries.site_today(s, now) for s in site_list}
     days = queries.recent_days(max(todays.values()), n_days)
     counts: dict[str, dict[str, queries.DaySummary]] = {s.id: {} for s in site_list}
-    for found in queries.overview_counts(engine, [s.id for s in site_list], days[-1], days[0]):
+    for found in queries.overview_counts(db, [s.id for s in site_list], days[-1], days[0]):
         counts[found.site_id][found.date] = found
     yesterdays = [(s, todays[s.id] - timedelta(days=1)) for s in site_list]
-    statuses = queries.day_statuses(
-        engine, [(s, d, counts[s.id].get(d.isoformat())) for s, d in yesterdays], now
-    )
+    statuses = queries.day_statuses(db, [(s, d, counts[s.id].get(d.isoformat())) for s, d in yesterdays], now)
     rows = []
     for site, status in zip(site_list, statuses, strict=True):
         mine, today = counts[site.id], todays[site.id]
@@ -192,25 +190,26 @@ def overview(
     if user.role == "officer":
         only = next(iter(user.regions)) if len(user.regions) == 1 else None
         return RedirectResponse(f"/regions/{only}" if only else "/regions", status_code=303)
-    site_list = queries.list_sites(engine, user.sites)
     now = datetime.now(UTC)
-    work = worklist(engine, site_list, now, settings.offline_after_min * 60_000, every=user.sites is None)
-    size = settings.overview_page_size
-    pages = max(1, -(-len(work.ordered) // size))
-    shown = work.ordered[(page - 1) * size : page * size]
-    days, rows = _site_rows(engine, shown, settings.dashboard_days, now)
-    confirmed = day_reports.confirmations(engine, [(r["site"].id, r["status"].date) for r in rows])
+    with engine.connect() as conn:  # one checkout for the page's dozen reads
+        site_list = queries.list_sites(conn, user.sites)
+        work = worklist(conn, site_list, now, settings.offline_after_min * 60_000, every=user.sites is None)
+        size = settings.overview_page_size
+        pages = max(1, -(-len(work.ordered) // size))
+        shown = work.ordered[(page - 1) * size : page * size]
+        days, rows = _site_rows(conn, shown, settings.dashboard_days, now)
+        confirmed = day_reports.confirmations(conn, [(r["site"].id, r["status"].date) for r in rows])
+        today = max((queries.site_today(s) for s in site_list), default=queries.site_today_utc())
+        totals = queries.overview_totals(conn, None if user.sites is None else list(user.sites), today)
+        alerts_shown = _alerts_shown(conn, settings, user, site_list, settings.overview_alerts, 0)
     for row in rows:
         site_id = row["site"].id
         row["urgency"], row["contact"] = work.levels[site_id], work.contacts[site_id]
         row["open_alerts"] = work.open_alerts.get(site_id, 0)
         row["confirmed"] = confirmed.get((site_id, row["status"].date))
-    today = max((queries.site_today(s) for s in site_list), default=queries.site_today_utc())
-    totals = queries.overview_totals(engine, None if user.sites is None else list(user.sites), today)
     context = {"user": user, "days": days, "rows": rows, "totals": totals, "page": page, "pages": pages,
                "n_sites": len(site_list), "now_ms": int(now.timestamp() * 1000), "back": "/",
-               "n_open_alerts": sum(work.open_alerts.values()),
-               **_alerts_shown(engine, settings, user, site_list, settings.overview_alerts, 0)}  # fmt: skip
+               "n_open_alerts": sum(work.open_alerts.values()), **alerts_shown}  # fmt: skip
     return _render(request, "overview.html", lang, context)
 
 
@@ -219,14 +218,14 @@ ALERTS_PAGE = 50
 
 
 def _alerts_shown(
-    engine: Engine, settings: HubSettings, user: User, site_list: list[SitePublic], limit: int, offset: int
+    db: Bind, settings: HubSettings, user: User, site_list: list[SitePublic], limit: int, offset: int
 ) -> dict[str, Any]:
     """The open alerts a page lists (newest first) with each one's report deadline, and
     the names and zones of their sites."""
     scope = None if user.sites is None else [s.id for s in site_list]
     shown = [
         {**a.model_dump(), "due_ms": a.event_ms + report_within_ms(a.reason, settings)}
-        for a in queries.open_alerts(engine, scope, limit, offset)
+        for a in queries.open_alerts(db, scope, limit, offset)
     ]
     return {"alerts": shown, "names": {s.id: s.name for s in site_list},
             "zones": {s.id: s.timezone for s in site_list}}  # fmt: skip
@@ -243,10 +242,11 @@ def alerts_page(
 ) -> HTMLResponse:
     """Every open alert of my sites, newest first, a page at a time, each with its form:
     the overview lists only the newest, so a page of them stays quick to load and read."""
-    site_list = queries.list_sites(engine, user.sites)
-    counts = queries.open_alert_counts(engine, [s.id for s in site_list], every=user.sites is None)
+    with engine.connect() as conn:
+        site_list = queries.list_sites(conn, user.sites)
+        counts = queries.open_alert_counts(conn, [s.id for s in site_list], every=user.sites is None)
+        shown = _alerts_shown(conn, settings, user, site_list, ALERTS_PAGE, (page - 1) * ALERTS_PAGE)
     n_open = sum(counts.values())
-    shown = _alerts_shown(engine, settings, user, site_list, ALERTS_PAGE, (page - 1) * ALERTS_PAGE)
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     context = {"user": user, "n_open_alerts": n_open, "page": page, "back": f"/alerts?page={page}",
                "pages": max(1, -(-n_open // ALERTS_PAGE)), "now_ms": now_ms, **shown}  # fmt: skip
