@@ -201,7 +201,7 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
         """A page a person asked for that is not there (or not theirs): a page in their
         language with the way back; tools and devices keep the JSON answer."""
         if exc.status_code == 404 and pages.wants_page(request):
-            return pages.not_found_page(request, language(request))
+            return pages.not_found_page(request, await language(request))
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(LoginRequired)

@@ -42,6 +42,8 @@ class Worklist:
     levels: dict[str, Urgency]
     contacts: dict[str, Contact]
     open_alerts: dict[str, int]
+    active: queries.ActiveDevices
+    """The sites' active devices, for the report states of the rows a page shows."""
 
 
 def worklist(
@@ -54,7 +56,8 @@ def worklist(
     contacts = queries.contacts(db, ids, int(now.timestamp() * 1000), offline_after_ms, every)
     open_alerts = queries.open_alert_counts(db, ids, every)
     yesterdays = [(s, queries.site_today(s, now) - timedelta(days=1)) for s in site_list]
-    states = queries.waiting_states(db, yesterdays, now, every)
+    active = queries.active_devices(db, ids, every)
+    states = queries.waiting_states(yesterdays, now, active)
     levels = {s.id: urgency(states[s.id], open_alerts.get(s.id, 0), contacts[s.id]) for s in site_list}
     ordered = sorted(site_list, key=lambda s: (rank(levels[s.id]), s.name))
-    return Worklist(ordered, levels, contacts, open_alerts)
+    return Worklist(ordered, levels, contacts, open_alerts, active)

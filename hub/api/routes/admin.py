@@ -51,7 +51,7 @@ def site_policy_history(site_id: str, registry: RegistryDep) -> list[PolicyVersi
     return registry.policy_history(site_id)
 
 
-def database_registry(engine: EngineDep, admin: AdminDep) -> DatabaseRegistry:
+async def database_registry(engine: EngineDep, admin: AdminDep) -> DatabaseRegistry:
     """The registry on this hub's database, for an authenticated admin."""
     return DatabaseRegistry(engine)
 

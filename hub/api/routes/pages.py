@@ -152,7 +152,7 @@ def logout(request: Request, engine: EngineDep, user: UserDep) -> RedirectRespon
 
 
 def _site_rows(
-    db: Bind, site_list: list[SitePublic], n_days: int, now: datetime
+    db: Bind, site_list: list[SitePublic], n_days: int, now: datetime, active: queries.ActiveDevices
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Rows of one overview page: its sites' recent days and yesterday's report (two queries)."""
     if not site_list:
@@ -163,7 +163,9 @@ def _site_rows(
     for found in queries.overview_counts(db, [s.id for s in site_list], days[-1], days[0]):
         counts[found.site_id][found.date] = found
     yesterdays = [(s, todays[s.id] - timedelta(days=1)) for s in site_list]
-    statuses = queries.day_statuses(db, [(s, d, counts[s.id].get(d.isoformat())) for s, d in yesterdays], now)
+    statuses = queries.day_statuses(
+        db, [(s, d, counts[s.id].get(d.isoformat())) for s, d in yesterdays], now, active
+    )
     rows = []
     for site, status in zip(site_list, statuses, strict=True):
         mine, today = counts[site.id], todays[site.id]
@@ -197,7 +199,7 @@ def overview(
         size = settings.overview_page_size
         pages = max(1, -(-len(work.ordered) // size))
         shown = work.ordered[(page - 1) * size : page * size]
-        days, rows = _site_rows(conn, shown, settings.dashboard_days, now)
+        days, rows = _site_rows(conn, shown, settings.dashboard_days, now, work.active)
         confirmed = day_reports.confirmations(conn, [(r["site"].id, r["status"].date) for r in rows])
         today = max((queries.site_today(s) for s in site_list), default=queries.site_today_utc())
         totals = queries.overview_totals(conn, None if user.sites is None else list(user.sites), today)
