@@ -16,6 +16,7 @@ from core.policy import Policy
 from core.protocol import CLOCK_TOLERANCE_S
 from hub.core.db import devices, nonces, sites
 from hub.policies import policy_in_force_sql
+from hub.sql import run
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def key_for_request(conn: Connection, device_id: str, nonce: str, now_ms: int) -
         found = device_key(conn, device_id, nonce)
         return None if found is None else KeyRead(*found, nonce_recorded=False)
     params = {"device_id": device_id, "nonce": nonce[:64], "now_ms": now_ms}
-    row = conn.execute(_DEVICE_KEY_TAKING_NONCE, params).one_or_none()
+    row = run(conn, _DEVICE_KEY_TAKING_NONCE, params).one_or_none()
     return None if row is None else KeyRead(_key(row, device_id), bool(row.nonce_used), nonce_recorded=True)
 
 

@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Connection, and_, bindparam, case, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.protocol import LOG_SEQ_BITS, BatchAck, BatchIn
@@ -31,7 +43,7 @@ from hub.core.db import (
 )
 from hub.counting import LOG_CONFLICT, LOG_REPLACED, LocalDays
 from hub.device_keys import DeviceKey
-from hub.sql import insert_rows, upsert
+from hub.sql import insert_rows, run, upsert
 
 
 class IngestError(Exception):
@@ -117,7 +129,8 @@ def _lock_device(
         "trust_fetched_ms": batch.trust_fetched_ms,
         "policy_version": batch.policy_version,
     }
-    conn.execute(
+    run(
+        conn,
         upsert(conn, device_status, ["site_id", "device_id"], replace=tuple(values)),
         {"site_id": device.site_id, "device_id": device.device_id, **values},
     )
@@ -167,8 +180,33 @@ _LOG_ADVANCE = (
 )
 
 
-_LOG_READ_AND_BOOT = _LOG_READ.add_cte(_BOOT_CTE)
-_LOG_ADVANCE_AND_BOOT = _LOG_ADVANCE.add_cte(_BOOT_CTE)
+_LOW, _HIGH = bindparam("low", type_=BigInteger), bindparam("high", type_=BigInteger)
+_LOG_BASE = cast(device_logs.c.log_no, BigInteger).op("<<")(literal_column(str(LOG_SEQ_BITS), Integer))
+_HELD_OF_LOG = (
+    select(func.json_agg(func.json_build_array(checks.c.seq, *(checks.c[k] for k in CONTENT))))
+    .where(
+        checks.c.site_id == device_logs.c.site_id,
+        checks.c.device_id == device_logs.c.device_id,
+        checks.c.seq.between(_LOG_BASE + _LOW, _LOG_BASE + _HIGH),
+    )
+    .scalar_subquery()
+    .label("held")
+)
+"""PostgreSQL: ``_HELD`` as a column of the log statement — the checks of the batch's seq
+range (``low``–``high`` within the log) the hub holds, one JSON array each."""
+_LOG_READ_AND_BOOT = _LOG_READ.add_columns(_HELD_OF_LOG).add_cte(_BOOT_CTE)
+_LOG_ADVANCE_AND_BOOT = _LOG_ADVANCE.returning(_HELD_OF_LOG).add_cte(_BOOT_CTE)
+
+
+@dataclass(frozen=True)
+class LogState:
+    """Where the hub stands with a device's log (``_log_ack``)."""
+
+    log_no: int
+    acked_seq: int
+    purged_seq: int
+    held: dict[int, tuple[Any, ...]] | None
+    """The checks of the batch's range already held, by seq, if the statement read them."""
 
 
 def _log_ack(
@@ -178,23 +216,32 @@ def _log_ack(
     after_seq: int | None,
     last_seq: int | None,
     boot: dict[str, Any] | None = None,
-) -> Any:
-    """(log_no, acked_seq) of this device's log, the acknowledgement moved first when a
-    routine batch continues what the hub holds: it vouches for every check after
-    ``after_seq``, so if the hub held everything up to there it now holds everything up to
-    the batch's last seq. None when the hub has never heard of this log. With ``boot``
-    (``_boot_values``) the device's boot clock is written too — on PostgreSQL by the same
-    statement."""
+    span: tuple[int, int] = (1, 0),
+) -> LogState | None:
+    """This device's log, the acknowledgement moved first when a routine batch continues
+    what the hub holds: it vouches for every check after ``after_seq``, so if the hub
+    held everything up to there it now holds everything up to the batch's last seq. None
+    when the hub has never heard of this log. With ``boot`` (``_boot_values``) the
+    device's boot clock is written too — on PostgreSQL by the same statement, which also
+    reads the checks held in ``span`` (the batch's first and last seq in the log): one
+    round trip for what were three."""
     params: dict[str, Any] = {"site": device.site_id, "device": device.device_id, "log": log_id}
     read, advance = _LOG_READ, _LOG_ADVANCE
     if boot is not None and conn.dialect.name == "postgresql":
-        params |= boot
+        params |= boot | {"low": span[0], "high": span[1]}
         read, advance = _LOG_READ_AND_BOOT, _LOG_ADVANCE_AND_BOOT
     elif boot is not None:
         conn.execute(_BOOT_UPSERTS[conn.dialect.name], boot)
     if after_seq is None or last_seq is None:
-        return conn.execute(read, params).one_or_none()
-    return conn.execute(advance, params | {"after": after_seq, "last": last_seq}).one_or_none()
+        row = run(conn, read, params).one_or_none()
+    else:
+        row = run(conn, advance, params | {"after": after_seq, "last": last_seq}).one_or_none()
+    if row is None:
+        return None
+    held = None
+    if "held" in row._fields:
+        held = {item[0]: tuple(item[1:]) for item in row.held or ()}
+    return LogState(row.log_no, row.acked_seq, row.purged_seq, held)
 
 
 def _open_log(conn: Connection, device: DeviceKey, log_id: str, received_ms: int) -> int:
@@ -289,7 +336,8 @@ def ingest_batch(conn: Connection, device: DeviceKey, batch: BatchIn, received_m
     _lock_device(conn, device, batch, clock, received_ms)
     raised: list[dict[str, Any]] = []
     boot = _boot_values(device, batch.boot_id, clock, received_ms)
-    log = _log_ack(conn, device, batch.log_id, batch.after_seq, last_seq, boot)
+    span = (seqs[0], seqs[-1]) if seqs else (1, 0)
+    log = _log_ack(conn, device, batch.log_id, batch.after_seq, last_seq, boot, span)
     if log is None:
         log_no = _open_log(conn, device, batch.log_id, received_ms)
         if log_no > 0:
@@ -300,20 +348,16 @@ def ingest_batch(conn: Connection, device: DeviceKey, batch: BatchIn, received_m
             )  # fmt: skip
             _alert_once(conn, raised[-1])
         log = _log_ack(conn, device, batch.log_id, batch.after_seq, last_seq)
+        assert log is not None, "the log was opened just now, in this transaction"
     base = log.log_no << LOG_SEQ_BITS
     if batch.after_seq is not None and batch.backlog == 0 and log.acked_seq >= (last_seq or floor):
         # Nothing left on the device and the hub holds all of it: complete until now.
-        conn.execute(_SYNCED, {"site": device.site_id, "device": device_id, "until": received_ms})
+        run(conn, _SYNCED, {"site": device.site_id, "device": device_id, "until": received_ms})
         site_sync.gate_caught_up(conn, device.site_id, device.timezone, received_ms)
-    held: dict[int, tuple[Any, ...]] = {}
-    if seqs:
-        span = {
-            "site": device.site_id,
-            "device": device_id,
-            "low": base + seqs[0],
-            "high": base + seqs[-1],
-        }
-        held = {r[0]: tuple(r[1:]) for r in conn.execute(_HELD, span)}
+    held = log.held
+    if held is None:
+        where = {"site": device.site_id, "device": device_id, "low": base + span[0], "high": base + span[1]}
+        held = {r[0]: tuple(r[1:]) for r in run(conn, _HELD, where)} if seqs else {}
     other_boots = {c["boot_id"] for c in items} - {batch.boot_id}
     boots = _known_boots(conn, device, other_boots) if other_boots else {}
     boots[batch.boot_id] = clock

@@ -1,5 +1,5 @@
 """Statements both databases need in their own dialect: the upsert (INSERT … ON CONFLICT)
-and the insert of many rows.
+and the insert of many rows; and how an upload's statements are executed.
 
 Every upload runs several of them: each is built once per dialect and shape and reused
 (a statement is immutable; its values come as parameters at execution), since building
@@ -12,8 +12,29 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table
+from sqlalchemy import Connection, CursorResult, Dialect, Executable, Table
 from sqlalchemy.dialects import postgresql, sqlite
+
+
+def run(conn: Connection, stmt: Executable, params: dict[str, Any]) -> CursorResult[Any]:
+    """Execute a statement built once at import, all of whose values are bound
+    parameters. On PostgreSQL its text is compiled once and goes to the driver as is
+    (``exec_driver_sql``): SQLAlchemy's per-execution work — the compiled-cache lookup and
+    processing every parameter — cost about as much CPU as the driver's own (~110 of
+    ~210 µs a statement, measured) for parameters the driver takes unchanged. The rows
+    are named as the statement names its columns, as from ``execute``."""
+    if conn.dialect.name != "postgresql":
+        return conn.execute(stmt, params)
+    sql, defaults = _compiled(conn.dialect, stmt)
+    return conn.exec_driver_sql(sql, defaults | params)
+
+
+@lru_cache(maxsize=64)
+def _compiled(dialect: Dialect, stmt: Executable) -> tuple[str, dict[str, Any]]:
+    compiled = stmt.compile(dialect=dialect)  # type: ignore[attr-defined]
+    if compiled.literal_execute_params or compiled.post_compile_params:
+        raise ValueError("run() takes statements whose text is fixed (no expanding IN lists)")
+    return str(compiled), dict(compiled.params)
 
 
 def insert_for(conn: Connection) -> Any:

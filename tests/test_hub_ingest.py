@@ -194,8 +194,11 @@ def test_a_new_log_of_a_device_is_numbered_apart_and_alerted(
     # The card was re-flashed: a new log numbers from 1 again; nothing is a duplicate.
     new_log = "f" * 32
     fever = make_check(2, verdict="deny", reason="fever", temp_c=38.6)
-    answer = post(client, device, make_batch(device, 0, [make_check(1), fever], log_id=new_log)).json()
+    first = make_batch(device, 0, [make_check(1), fever], log_id=new_log)
+    answer = post(client, device, first).json()
     assert answer == {"acked_seq": 2, "stored": 2, "duplicates": 0, "conflicts": 0}
+    again = post(client, device, first).json()
+    assert again == {"acked_seq": 2, "stored": 0, "duplicates": 2, "conflicts": 0}  # held in log 1
     with hub_engine.connect() as conn:
         seqs = list(conn.scalars(select(checks.c.seq).order_by(checks.c.seq)))
         raised = {(a.reason, a.seq) for a in conn.execute(select(alerts))}

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import Connection
 
 from core.fever_drill import DISPOSITIONS
 from core.four_checks import CATEGORIES, PARTS
@@ -37,7 +38,6 @@ from hub.api.deps import (
 from hub.auth import User, authenticate
 from hub.charts import AXIS_LEFT, daily_bars, peak_of
 from hub.core.config import HubSettings
-from hub.core.db import Bind
 from hub.i18n import RULE_NAMES, clock_skew, duration, local_time, time_left, translator, zone_label
 from hub.policies import history as policy_history
 from hub.policies import set_policy
@@ -152,7 +152,7 @@ def logout(request: Request, engine: EngineDep, user: UserDep) -> RedirectRespon
 
 
 def _site_rows(
-    db: Bind, site_list: list[SitePublic], n_days: int, now: datetime, active: queries.ActiveDevices
+    conn: Connection, site_list: list[SitePublic], n_days: int, now: datetime, active: queries.ActiveDevices
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Rows of one overview page: its sites' recent days and yesterday's report (two queries)."""
     if not site_list:
@@ -160,11 +160,11 @@ def _site_rows(
     todays = {s.id: queries.site_today(s, now) for s in site_list}
     days = queries.recent_days(max(todays.values()), n_days)
     counts: dict[str, dict[str, queries.DaySummary]] = {s.id: {} for s in site_list}
-    for found in queries.overview_counts(db, [s.id for s in site_list], days[-1], days[0]):
+    for found in queries.overview_counts(conn, [s.id for s in site_list], days[-1], days[0]):
         counts[found.site_id][found.date] = found
     yesterdays = [(s, todays[s.id] - timedelta(days=1)) for s in site_list]
     statuses = queries.day_statuses(
-        db, [(s, d, counts[s.id].get(d.isoformat())) for s, d in yesterdays], now, active
+        conn, [(s, d, counts[s.id].get(d.isoformat())) for s, d in yesterdays], now, active
     )
     rows = []
     for site, status in zip(site_list, statuses, strict=True):
@@ -220,14 +220,14 @@ ALERTS_PAGE = 50
 
 
 def _alerts_shown(
-    db: Bind, settings: HubSettings, user: User, site_list: list[SitePublic], limit: int, offset: int
+    conn: Connection, settings: HubSettings, user: User, site_list: list[SitePublic], limit: int, offset: int
 ) -> dict[str, Any]:
     """The open alerts a page lists (newest first) with each one's report deadline, and
     the names and zones of their sites."""
     scope = None if user.sites is None else [s.id for s in site_list]
     shown = [
         {**a.model_dump(), "due_ms": a.event_ms + report_within_ms(a.reason, settings)}
-        for a in queries.open_alerts(db, scope, limit, offset)
+        for a in queries.open_alerts(conn, scope, limit, offset)
     ]
     return {"alerts": shown, "names": {s.id: s.name for s in site_list},
             "zones": {s.id: s.timezone for s in site_list}}  # fmt: skip
