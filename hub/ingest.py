@@ -153,7 +153,8 @@ _HELD = select(checks.c.seq, *(checks.c[k] for k in CONTENT)).where(
     checks.c.device_id == bindparam("device"),
     checks.c.seq.between(bindparam("low"), bindparam("high")),
 )
-"""The checks of a batch's seq range the hub holds already (built once: every upload)."""
+"""The checks of a batch's seq range the hub holds already — on SQLite, and for a log this
+batch opened; PostgreSQL reads them with the log (``_HELD_OF_LOG``)."""
 
 
 @dataclass(frozen=True)
