@@ -8,6 +8,7 @@ import io
 import secrets
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -153,8 +154,11 @@ def logout(request: Request, engine: EngineDep, user: UserDep) -> RedirectRespon
 
 def _site_rows(
     conn: Connection, site_list: list[SitePublic], n_days: int, now: datetime, active: queries.ActiveDevices
-) -> tuple[list[str], list[dict[str, Any]]]:
-    """Rows of one overview page: its sites' recent days and yesterday's report (two queries)."""
+) -> tuple[list[str], list[SimpleNamespace]]:
+    """Rows of one overview page: its sites' recent days and yesterday's report (two queries).
+    Rows, cells and listed alerts are namespaces, not dicts: the template reads ``row.site``,
+    and Jinja's attribute lookup on a dict raises and catches an AttributeError each time
+    before it tries the key (~9 % of the overview's CPU for 50 sites × 7 days)."""
     if not site_list:
         return [], []
     todays = {s.id: queries.site_today(s, now) for s in site_list}
@@ -166,13 +170,14 @@ def _site_rows(
     statuses = queries.day_statuses(
         conn, [(s, d, counts[s.id].get(d.isoformat())) for s, d in yesterdays], now, active
     )
-    rows = []
+    rows: list[SimpleNamespace] = []
     for site, status in zip(site_list, statuses, strict=True):
         mine, today = counts[site.id], todays[site.id]
         cells = [
-            {"date": d.isoformat(), "future": d > today, "counts": mine.get(d.isoformat())} for d in days
+            SimpleNamespace(date=d.isoformat(), future=d > today, counts=mine.get(d.isoformat()))
+            for d in days
         ]
-        rows.append({"site": site, "today": mine.get(today.isoformat()), "status": status, "cells": cells})
+        rows.append(SimpleNamespace(site=site, today=mine.get(today.isoformat()), status=status, cells=cells))
     return [d.isoformat() for d in days], rows
 
 
@@ -200,15 +205,15 @@ def overview(
         pages = max(1, -(-len(work.ordered) // size))
         shown = work.ordered[(page - 1) * size : page * size]
         days, rows = _site_rows(conn, shown, settings.dashboard_days, now, work.active)
-        confirmed = day_reports.confirmations(conn, [(r["site"].id, r["status"].date) for r in rows])
+        confirmed = day_reports.confirmations(conn, [(r.site.id, r.status.date) for r in rows])
         today = max((queries.site_today(s) for s in site_list), default=queries.site_today_utc())
         totals = queries.overview_totals(conn, None if user.sites is None else list(user.sites), today)
         alerts_shown = _alerts_shown(conn, settings, user, site_list, settings.overview_alerts, 0)
     for row in rows:
-        site_id = row["site"].id
-        row["urgency"], row["contact"] = work.levels[site_id], work.contacts[site_id]
-        row["open_alerts"] = work.open_alerts.get(site_id, 0)
-        row["confirmed"] = confirmed.get((site_id, row["status"].date))
+        site_id = row.site.id
+        row.urgency, row.contact = work.levels[site_id], work.contacts[site_id]
+        row.open_alerts = work.open_alerts.get(site_id, 0)
+        row.confirmed = confirmed.get((site_id, row.status.date))
     context = {"user": user, "days": days, "rows": rows, "totals": totals, "page": page, "pages": pages,
                "n_sites": len(site_list), "now_ms": int(now.timestamp() * 1000), "back": "/",
                "n_open_alerts": sum(work.open_alerts.values()), **alerts_shown}  # fmt: skip
@@ -226,7 +231,7 @@ def _alerts_shown(
     the names and zones of their sites."""
     scope = None if user.sites is None else [s.id for s in site_list]
     shown = [
-        {**a.model_dump(), "due_ms": a.event_ms + report_within_ms(a.reason, settings)}
+        SimpleNamespace(**a.model_dump(), due_ms=a.event_ms + report_within_ms(a.reason, settings))
         for a in queries.open_alerts(conn, scope, limit, offset)
     ]
     return {"alerts": shown, "names": {s.id: s.name for s in site_list},
