@@ -228,7 +228,9 @@ def _log_ack(
     round trip for what were three."""
     params: dict[str, Any] = {"site": device.site_id, "device": device.device_id, "log": log_id}
     read, advance = _LOG_READ, _LOG_ADVANCE
+    reads_held = False
     if boot is not None and conn.dialect.name == "postgresql":
+        reads_held = True
         params |= boot | {"low": span[0], "high": span[1]}
         read, advance = _LOG_READ_AND_BOOT, _LOG_ADVANCE_AND_BOOT
     elif boot is not None:
@@ -239,9 +241,7 @@ def _log_ack(
         row = run(conn, advance, params | {"after": after_seq, "last": last_seq}).one_or_none()
     if row is None:
         return None
-    held = None
-    if "held" in row._fields:
-        held = {item[0]: tuple(item[1:]) for item in row.held or ()}
+    held = {item[0]: tuple(item[1:]) for item in row.held or ()} if reads_held else None
     return LogState(row.log_no, row.acked_seq, row.purged_seq, held)
 
 
