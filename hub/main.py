@@ -34,6 +34,7 @@ from hub.core.config import HubSettings
 from hub.core.db import SchemaMismatch, make_engine, refresh_statistics, require_schema
 from hub.device_keys import expire_nonces
 from hub.metrics import HubMetrics
+from hub.people_first import CountPeople, People
 from hub.records import RegistryError, UnknownRecord
 from hub.throttle import LoginThrottle
 
@@ -176,6 +177,7 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
     app.state.metrics = HubMetrics()
     app.state.throttle = LoginThrottle()
     app.state.known_devices = KnownDevices()
+    app.state.people = People()
     # Device uploads get half the connections as a lane of their own, the people's pages
     # and the API the rest: a fleet catching up never makes a manager's page wait behind
     # its queue (an agent retries unseen; a person is waiting), nor the reverse.
@@ -243,6 +245,7 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
             )
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.add_middleware(CountPeople, people=app.state.people)
     app.add_middleware(RefuseNul)
     app.add_middleware(ResponseHeaders, https=settings.https)
 

@@ -65,8 +65,10 @@ async def ingest(
     tasks: BackgroundTasks,
 ) -> BatchAck:
     """Store a signed batch of checks; answer with the highest contiguous seq held. Runs
-    in the uploads' own lane of worker threads (hub.main)."""
+    in the uploads' own lane of worker threads (hub.main), after people's requests here
+    (hub.people_first)."""
     metrics: HubMetrics = request.app.state.metrics
+    await request.app.state.people.wait_for_people()
     batch, result = await to_thread.run_sync(
         _store, engine, sent, metrics, limiter=request.app.state.upload_lane
     )
