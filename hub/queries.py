@@ -177,12 +177,13 @@ def _local_ms(day: date, at: time, tz: ZoneInfo) -> int:
 
 
 class _Device(NamedTuple):
-    """An active device as report states need it (a tuple: a thousand a page)."""
+    """An active device as report states and contacts need it (a tuple: a thousand a page)."""
 
     site_id: str
     gate: str
     synced_until_ms: int | None
     created_at_ms: int
+    last_seen_ms: int | None
 
 
 def _of_sites(column: Any, site_ids: Sequence[str], every: bool) -> ColumnElement[bool]:
@@ -196,14 +197,16 @@ ActiveDevices = dict[str, list[_Device]]
 
 
 def active_devices(db: Bind, site_ids: Sequence[str], every: bool = False) -> ActiveDevices:
-    """Read once per page: every active device of these sites is a row (a thousand for an
-    administrator), and the overview orders all its sites and shows some of them."""
+    """Read once per page, by gate name: every active device of these sites is a row (a
+    thousand for an administrator), and the overview orders all its sites — by report
+    state and by contact (``contacts_of``) — and shows some of them."""
     with reading(db) as conn:
         rows = conn.execute(
             select(devices.c.site_id, devices.c.gate, device_status.c.synced_until_ms)
-            .add_columns(devices.c.created_at_ms)
+            .add_columns(devices.c.created_at_ms, device_status.c.last_seen_ms)
             .select_from(devices_with_status)
             .where(and_(_of_sites(devices.c.site_id, site_ids, every), devices.c.status == "active"))
+            .order_by(devices.c.gate)
         ).all()
         found: ActiveDevices = {site_id: [] for site_id in site_ids}
         for row in rows:
@@ -321,27 +324,16 @@ class Contact:
     """Active gates not heard from within the offline limit (or never)."""
 
 
-def contacts(
-    db: Bind, site_ids: Sequence[str], now_ms: int, offline_after_ms: int, every: bool = False
-) -> dict[str, Contact]:
+def contacts_of(active: ActiveDevices, now_ms: int, offline_after_ms: int) -> dict[str, Contact]:
     """Each site's last contact and its silent gates, from its active devices."""
-    found: dict[str, tuple[list[int], list[str]]] = {site_id: ([], []) for site_id in site_ids}
-    with reading(db) as conn:
-        rows = conn.execute(
-            select(devices.c.site_id, devices.c.gate, device_status.c.last_seen_ms)
-            .select_from(devices_with_status)
-            .where(and_(_of_sites(devices.c.site_id, site_ids, every), devices.c.status == "active"))
-            .order_by(devices.c.gate)
-        ).all()
-    for site_id, gate, last_seen_ms in rows:
-        if site_id not in found:
-            continue
-        seen, quiet = found[site_id]
-        if last_seen_ms is not None:
-            seen.append(last_seen_ms)
-        if last_seen_ms is None or now_ms - last_seen_ms > offline_after_ms:
-            quiet.append(gate)
-    return {site_id: Contact(max(seen, default=None), quiet) for site_id, (seen, quiet) in found.items()}
+    found: dict[str, Contact] = {}
+    for site_id, gates in active.items():
+        seen = [d.last_seen_ms for d in gates if d.last_seen_ms is not None]
+        quiet = [
+            d.gate for d in gates if d.last_seen_ms is None or now_ms - d.last_seen_ms > offline_after_ms
+        ]
+        found[site_id] = Contact(max(seen, default=None), quiet)
+    return found
 
 
 def open_alert_counts(db: Bind, site_ids: Sequence[str], every: bool = False) -> dict[str, int]:

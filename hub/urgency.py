@@ -49,14 +49,14 @@ class Worklist:
 def worklist(
     db: Bind, site_list: Sequence[SitePublic], now: datetime, offline_after_ms: int, every: bool = False
 ) -> Worklist:
-    """The overview's order: three queries over all the sites (contacts, open alerts,
-    their devices' sync for yesterday's report), however many there are; ``every``: they
+    """The overview's order: two queries over all the sites (their active devices' contact
+    and sync for yesterday's report, open alerts), however many there are; ``every``: they
     are all the hub's sites (no list of ids sent)."""
     ids = [s.id for s in site_list]
-    contacts = queries.contacts(db, ids, int(now.timestamp() * 1000), offline_after_ms, every)
+    active = queries.active_devices(db, ids, every)
+    contacts = queries.contacts_of(active, int(now.timestamp() * 1000), offline_after_ms)
     open_alerts = queries.open_alert_counts(db, ids, every)
     yesterdays = [(s, queries.site_today(s, now) - timedelta(days=1)) for s in site_list]
-    active = queries.active_devices(db, ids, every)
     states = queries.waiting_states(yesterdays, now, active)
     levels = {s.id: urgency(states[s.id], open_alerts.get(s.id, 0), contacts[s.id]) for s in site_list}
     ordered = sorted(site_list, key=lambda s: (rank(levels[s.id]), s.name))

@@ -327,7 +327,9 @@ def site_page(
         "policy_error": request.query_params.get("policy_error", "")[:300],
         "rules_in_force": next((v.version for v in rules if v.effective_from_ms <= now_ms), 1),
         "devices": queries.device_health(engine, site.id),
-        "contact": queries.contacts(engine, [site.id], now_ms, settings.offline_after_min * 60_000)[site.id],
+        "contact": queries.contacts_of(
+            queries.active_devices(engine, [site.id]), now_ms, settings.offline_after_min * 60_000
+        )[site.id],
         "now_ms": now_ms,
     }
     return _render(request, "site.html", lang, context)
