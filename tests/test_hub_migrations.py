@@ -8,9 +8,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, select
 
-from hub.core.db import MIGRATIONS, create_schema, include_in_schema, metadata
+from hub.batch_counts import count_new_checks
+from hub.core.db import MIGRATIONS, create_schema, daily_counts, include_in_schema, make_engine, metadata
+from hub.registry import create_site
 
 BOTH_DATABASES = True
 
@@ -186,3 +188,36 @@ def test_region_rollups_gain_the_four_checks_with_their_history(hub_database_url
         ("city", "2026-12-01"): (0, 0, 0, 0, 2, "school"),
         ("dist", "2026-12-01"): (0, 0, 0, 0, 2, "school"),
     }
+
+
+def test_adding_to_a_days_count_writes_no_index_entry(hub_database_url: str) -> None:
+    """Revision 0016: every upload adds to its site's counts for today; on PostgreSQL that is
+    a HOT update (the row changed in place, no index written), on SQLite no index holds ``n``."""
+    engine = make_engine(hub_database_url)
+    create_schema(engine)
+    site = create_site(engine, "Counted", "Asia/Shanghai")
+    rows = [{"local_date": "2026-12-02", "local_hour": 8, "holder": None, "verdict": "admit", "reason": "ok",
+             "gate": "North gate", "scheme": "gc1", "flags": "", "temp_source": "ir"}]  # fmt: skip
+    indexed = {c for i in inspect(engine).get_indexes("daily_counts") for c in i["column_names"]}
+    assert "n" not in indexed
+    with engine.begin() as conn:
+        for _ in range(5):
+            count_new_checks(conn, site.id, "d1", [dict(r) for r in rows])
+        assert (
+            conn.scalar(
+                select(daily_counts.c.n).where(
+                    daily_counts.c.site_id == site.id, daily_counts.c.metric == "checks"
+                )
+            )
+            == 5
+        )
+        if conn.dialect.name == "postgresql":
+            updated, in_place = conn.exec_driver_sql(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'daily_counts'"
+            ).one()
+            assert updated > 0 and in_place == updated
+            options = conn.exec_driver_sql(
+                "SELECT reloptions FROM pg_class WHERE relname = 'daily_counts'"
+            ).scalar()
+            assert "fillfactor=70" in options
+    engine.dispose()

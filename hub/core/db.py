@@ -477,8 +477,9 @@ daily_counts = Table(
     Column("metric", String(METRIC_MAX), nullable=False),
     Column("n", Integer, nullable=False),
     PrimaryKeyConstraint("site_id", "local_date", "metric"),
-    # The all-sites overview reads a few metrics of a few days across every site.
-    Index("daily_counts_by_day", "local_date", "site_id", "metric", "n"),
+    # The all-sites overview reads a few metrics of a few days across every site. Not
+    # ``n``: adding to a count then updates the row in place (migration 0016).
+    Index("daily_counts_by_day", "local_date", "site_id", "metric"),
 )
 
 # Sums of the sites' daily counts per region (every ancestor of a site's region), category
