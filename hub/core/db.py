@@ -41,6 +41,7 @@ from core.private import create_private_file
 from core.protocol import FLAGS_TEXT_MAX, GATE_MAX, ID_MAX, REASON_MAX
 from hub.core.idle_ping import IDLE_PING_S, ping_after_idle
 from hub.core.partitions import Month, ensure_months
+from hub.core.prepared import keep_statements_prepared
 from hub.counting import METRIC_MAX, ROLLUP_METRICS
 
 metadata = MetaData()
@@ -580,8 +581,11 @@ def make_engine(url: str, connections: int = 8, idle_ping_s: float = IDLE_PING_S
     again) made PostgreSQL start a backend process for most requests under load — ~12 a
     second in bench/fleet.py; the serving process bounds its worker threads to the same
     number (hub.main), so the extra ones are rarely opened. A PostgreSQL connection is
-    tested before use only after ``idle_ping_s`` in the pool (hub.core.idle_ping)."""
+    tested before use only after ``idle_ping_s`` in the pool (hub.core.idle_ping), and
+    keeps its prepared statements across rollbacks (hub.core.prepared)."""
     engine = create_engine(url, pool_size=connections, max_overflow=connections)
+    if engine.dialect.name == "postgresql":
+        keep_statements_prepared(engine)
     if engine.dialect.name != "sqlite":
         ping_after_idle(engine, idle_ping_s)
     else:

@@ -1,0 +1,71 @@
+"""PostgreSQL connections keep their prepared statements (hub.core.prepared): a rollback
+still rolls back, but PostgreSQL does not have to plan the hub's statements again, and an
+int's size does not make a statement new."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+
+from hub.core.db import make_engine
+from tests.postgres import fresh_database
+
+STATEMENT = "SELECT count(*) FROM t WHERE n = ANY(%(ns)s::bigint[])"
+
+
+@pytest.fixture
+def engine(postgres_admin_url: str) -> Iterator[Engine]:
+    with fresh_database(postgres_admin_url) as url:
+        engine = make_engine(url, connections=1)  # one connection: every use is the same session
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (n bigint)")
+        yield engine
+        engine.dispose()
+
+
+def _prepared(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.scalars(text("SELECT statement FROM pg_prepared_statements")))
+
+
+def test_a_rollback_keeps_the_sessions_prepared_statements(engine: Engine) -> None:
+    for _ in range(6):  # psycopg prepares a statement on its fifth use
+        with engine.connect() as conn:  # each read ends in a rollback
+            conn.exec_driver_sql(STATEMENT, {"ns": [1, 2]})
+    prepared = [s for s in _prepared(engine) if "ANY" in s]
+    assert len(prepared) == 1
+    for _ in range(3):
+        with engine.connect() as conn:
+            conn.exec_driver_sql(STATEMENT, {"ns": [3]})
+    assert [s for s in _prepared(engine) if "ANY" in s] == prepared
+
+
+def test_small_and_large_ints_are_one_statement(engine: Engine) -> None:
+    for ns in ([1], [40_000], [2**40], [1, 2**40], [7], [2**33]):
+        with engine.connect() as conn:
+            conn.exec_driver_sql(STATEMENT, {"ns": ns})
+    assert len([s for s in _prepared(engine) if "ANY" in s]) == 1
+
+
+def test_a_rollback_still_undoes_the_transaction(engine: Engine) -> None:
+    for _ in range(6):
+        with engine.connect() as conn:
+            conn.exec_driver_sql("INSERT INTO t (n) VALUES (%(n)s)", {"n": 5})
+            conn.rollback()
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO t (n) VALUES (%(n)s)", {"n": 6})
+        raise RuntimeError("the request was refused")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO t (n) VALUES (%(n)s)", {"n": 7})
+    with engine.connect() as conn:
+        assert list(conn.scalars(text("SELECT n FROM t"))) == [7]
+
+
+def test_a_failed_transaction_rolls_back_and_the_connection_works_on(engine: Engine) -> None:
+    with pytest.raises(Exception, match="division by zero"), engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO t (n) VALUES (1)")
+        conn.exec_driver_sql("SELECT 1 / 0")
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM t")) == 0
