@@ -331,7 +331,8 @@ def main() -> None:
     )
     for r in results:
         row = [
-            f"{r['workers']:>7}", f"{r['checks']:>7.0f}", f"{r['seconds']:>6.1f}", f"{r['checks_s']:>9.0f}",
+            f"{r['workers']:>7.0f}", f"{r['checks']:>7.0f}", f"{r['seconds']:>6.1f}",
+            f"{r['checks_s']:>9.0f}",
             f"{r['requests_s']:>6.0f}", f"{r['p50']:>7.1f}", f"{r['p99']:>7.1f}",
             f"{r['overview_p95']:>10.1f} ms", f"{r['hub_cpu_per_1k']:>12.3f}", f"{r['db_cpu_per_1k']:>12.3f}",
             f"{r['fleet_cpu_per_1k']:>15.3f}",
