@@ -183,18 +183,25 @@ _LOG_ADVANCE = (
 
 _LOW, _HIGH = bindparam("low", type_=BigInteger), bindparam("high", type_=BigInteger)
 _LOG_BASE = cast(device_logs.c.log_no, BigInteger).op("<<")(literal_column(str(LOG_SEQ_BITS), Integer))
-_HELD_OF_LOG = (
-    select(func.json_agg(func.json_build_array(checks.c.seq, *(checks.c[k] for k in CONTENT))))
+_HELD_IN_ORDER = (
+    select(checks.c.seq, *(checks.c[k] for k in CONTENT))
     .where(
         checks.c.site_id == device_logs.c.site_id,
         checks.c.device_id == device_logs.c.device_id,
         checks.c.seq.between(_LOG_BASE + _LOW, _LOG_BASE + _HIGH),
     )
-    .scalar_subquery()
-    .label("held")
+    .order_by(checks.c.seq)
+    .correlate(device_logs)
+    .subquery("held_rows")
 )
+_HELD_OF_LOG = select(func.json_agg(func.json_build_array(*_HELD_IN_ORDER.c))).scalar_subquery().label("held")
 """PostgreSQL: ``_HELD`` as a column of the log statement — the checks of the batch's seq
-range (``low``–``high`` within the log) the hub holds, one JSON array each."""
+range (``low``–``high`` within the log) the hub holds, one JSON array each. In seq order
+so that the checks' key is the plan's cheapest path whatever the statistics say: the
+plan a connection keeps for this statement (hub.core.prepared) is often made while the
+month's partition is still empty, and unordered it then read through the (site, local
+date) index, filtering all of a site's checks — 0.33 → 0.12 ms an upload under
+bench/fleet.py."""
 _LOG_READ_AND_BOOT = _LOG_READ.add_columns(_HELD_OF_LOG).add_cte(_BOOT_CTE)
 _LOG_ADVANCE_AND_BOOT = _LOG_ADVANCE.returning(_HELD_OF_LOG).add_cte(_BOOT_CTE)
 

@@ -4,12 +4,14 @@ int's size does not make a statement new."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
 
-from hub.core.db import make_engine
+from hub.core.db import create_schema, make_engine
+from hub.ingest import _LOG_ADVANCE_AND_BOOT, _LOG_READ_AND_BOOT
 from tests.postgres import fresh_database
 
 STATEMENT = "SELECT count(*) FROM t WHERE n = ANY(%(ns)s::bigint[])"
@@ -69,3 +71,32 @@ def test_a_failed_transaction_rolls_back_and_the_connection_works_on(engine: Eng
         conn.exec_driver_sql("SELECT 1 / 0")
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM t")) == 0
+
+
+def test_the_log_statements_kept_plan_finds_held_checks_by_their_key(postgres_admin_url: str) -> None:
+    """The plan a connection keeps for the upload's log statement is made early — often
+    while the month's partitions are still empty. Even then it must find a batch's held
+    checks through the checks' key, not by filtering a site's checks (hub.ingest)."""
+    with fresh_database(postgres_admin_url) as url:
+        engine = make_engine(url, connections=1)
+        create_schema(engine)
+        for stmt in (_LOG_READ_AND_BOOT, _LOG_ADVANCE_AND_BOOT):
+            compiled = str(stmt.compile(dialect=engine.dialect))
+            names: list[str] = []
+
+            def numbered(found: re.Match[str], names: list[str] = names) -> str:
+                if found.group(1) not in names:
+                    names.append(found.group(1))
+                return f"${names.index(found.group(1)) + 1}"
+
+            sql = re.sub(r"%\((\w+)\)s", numbered, compiled)
+            with engine.begin() as conn:
+                conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+                conn.exec_driver_sql(f"PREPARE log_statement AS {sql}")
+                args = ", ".join("NULL" for _ in names)
+                plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN EXECUTE log_statement({args})").scalars())
+                conn.exec_driver_sql("DEALLOCATE log_statement")
+            scans = [line for line in plan.splitlines() if "on checks_" in line]
+            assert scans, plan
+            assert all("_pkey on checks_" in line for line in scans), plan
+        engine.dispose()
