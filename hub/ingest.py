@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Connection,
     Integer,
+    Select,
     and_,
     bindparam,
     case,
@@ -148,11 +149,17 @@ _SYNCED = (
     .where(device_status.c.site_id == bindparam("site"), device_status.c.device_id == bindparam("device"))
     .values(synced_until_ms=bindparam("until"))
 )
-_HELD = select(checks.c.seq, *(checks.c[k] for k in CONTENT)).where(
-    checks.c.site_id == bindparam("site"),
-    checks.c.device_id == bindparam("device"),
-    checks.c.seq.between(bindparam("low"), bindparam("high")),
-)
+
+
+def _held_checks(site: Any, device: Any, low: Any, high: Any) -> Select[Any]:
+    """What the hub holds of a device's checks from seq ``low`` to ``high``: the seq and
+    the content two uploads of a check must agree on."""
+    return select(checks.c.seq, *(checks.c[k] for k in CONTENT)).where(
+        checks.c.site_id == site, checks.c.device_id == device, checks.c.seq.between(low, high)
+    )
+
+
+_HELD = _held_checks(bindparam("site"), bindparam("device"), bindparam("low"), bindparam("high"))
 """The checks of a batch's seq range the hub holds already — on SQLite, and for a log this
 batch opened; PostgreSQL reads them with the log (``_HELD_OF_LOG``)."""
 
@@ -184,12 +191,7 @@ _LOG_ADVANCE = (
 _LOW, _HIGH = bindparam("low", type_=BigInteger), bindparam("high", type_=BigInteger)
 _LOG_BASE = cast(device_logs.c.log_no, BigInteger).op("<<")(literal_column(str(LOG_SEQ_BITS), Integer))
 _HELD_IN_ORDER = (
-    select(checks.c.seq, *(checks.c[k] for k in CONTENT))
-    .where(
-        checks.c.site_id == device_logs.c.site_id,
-        checks.c.device_id == device_logs.c.device_id,
-        checks.c.seq.between(_LOG_BASE + _LOW, _LOG_BASE + _HIGH),
-    )
+    _held_checks(device_logs.c.site_id, device_logs.c.device_id, _LOG_BASE + _LOW, _LOG_BASE + _HIGH)
     .order_by(checks.c.seq)
     .correlate(device_logs)
     .subquery("held_rows")
