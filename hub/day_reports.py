@@ -17,6 +17,7 @@ from hub import queries
 from hub.core.db import Bind, alerts, organisations, reading, report_confirmations, sites
 from hub.fever_cases import fever_case
 from hub.schemas import DayCounts, DayStatus, SitePublic
+from hub.sql import one_of
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ def confirmations(db: Bind, wanted: Sequence[tuple[str, str]]) -> dict[tuple[str
     with reading(db) as conn:
         rows = conn.execute(
             select(report_confirmations).where(
-                report_confirmations.c.site_id.in_(ids), report_confirmations.c.local_date.in_(dates)
+                one_of(conn, report_confirmations.c.site_id, ids),
+                one_of(conn, report_confirmations.c.local_date, dates),
             )
         ).all()
     found = {(r.site_id, r.local_date): Confirmation(r.username, r.confirmed_ms, r.state) for r in rows}

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Engine, and_, case, func, select, true, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, select, true, update
 
 from hub.core.db import (
     Bind,
@@ -24,6 +24,7 @@ from hub.core.db import (
 )
 from hub.fever_cases import flag_value
 from hub.schemas import Alert, DayCounts, DayState, DayStatus, DeviceHealth, SitePublic
+from hub.sql import one_of
 
 _SITE_COLUMNS = (sites.c.id, sites.c.name, sites.c.timezone, sites.c.report_deadline)
 
@@ -35,9 +36,9 @@ def _site(row: object) -> SitePublic:
 def list_sites(db: Bind, allowed: frozenset[str] | None = None) -> list[SitePublic]:
     """Sites, by name; ``allowed`` limits them to a manager's (None: all)."""
     query = select(*_SITE_COLUMNS).order_by(sites.c.name)
-    if allowed is not None:
-        query = query.where(sites.c.id.in_(allowed))
     with reading(db) as conn:
+        if allowed is not None:
+            query = query.where(one_of(conn, sites.c.id, sorted(allowed)))
         return [_site(r) for r in conn.execute(query)]
 
 
@@ -58,10 +59,10 @@ def daily(db: Bind, site_ids: Sequence[str] | None, start: date, end: date) -> l
     query = select(
         daily_counts.c.site_id, daily_counts.c.local_date, daily_counts.c.metric, daily_counts.c.n
     ).where(daily_counts.c.local_date.between(start.isoformat(), end.isoformat()))
-    if site_ids is not None:
-        query = query.where(daily_counts.c.site_id.in_(list(site_ids)))
     days: dict[tuple[str, str], DayCounts] = {}
     with reading(db) as conn:
+        if site_ids is not None:
+            query = query.where(one_of(conn, daily_counts.c.site_id, site_ids))
         for site_id, local_date, metric, n in conn.execute(query):
             day = days.get((site_id, local_date))
             if day is None:
@@ -109,18 +110,18 @@ class DaySummary:
 def overview_counts(db: Bind, site_ids: Sequence[str] | None, start: date, end: date) -> list[DaySummary]:
     """What the all-sites overview shows, pivoted in SQL: one row per site-day (a thousand
     sites × a week is 7,000 rows, not 50,000), then the denial reasons."""
-    where: ColumnElement[bool] = daily_counts.c.local_date.between(start.isoformat(), end.isoformat())
-    if site_ids is not None:
-        where = and_(where, daily_counts.c.site_id.in_(list(site_ids)))
     pivot = [
         func.sum(case((daily_counts.c.metric == metric, daily_counts.c.n), else_=0))
         for metric in OVERVIEW_METRICS
     ]
     days: dict[tuple[str, str], DaySummary] = {}
     with reading(db) as conn:
+        where: ColumnElement[bool] = daily_counts.c.local_date.between(start.isoformat(), end.isoformat())
+        if site_ids is not None:
+            where = and_(where, one_of(conn, daily_counts.c.site_id, site_ids))
         rows = conn.execute(
             select(daily_counts.c.site_id, daily_counts.c.local_date, *pivot)
-            .where(and_(where, daily_counts.c.metric.in_(OVERVIEW_METRICS)))
+            .where(and_(where, one_of(conn, daily_counts.c.metric, OVERVIEW_METRICS)))
             .group_by(daily_counts.c.local_date, daily_counts.c.site_id)  # index order: no sort
         ).all()
         for site_id, local_date, checks, admitted, denied, fevers, holders, code_red, refused in rows:
@@ -141,16 +142,17 @@ def overview_counts(db: Bind, site_ids: Sequence[str] | None, start: date, end: 
 
 def overview_totals(db: Bind, site_ids: Sequence[str] | None, day: date) -> DaySummary:
     """Today's numbers summed over all the sites a user may see (one pivoted row)."""
-    where: ColumnElement[bool] = and_(
-        daily_counts.c.local_date == day.isoformat(), daily_counts.c.metric.in_(OVERVIEW_METRICS)
-    )
-    if site_ids is not None:
-        where = and_(where, daily_counts.c.site_id.in_(list(site_ids)))
     pivot = [
         func.coalesce(func.sum(case((daily_counts.c.metric == metric, daily_counts.c.n), else_=0)), 0)
         for metric in OVERVIEW_METRICS
     ]
     with reading(db) as conn:
+        where: ColumnElement[bool] = and_(
+            daily_counts.c.local_date == day.isoformat(),
+            one_of(conn, daily_counts.c.metric, OVERVIEW_METRICS),
+        )
+        if site_ids is not None:
+            where = and_(where, one_of(conn, daily_counts.c.site_id, site_ids))
         checks, admitted, denied, fevers, holders, code_red, refused = conn.execute(
             select(*pivot).where(where)
         ).one()
@@ -186,10 +188,10 @@ class _Device(NamedTuple):
     last_seen_ms: int | None
 
 
-def _of_sites(column: Any, site_ids: Sequence[str], every: bool) -> ColumnElement[bool]:
+def _of_sites(conn: Connection, column: Any, site_ids: Sequence[str], every: bool) -> ColumnElement[bool]:
     """Rows of these sites — no list at all when they are every site (an administrator's
     view: a thousand bound parameters cost PostgreSQL more than reading every row)."""
-    return true() if every else column.in_(list(site_ids))
+    return true() if every else one_of(conn, column, site_ids)
 
 
 ActiveDevices = dict[str, list[_Device]]
@@ -205,7 +207,7 @@ def active_devices(db: Bind, site_ids: Sequence[str], every: bool = False) -> Ac
             select(devices.c.site_id, devices.c.gate, device_status.c.synced_until_ms)
             .add_columns(devices.c.created_at_ms, device_status.c.last_seen_ms)
             .select_from(devices_with_status)
-            .where(and_(_of_sites(devices.c.site_id, site_ids, every), devices.c.status == "active"))
+            .where(and_(_of_sites(conn, devices.c.site_id, site_ids, every), devices.c.status == "active"))
             .order_by(devices.c.gate)
         ).all()
         found: ActiveDevices = {site_id: [] for site_id in site_ids}
@@ -341,7 +343,7 @@ def open_alert_counts(db: Bind, site_ids: Sequence[str], every: bool = False) ->
     with reading(db) as conn:
         rows = conn.execute(
             select(alerts.c.site_id, func.count())
-            .where(and_(alerts.c.acked_by.is_(None), _of_sites(alerts.c.site_id, site_ids, every)))
+            .where(and_(alerts.c.acked_by.is_(None), _of_sites(conn, alerts.c.site_id, site_ids, every)))
             .group_by(alerts.c.site_id)
         ).all()
     return {site_id: int(n) for site_id, n in rows}
@@ -386,9 +388,9 @@ def open_alerts(db: Bind, site_ids: Sequence[str] | None, limit: int = 100, offs
     """Unacknowledged alerts of these sites (None: all), newest first, ``limit`` of them
     after the first ``offset``."""
     where: ColumnElement[bool] = alerts.c.acked_by.is_(None)
-    if site_ids is not None:
-        where = and_(where, alerts.c.site_id.in_(list(site_ids)))
     with reading(db) as conn:
+        if site_ids is not None:
+            where = and_(where, one_of(conn, alerts.c.site_id, site_ids))
         return [_alert(r) for r in conn.execute(_alert_rows(where, limit).offset(offset))]
 
 

@@ -1,5 +1,6 @@
-"""Statements both databases need in their own dialect: the upsert (INSERT … ON CONFLICT)
-and the insert of many rows; and how an upload's statements are executed.
+"""Statements both databases need in their own dialect: the upsert (INSERT … ON CONFLICT),
+the insert of many rows, a column matching a list of values; and how an upload's
+statements are executed.
 
 Every upload runs several of them: each is built once per dialect and shape and reused
 (a statement is immutable; its values come as parameters at execution), since building
@@ -12,7 +13,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Dialect, Executable, Table
+from sqlalchemy import ColumnElement, Connection, CursorResult, Dialect, Executable, Table, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -82,3 +83,14 @@ def _insert_sql(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> tuple[
         return f"INSERT INTO {table.name} ({', '.join(keys)}) SELECT * FROM unnest({arrays})", keys
     compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
     return str(compiled), tuple(compiled.positiontup or keys)
+
+
+def one_of(conn: Connection, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN values`` — on PostgreSQL as ``column = ANY(array)``: one parameter, so
+    the statement's text is the same for any number of values. An IN list is a parameter
+    per value (a page's 50 sites: 50), its text rebuilt by SQLAlchemy at every execution,
+    too long for the driver's statement cache, so parsed and planned again each time —
+    ~5 ms of an overview's ~40 ms of CPU for its three lists (docs/hub.md)."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(list(values))

@@ -1,19 +1,23 @@
 """PostgreSQL connections keep their prepared statements (hub.core.prepared): a rollback
 still rolls back, but PostgreSQL does not have to plan the hub's statements again, and an
-int's size does not make a statement new."""
+int's size does not make a statement new — nor a list's length (hub.sql.one_of)."""
 
 from __future__ import annotations
 
+import contextlib
+import pathlib
 import re
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Column, Engine, MetaData, String, Table, select, text
 
 from hub.core.db import create_schema, make_engine
 from hub.ingest import _LOG_ADVANCE_AND_BOOT, _LOG_READ_AND_BOOT
+from hub.sql import one_of
 from tests.postgres import fresh_database
 
+table_t = Table("t", MetaData(), Column("name", String(20)))
 STATEMENT = "SELECT count(*) FROM t WHERE n = ANY(%(ns)s::bigint[])"
 
 
@@ -100,3 +104,29 @@ def test_the_log_statements_kept_plan_finds_held_checks_by_their_key(postgres_ad
             assert scans, plan
             assert all("_pkey on checks_" in line for line in scans), plan
         engine.dispose()
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_one_of_matches_a_list_of_any_length(
+    dialect: str, postgres_admin_url: str, tmp_path: pathlib.Path
+) -> None:
+    """``one_of`` finds exactly the listed values (none for an empty list) on both
+    databases; on PostgreSQL a query is one statement whatever the list's length, so it
+    is prepared and planned once."""
+    with contextlib.ExitStack() as stack:
+        if dialect == "postgresql":
+            url = stack.enter_context(fresh_database(postgres_admin_url))
+        else:
+            url = f"sqlite:///{tmp_path / 'hub.db'}"
+        engine = make_engine(url, connections=1)
+        stack.callback(engine.dispose)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (name varchar(20))")
+            conn.execute(table_t.insert(), [{"name": f"site-{i}"} for i in range(60)])
+        wanted_lists = [[], ["site-3"], [f"site-{i}" for i in range(0, 60, 2)], ["site-5", "nowhere"]] * 2
+        for wanted in wanted_lists:
+            with engine.connect() as conn:
+                found = conn.scalars(select(table_t.c.name).where(one_of(conn, table_t.c.name, wanted)))
+                assert sorted(found) == sorted(w for w in wanted if w != "nowhere")
+        if dialect == "postgresql":
+            assert len([s for s in _prepared(engine) if "FROM t" in s]) == 1
