@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from core.passwords import check_password, hash_password, stand_in_hash
 from hub.core.db import regions, sessions, sites, user_regions, user_sites, users
@@ -116,19 +116,22 @@ def create_user(
 
 def load_user(engine: Engine, username: str) -> User | None:
     with engine.connect() as conn:
-        row = conn.execute(select(users.c.role).where(users.c.username == username)).one_or_none()
-        if row is None:
-            return None
-        role: Role = row.role if row.role in ROLES else "manager"
-        if role == "officer":
-            areas = frozenset(
-                conn.scalars(select(user_regions.c.region_id).where(user_regions.c.username == username))
-            )
-            return User(username, role, regions=areas, engine=engine)
-        granted = frozenset(
-            conn.scalars(select(user_sites.c.site_id).where(user_sites.c.username == username))
+        role = conn.scalar(select(users.c.role).where(users.c.username == username))
+        return None if role is None else user_with_role(conn, engine, username, role)
+
+
+def user_with_role(conn: Connection, engine: Engine, username: str, role: str) -> User:
+    """The user, given their stored role: an officer's regions or a manager's sites are
+    read on ``conn``; an admin's nothing more (they see every site)."""
+    if role == "admin":
+        return User(username, "admin")
+    if role == "officer":
+        areas = frozenset(
+            conn.scalars(select(user_regions.c.region_id).where(user_regions.c.username == username))
         )
-    return User(username, role, granted_sites=frozenset() if role == "admin" else granted)
+        return User(username, "officer", regions=areas, engine=engine)
+    granted = frozenset(conn.scalars(select(user_sites.c.site_id).where(user_sites.c.username == username)))
+    return User(username, "manager", granted_sites=granted)
 
 
 def authenticate(engine: Engine, username: str, password: str) -> User | None:

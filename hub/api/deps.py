@@ -28,7 +28,7 @@ from core.protocol import (
 )
 from core.text import LINE_PATTERN
 from hub import queries, sessions
-from hub.auth import User, authenticate, load_user
+from hub.auth import User, authenticate
 from hub.core.config import HubSettings
 from hub.device_keys import DeviceKey, Replayed, device_exists, key_for_request, record_nonce
 from hub.schemas import SitePublic
@@ -242,14 +242,15 @@ async def require_user(request: Request, engine: EngineDep) -> User:
     session's CSRF token and come from the hub's own origin — or, on the JSON API only,
     HTTP Basic credentials for scripts, throttled like the login form."""
     token = request.cookies.get(sessions.COOKIE)
-    session = await run_in_threadpool(sessions.find, engine, token) if token else None
-    if session is not None:
+    found = await run_in_threadpool(sessions.find, engine, token) if token else None
+    user: User | None
+    if found is not None:
+        session, user = found
         if request.method not in SAFE_METHODS and not (
             same_origin(request) and sessions.same_token(await _csrf_token(request), session.csrf)
         ):
             raise HTTPException(403, FORM_REFUSED)
         request.state.session = session
-        user = await run_in_threadpool(load_user, engine, session.username)
     elif request.url.path.startswith(SCRIPT_API) and (
         credentials := _basic_credentials(request.headers.get("authorization", ""))
     ):
