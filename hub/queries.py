@@ -199,16 +199,17 @@ ActiveDevices = dict[str, list[_Device]]
 
 
 def active_devices(db: Bind, site_ids: Sequence[str], every: bool = False) -> ActiveDevices:
-    """Read once per page, by gate name: every active device of these sites is a row (a
-    thousand for an administrator), and the overview orders all its sites — by report
-    state and by contact (``contacts_of``) — and shows some of them."""
+    """Read once per page: every active device of these sites is a row (a thousand for an
+    administrator), and the overview orders all its sites — by report state and by
+    contact (``contacts_of``) — and shows some of them. Unordered: the few gate names a
+    page shows are sorted where they are picked (sorting all the rows was a third of the
+    statement's time in PostgreSQL)."""
     with reading(db) as conn:
         rows = conn.execute(
             select(devices.c.site_id, devices.c.gate, device_status.c.synced_until_ms)
             .add_columns(devices.c.created_at_ms, device_status.c.last_seen_ms)
             .select_from(devices_with_status)
             .where(and_(_of_sites(conn, devices.c.site_id, site_ids, every), devices.c.status == "active"))
-            .order_by(devices.c.gate)
         ).all()
         found: ActiveDevices = {site_id: [] for site_id in site_ids}
         for row in rows:
@@ -331,9 +332,9 @@ def contacts_of(active: ActiveDevices, now_ms: int, offline_after_ms: int) -> di
     found: dict[str, Contact] = {}
     for site_id, gates in active.items():
         seen = [d.last_seen_ms for d in gates if d.last_seen_ms is not None]
-        quiet = [
+        quiet = sorted(
             d.gate for d in gates if d.last_seen_ms is None or now_ms - d.last_seen_ms > offline_after_ms
-        ]
+        )
         found[site_id] = Contact(max(seen, default=None), quiet)
     return found
 

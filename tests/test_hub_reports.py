@@ -20,6 +20,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from core.bundle import DeviceBundle
 from gatecheck.cli import main
+from hub import queries
 from hub.auth import create_user
 from hub.core.config import HubSettings
 from hub.core.db import daily_counts, device_status, devices
@@ -334,3 +335,21 @@ def test_overview_pages_through_many_sites_with_totals(
     assert 'id="pager"' in first
     totals = first.split('id="totals"')[1].split("</table>")[0]
     assert 'data-k="checks">3<' in totals
+
+
+def test_contacts_name_the_quiet_gates_in_order_and_the_last_contact() -> None:
+    """Gates come in any order from the database; a site's quiet gates (silent past the
+    limit, or never heard from) are named sorted, its last contact is its latest gate's."""
+    now = 10_000_000
+    devices_of = {
+        "s1": [
+            queries._Device("s1", "西门", 1, 0, now - 5_000),
+            queries._Device("s1", "东门", 1, 0, None),
+            queries._Device("s1", "北门", 1, 0, now - 100),
+            queries._Device("s1", "A 门", 1, 0, now - 9_000),
+        ],
+        "s2": [],
+    }
+    found = queries.contacts_of(devices_of, now, offline_after_ms=1_000)
+    assert found["s1"] == queries.Contact(now - 100, sorted(["西门", "东门", "A 门"]))
+    assert found["s2"] == queries.Contact(None, [])
