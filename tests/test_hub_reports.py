@@ -353,3 +353,40 @@ def test_contacts_name_the_quiet_gates_in_order_and_the_last_contact() -> None:
     found = queries.contacts_of(devices_of, now, offline_after_ms=1_000)
     assert found["s1"] == queries.Contact(now - 100, sorted(["西门", "东门", "A 门"]))
     assert found["s2"] == queries.Contact(None, [])
+
+
+def test_overview_counts_pivot_each_site_day_with_its_denial_reasons(hub_engine: Engine) -> None:
+    """One row per site-day in range, the metrics in their columns and the denial reasons
+    as a mapping (empty without denials); other sites, other days and other metrics left
+    out — on both databases (PostgreSQL's JSON aggregate and SQLite's)."""
+    a, b, c = (create_site(hub_engine, name, "Asia/Shanghai") for name in ("A", "B", "C"))
+    rows = [
+        (a.id, "2026-03-01", "checks", 9), (a.id, "2026-03-01", "denied", 3),
+        (a.id, "2026-03-01", "fevers", 1),
+        (a.id, "2026-03-01", "deny:fever", 1), (a.id, "2026-03-01", "deny:code_red", 2),
+        (a.id, "2026-03-01", "gate:东门", 9), (a.id, "2026-03-01", "hour:08", 9),
+        (a.id, "2026-03-02", "checks", 4), (a.id, "2026-03-02", "admitted", 4),
+        (a.id, "2026-02-20", "checks", 7), (a.id, "2026-02-20", "deny:fever", 7),
+        (b.id, "2026-03-02", "checks", 2), (b.id, "2026-03-02", "denied", 2),
+        (b.id, "2026-03-02", "deny:mask", 2),
+        (c.id, "2026-03-01", "checks", 5), (c.id, "2026-03-01", "deny:fever", 5),
+    ]  # fmt: skip
+    with hub_engine.begin() as conn:
+        conn.execute(
+            insert(daily_counts),
+            [dict(zip(("site_id", "local_date", "metric", "n"), r, strict=True)) for r in rows],
+        )
+    for _ in range(7):  # past PostgreSQL's fifth execution: the prepared statement's plan too
+        found = queries.overview_counts(hub_engine, [a.id, b.id], date(2026, 3, 1), date(2026, 3, 2))
+    assert [
+        (d.site_id, d.date, d.checks, d.admitted, d.denied, d.fevers, d.denied_by_reason) for d in found
+    ] == sorted(
+        [
+            (a.id, "2026-03-01", 9, 0, 3, 1, {"fever": 1, "code_red": 2}),
+            (a.id, "2026-03-02", 4, 4, 0, 0, {}),
+            (b.id, "2026-03-02", 2, 0, 2, 0, {"mask": 2}),
+        ],
+        key=lambda r: (r[0], r[1]),
+    )  # by site, then day
+    every = queries.overview_counts(hub_engine, None, date(2026, 3, 1), date(2026, 3, 1))
+    assert {(d.site_id, d.checks) for d in every} == {(a.id, 9), (c.id, 5)}
