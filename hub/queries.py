@@ -176,7 +176,7 @@ def _local_ms(day: date, at: time, tz: ZoneInfo) -> int:
 
 
 class _Device(NamedTuple):
-    """An active device as report states and contacts need it (a tuple: a thousand a page)."""
+    """An active device as the names of late and quiet gates need it."""
 
     site_id: str
     gate: str
@@ -185,32 +185,73 @@ class _Device(NamedTuple):
     last_seen_ms: int | None
 
 
+class Gates(NamedTuple):
+    """A site's active gates summed up in one row: all its report states and its place on
+    the worklist need (an administrator's overview orders a thousand gates' sites; a row
+    per gate was the page's largest read). The gates' names come from ``active_devices``,
+    for the few rows that show them."""
+
+    first_enrolled_ms: int
+    """The earliest enrolment: a day that ended before it was watched by no gate."""
+    complete_until_ms: int
+    """Each gate has sent everything up to here or was enrolled after it: a day that
+    ended by then is complete."""
+    last_seen_ms: int | None
+    """The latest contact of any of them (None: never)."""
+    quiet: int
+    """How many were not heard from since the time asked for (or never)."""
+
+
 def _of_sites(conn: Connection, column: Any, site_ids: Sequence[str], every: bool) -> ColumnElement[bool]:
     """Rows of these sites — no list at all when they are every site (an administrator's
     view: a thousand bound parameters cost PostgreSQL more than reading every row)."""
     return true() if every else one_of(conn, column, site_ids)
 
 
+def gates_of(
+    db: Bind, site_ids: Sequence[str], quiet_before_ms: int = 0, every: bool = False
+) -> dict[str, Gates]:
+    """Each site's active gates summed up (sites without any are absent); ``quiet``
+    counts those not heard from since ``quiet_before_ms``."""
+    sent = func.coalesce(device_status.c.synced_until_ms, 0)
+    heard = device_status.c.last_seen_ms
+    with reading(db) as conn:
+        rows = conn.execute(
+            select(devices.c.site_id, func.min(devices.c.created_at_ms))
+            .add_columns(
+                func.min(case((sent > devices.c.created_at_ms, sent), else_=devices.c.created_at_ms)),
+                func.max(heard),
+                func.count().filter(or_(heard.is_(None), heard < quiet_before_ms)),
+            )
+            .select_from(devices_with_status)
+            .where(and_(_of_sites(conn, devices.c.site_id, site_ids, every), devices.c.status == "active"))
+            .group_by(devices.c.site_id)
+        ).all()
+    return {
+        site_id: Gates(int(first), int(until), seen, int(quiet))
+        for site_id, first, until, seen, quiet in rows
+    }
+
+
 ActiveDevices = dict[str, list[_Device]]
-"""Each site's active devices and how far they synced: what report states are made of."""
+"""Each site's active devices and how far they synced: whose names a page shows."""
 
 
-def active_devices(db: Bind, site_ids: Sequence[str], every: bool = False) -> ActiveDevices:
-    """Read once per page: every active device of these sites is a row (a thousand for an
-    administrator), and the overview orders all its sites — by report state and by
-    contact (``contacts_of``) — and shows some of them. Unordered: the few gate names a
-    page shows are sorted where they are picked (sorting all the rows was a third of the
-    statement's time in PostgreSQL)."""
+def active_devices(db: Bind, site_ids: Sequence[str]) -> ActiveDevices:
+    """Every active device of these sites (each site present, perhaps with none).
+    Unordered: the gate names a page shows are sorted where they are picked."""
+    if not site_ids:
+        return {}
     with reading(db) as conn:
         rows = conn.execute(
             select(devices.c.site_id, devices.c.gate, device_status.c.synced_until_ms)
             .add_columns(devices.c.created_at_ms, device_status.c.last_seen_ms)
             .select_from(devices_with_status)
-            .where(and_(_of_sites(conn, devices.c.site_id, site_ids, every), devices.c.status == "active"))
+            .where(and_(one_of(conn, devices.c.site_id, site_ids), devices.c.status == "active"))
         ).all()
-        found: ActiveDevices = {site_id: [] for site_id in site_ids}
-        for row in rows:
-            found.setdefault(row[0], []).append(_Device(*row))
+    found: ActiveDevices = {site_id: [] for site_id in site_ids}
+    for row in rows:
+        found[row[0]].append(_Device(*row))
     return found
 
 
@@ -219,54 +260,60 @@ class _HasIncidents(Protocol):
     def incidents(self) -> int: ...
 
 
-def _state(
-    site: SitePublic, day: date, incidents: int | None, active: list[_Device], now: datetime
-) -> tuple[DayState, list[str], datetime]:
-    """A site-day's report state, the gates behind, and its deadline (see ``day_statuses``)."""
+class _Day(NamedTuple):
+    """A site-day's report state, its deadline, and the instant the day ends."""
+
+    state: DayState
+    deadline: datetime
+    end_ms: int
+
+    def owes(self, now: datetime) -> bool:
+        """Whether some gate has still to send the day, which has ended (then its gates
+        behind are named)."""
+        return self.state in ("waiting", "late") and now.timestamp() * 1000 >= self.end_ms
+
+
+def _day(site: SitePublic, day: date, incidents: int | None, gates: Gates | None, now: datetime) -> _Day:
+    """A site-day's report state (see ``day_statuses``)."""
     tz = ZoneInfo(site.timezone)
     end_ms = _local_ms(day + timedelta(days=1), time(0, 0), tz)
     hour, minute = (int(part) for part in site.report_deadline.split(":"))
     deadline = datetime.combine(day + timedelta(days=1), time(hour, minute), tzinfo=tz)
-    behind: list[str] = []
     state: DayState
     if now.timestamp() * 1000 < end_ms:
         state = "not_begun" if now.astimezone(tz).date() < day else "waiting"
-    elif not (watching := [d for d in active if d.created_at_ms < end_ms]):
+    elif gates is None or gates.first_enrolled_ms >= end_ms:
         state = "no_devices"
-    elif behind := sorted({d.gate for d in watching if (d.synced_until_ms or 0) < end_ms}):
+    elif gates.complete_until_ms < end_ms:
         state = "late" if now >= deadline else "waiting"
     else:
         state = "zero_report" if not incidents else "reported"
-    return state, behind, deadline
+    return _Day(state, deadline, end_ms)
 
 
-def _status(
-    site: SitePublic, day: date, counts: _HasIncidents | None, active: list[_Device], now: datetime
-) -> DayStatus:
-    state, behind, deadline = _state(site, day, counts.incidents if counts else None, active, now)
-    # Built from values computed here: no validation needed (a thousand a page).
-    return DayStatus.model_construct(
-        site_id=site.id, date=day.isoformat(), deadline=deadline.isoformat(timespec="minutes"),
-        state=state, waiting_for=behind,
-    )  # fmt: skip
+def _behind(active: list[_Device], end_ms: int) -> list[str]:
+    """The gates, enrolled before a day ended, that have not yet sent all of it."""
+    return sorted({d.gate for d in active if d.created_at_ms < end_ms and (d.synced_until_ms or 0) < end_ms})
 
 
 def waiting_states(
-    wanted: Sequence[tuple[SitePublic, date]], now: datetime, active: ActiveDevices
+    wanted: Sequence[tuple[SitePublic, date]], now: datetime, gates: dict[str, Gates]
 ) -> dict[str, DayState]:
     """Each site-day's report state as far as completeness goes — whether the report is
     waiting, late, or complete (a complete one reads zero_report: incidents not looked at)
     — for ordering a thousand sites without a model or a counts query each."""
-    return {site.id: _state(site, day, None, active[site.id], now)[0] for site, day in wanted}
+    return {site.id: _day(site, day, None, gates.get(site.id), now).state for site, day in wanted}
 
 
 def day_statuses(
     db: Bind,
     wanted: Sequence[tuple[SitePublic, date, _HasIncidents | None]],
     now: datetime | None = None,
+    gates: dict[str, Gates] | None = None,
     active: ActiveDevices | None = None,
 ) -> list[DayStatus]:
-    """Report status of several site-days with one query.
+    """Report status of several site-days (their sites' ``gates`` and ``active`` devices
+    read here unless given; devices only of the sites whose gates are behind).
 
     A site-day is complete when every active device enrolled before the day ended has
     synced past the end of the day (site time). Complete and clean (no fever, red code or
@@ -274,9 +321,28 @@ def day_statuses(
     waiting (devices named) or, past the next day's deadline, late. Before any device
     was enrolled: no_devices — never a zero report for a day nobody watched."""
     now = now or datetime.now(UTC)
-    if active is None:
-        active = active_devices(db, sorted({site.id for site, _, _ in wanted}))
-    return [_status(site, day, counts, active[site.id], now) for site, day, counts in wanted]
+    if gates is None:
+        gates = gates_of(db, sorted({site.id for site, _, _ in wanted}))
+    days = [
+        _day(site, day, counts.incidents if counts else None, gates.get(site.id), now)
+        for site, day, counts in wanted
+    ]
+    active = dict(active or {})
+    named = sorted(
+        {site.id for (site, _, _), found in zip(wanted, days, strict=True) if found.owes(now)} - set(active)
+    )
+    active |= active_devices(db, named)
+    # Built from values computed here: no validation needed (a thousand a page).
+    return [
+        DayStatus.model_construct(
+            site_id=site.id,
+            date=day.isoformat(),
+            deadline=found.deadline.isoformat(timespec="minutes"),
+            state=found.state,
+            waiting_for=_behind(active[site.id], found.end_ms) if found.owes(now) else [],
+        )
+        for (site, day, _), found in zip(wanted, days, strict=True)
+    ]
 
 
 def day_status(
@@ -324,16 +390,22 @@ class Contact:
     """Active gates not heard from within the offline limit (or never)."""
 
 
-def contacts_of(active: ActiveDevices, now_ms: int, offline_after_ms: int) -> dict[str, Contact]:
-    """Each site's last contact and its silent gates, from its active devices."""
-    found: dict[str, Contact] = {}
-    for site_id, gates in active.items():
-        seen = [d.last_seen_ms for d in gates if d.last_seen_ms is not None]
-        quiet = sorted(
-            d.gate for d in gates if d.last_seen_ms is None or now_ms - d.last_seen_ms > offline_after_ms
+def contact_of(gates: Gates | None, active: list[_Device], quiet_before_ms: int) -> Contact:
+    """A site's last contact (from its ``gates``) and its gates not heard from since
+    ``quiet_before_ms``, named from its ``active`` devices (read only when some are quiet)."""
+    if gates is None:
+        return Contact(None, [])
+    quiet = [d.gate for d in active if d.last_seen_ms is None or d.last_seen_ms < quiet_before_ms]
+    return Contact(gates.last_seen_ms, sorted(quiet))
+
+
+def site_contact(db: Bind, site_id: str, quiet_before_ms: int) -> Contact:
+    """One site's contact, for its own page."""
+    with reading(db) as conn:
+        gates = gates_of(conn, [site_id], quiet_before_ms).get(site_id)
+        return contact_of(
+            gates, active_devices(conn, [site_id])[site_id] if gates and gates.quiet else [], quiet_before_ms
         )
-        found[site_id] = Contact(max(seen, default=None), quiet)
-    return found
 
 
 def open_alert_counts(db: Bind, site_ids: Sequence[str], every: bool = False) -> dict[str, int]:

@@ -337,22 +337,48 @@ def test_overview_pages_through_many_sites_with_totals(
     assert 'data-k="checks">3<' in totals
 
 
-def test_contacts_name_the_quiet_gates_in_order_and_the_last_contact() -> None:
-    """Gates come in any order from the database; a site's quiet gates (silent past the
-    limit, or never heard from) are named sorted, its last contact is its latest gate's."""
-    now = 10_000_000
-    devices_of = {
-        "s1": [
-            queries._Device("s1", "西门", 1, 0, now - 5_000),
-            queries._Device("s1", "东门", 1, 0, None),
-            queries._Device("s1", "北门", 1, 0, now - 100),
-            queries._Device("s1", "A 门", 1, 0, now - 9_000),
-        ],
-        "s2": [],
+def test_a_sites_gates_summed_up_give_its_report_state_and_name_the_quiet_and_the_behind(
+    hub_engine: Engine, site: Site
+) -> None:
+    """A site's gates in one row (``gates_of``) decide the day's state as the gates one by
+    one did: a gate enrolled after the day ended owes nothing of it, even with a sync mark
+    before its enrolment; the names of the gates behind and of the quiet ones (silent
+    past the limit, or never heard from) come sorted, the last contact is the latest."""
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    yesterday = (datetime.now(UTC).astimezone(ZoneInfo(site.timezone)) - timedelta(days=1)).date()
+    end = at(f"{yesterday + timedelta(days=1)}T00:00:00", site.timezone)
+    long_ago = end - 30 * 86_400_000
+    gates = {  # name: (enrolled, synced until, last heard)
+        "西门": (long_ago, end + 1_000, now - 5_000),
+        "东门": (long_ago, None, None),
+        "北门": (long_ago + 1, end + 10, now - 100),
+        "A 门": (end + 60_000, end - 5_000, now - 9_000),
     }
-    found = queries.contacts_of(devices_of, now, offline_after_ms=1_000)
-    assert found["s1"] == queries.Contact(now - 100, sorted(["西门", "东门", "A 门"]))
-    assert found["s2"] == queries.Contact(None, [])
+    ids = {}
+    for name, (enrolled, synced, heard) in gates.items():
+        dev = ids[name] = enrol_device(hub_engine, site.id, name, "http://127.0.0.1:9")
+        _enrolled_at(hub_engine, dev.device_id, enrolled)
+        if heard is not None:
+            with hub_engine.begin() as conn:
+                conn.execute(
+                    insert(device_status).values(
+                        site_id=site.id, device_id=dev.device_id, last_seen_ms=heard, last_boot_id="b",
+                        clock_skew_ms=0, backlog=0, synced_until_ms=synced,
+                    )
+                )  # fmt: skip
+    quiet_before = now - 1_000
+    summed = queries.gates_of(hub_engine, [site.id], quiet_before)[site.id]
+    assert summed == queries.Gates(long_ago, long_ago, now - 100, 3)
+    public = queries.get_site(hub_engine, site.id)
+    assert public is not None
+    (status,) = queries.day_statuses(hub_engine, [(public, yesterday, None)])
+    assert (status.state, status.waiting_for) in (("waiting", ["东门"]), ("late", ["东门"]))
+    contact = queries.site_contact(hub_engine, site.id, quiet_before)
+    assert contact == queries.Contact(now - 100, sorted(["西门", "东门", "A 门"]))
+    _device_synced_until(hub_engine, ids["东门"].device_id, end + 1)
+    (status,) = queries.day_statuses(hub_engine, [(public, yesterday, None)])
+    assert (status.state, status.waiting_for) == ("zero_report", [])  # A 门 came after the day
+    assert queries.gates_of(hub_engine, [site.id, "no-such-site"], quiet_before).keys() == {site.id}
 
 
 def test_overview_counts_pivot_each_site_day_with_its_denial_reasons(hub_engine: Engine) -> None:

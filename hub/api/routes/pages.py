@@ -153,7 +153,12 @@ def logout(request: Request, engine: EngineDep, user: UserDep) -> RedirectRespon
 
 
 def _site_rows(
-    conn: Connection, site_list: list[SitePublic], n_days: int, now: datetime, active: queries.ActiveDevices
+    conn: Connection,
+    site_list: list[SitePublic],
+    n_days: int,
+    now: datetime,
+    gates: dict[str, queries.Gates],
+    active: queries.ActiveDevices,
 ) -> tuple[list[str], list[SimpleNamespace]]:
     """Rows of one overview page: its sites' recent days and yesterday's report (two queries).
     Rows, cells and listed alerts are namespaces, not dicts: the template reads ``row.site``,
@@ -168,7 +173,7 @@ def _site_rows(
         counts[found.site_id][found.date] = found
     yesterdays = [(s, todays[s.id] - timedelta(days=1)) for s in site_list]
     statuses = queries.day_statuses(
-        conn, [(s, d, counts[s.id].get(d.isoformat())) for s, d in yesterdays], now, active
+        conn, [(s, d, counts[s.id].get(d.isoformat())) for s, d in yesterdays], now, gates, active
     )
     rows: list[SimpleNamespace] = []
     for site, status in zip(site_list, statuses, strict=True):
@@ -204,14 +209,17 @@ def overview(
         size = settings.overview_page_size
         pages = max(1, -(-len(work.ordered) // size))
         shown = work.ordered[(page - 1) * size : page * size]
-        days, rows = _site_rows(conn, shown, settings.dashboard_days, now, work.active)
+        active = queries.active_devices(conn, work.to_name(shown))  # usually a few gates, or none
+        days, rows = _site_rows(conn, shown, settings.dashboard_days, now, work.gates, active)
         confirmed = day_reports.confirmations(conn, [(r.site.id, r.status.date) for r in rows])
         today = max((queries.site_today(s) for s in site_list), default=queries.site_today_utc())
         totals = queries.overview_totals(conn, None if user.sites is None else list(user.sites), today)
         alerts_shown = _alerts_shown(conn, settings, user, site_list, settings.overview_alerts, 0)
     for row in rows:
         site_id = row.site.id
-        row.urgency, row.contact = work.levels[site_id], work.contacts[site_id]
+        row.urgency = work.levels[site_id]
+        gates, named = work.gates.get(site_id), active.get(site_id, [])
+        row.contact = queries.contact_of(gates, named, work.quiet_before_ms)
         row.open_alerts = work.open_alerts.get(site_id, 0)
         row.confirmed = confirmed.get((site_id, row.status.date))
     context = {"user": user, "days": days, "rows": rows, "totals": totals, "page": page, "pages": pages,
@@ -327,9 +335,7 @@ def site_page(
         "policy_error": request.query_params.get("policy_error", "")[:300],
         "rules_in_force": next((v.version for v in rules if v.effective_from_ms <= now_ms), 1),
         "devices": queries.device_health(engine, site.id),
-        "contact": queries.contacts_of(
-            queries.active_devices(engine, [site.id]), now_ms, settings.offline_after_min * 60_000
-        )[site.id],
+        "contact": queries.site_contact(engine, site.id, now_ms - settings.offline_after_min * 60_000),
         "now_ms": now_ms,
     }
     return _render(request, "site.html", lang, context)
