@@ -3,13 +3,14 @@ alert), in one place."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, case, func, or_, select, true, update
+from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, case, func, or_, select, true, update
 
 from hub.core.db import (
     Bind,
@@ -40,6 +41,11 @@ def list_sites(db: Bind, allowed: frozenset[str] | None = None) -> list[SitePubl
         if allowed is not None:
             query = query.where(one_of(conn, sites.c.id, sorted(allowed)))
         return [_site(r) for r in conn.execute(query)]
+
+
+def page_reads(engine: Engine) -> AbstractContextManager[Connection]:
+    """One connection for all of a page's reads (``hub.core.db.reading``)."""
+    return reading(engine)
 
 
 def get_site(db: Bind, site_id: str) -> SitePublic | None:
@@ -202,35 +208,72 @@ class Gates(NamedTuple):
     """How many were not heard from since the time asked for (or never)."""
 
 
-def _of_sites(conn: Connection, column: Any, site_ids: Sequence[str], every: bool) -> ColumnElement[bool]:
-    """Rows of these sites — no list at all when they are every site (an administrator's
-    view: a thousand bound parameters cost PostgreSQL more than reading every row)."""
-    return true() if every else one_of(conn, column, site_ids)
+def _sites_where(conn: Connection, column: Any, site_ids: Collection[str] | None) -> ColumnElement[bool]:
+    """Rows of these sites; of every site for None (an administrator's view: no list to
+    send or to match, every row is wanted anyway)."""
+    return true() if site_ids is None else one_of(conn, column, sorted(site_ids))
 
 
-def gates_of(
-    db: Bind, site_ids: Sequence[str], quiet_before_ms: int = 0, every: bool = False
-) -> dict[str, Gates]:
-    """Each site's active gates summed up (sites without any are absent); ``quiet``
-    counts those not heard from since ``quiet_before_ms``."""
+def _gates_summed(conn: Connection, site_ids: Collection[str] | None, quiet_before_ms: int) -> Select[Any]:
+    """Each site's active gates in one row (``Gates``' columns after the site's id)."""
     sent = func.coalesce(device_status.c.synced_until_ms, 0)
     heard = device_status.c.last_seen_ms
+    return (
+        select(devices.c.site_id, func.min(devices.c.created_at_ms).label("first_enrolled_ms"))
+        .add_columns(
+            func.min(case((sent > devices.c.created_at_ms, sent), else_=devices.c.created_at_ms)).label(
+                "complete_until_ms"
+            ),
+            func.max(heard).label("last_seen_ms"),
+            func.count().filter(or_(heard.is_(None), heard < quiet_before_ms)).label("quiet"),
+        )
+        .select_from(devices_with_status)
+        .where(and_(_sites_where(conn, devices.c.site_id, site_ids), devices.c.status == "active"))
+        .group_by(devices.c.site_id)
+    )
+
+
+def _summed(first: int | None, until: int | None, seen: int | None, quiet: int | None) -> Gates | None:
+    return None if first is None or until is None else Gates(int(first), int(until), seen, int(quiet or 0))
+
+
+def gates_of(db: Bind, site_ids: Collection[str] | None, quiet_before_ms: int = 0) -> dict[str, Gates]:
+    """Each site's active gates summed up (None: of every site; sites without any are
+    absent); ``quiet`` counts those not heard from since ``quiet_before_ms``."""
     with reading(db) as conn:
+        rows = conn.execute(_gates_summed(conn, site_ids, quiet_before_ms)).all()
+    return {site_id: summed for site_id, *columns in rows if (summed := _summed(*columns))}
+
+
+class SiteState(NamedTuple):
+    """A site as the overview orders it."""
+
+    site: SitePublic
+    gates: Gates | None
+    """Its active gates summed up (None: it has none)."""
+    open_alerts: int
+
+
+def worklist_sites(db: Bind, site_ids: Collection[str] | None, quiet_before_ms: int) -> list[SiteState]:
+    """The sites a user may see (None: every site), by name, each with its gates summed up
+    and its open alerts: one statement, however many sites — the overview orders all of
+    them to show a page (a statement each for the sites, their gates and their alerts
+    before: under load every round trip waits for a core)."""
+    with reading(db) as conn:
+        gates = _gates_summed(conn, site_ids, quiet_before_ms).subquery("gates")
+        alerts_open = _open_counts(conn, site_ids).subquery("alerts_open")
         rows = conn.execute(
-            select(devices.c.site_id, func.min(devices.c.created_at_ms))
-            .add_columns(
-                func.min(case((sent > devices.c.created_at_ms, sent), else_=devices.c.created_at_ms)),
-                func.max(heard),
-                func.count().filter(or_(heard.is_(None), heard < quiet_before_ms)),
+            select(*_SITE_COLUMNS, gates.c.first_enrolled_ms, gates.c.complete_until_ms, gates.c.last_seen_ms)
+            .add_columns(gates.c.quiet, alerts_open.c.n)
+            .select_from(
+                sites.outerjoin(gates, gates.c.site_id == sites.c.id).outerjoin(
+                    alerts_open, alerts_open.c.site_id == sites.c.id
+                )
             )
-            .select_from(devices_with_status)
-            .where(and_(_of_sites(conn, devices.c.site_id, site_ids, every), devices.c.status == "active"))
-            .group_by(devices.c.site_id)
+            .where(_sites_where(conn, sites.c.id, site_ids))
+            .order_by(sites.c.name)
         ).all()
-    return {
-        site_id: Gates(int(first), int(until), seen, int(quiet))
-        for site_id, first, until, seen, quiet in rows
-    }
+    return [SiteState(_site(row), _summed(*row[4:8]), int(row.n or 0)) for row in rows]
 
 
 ActiveDevices = dict[str, list[_Device]]
@@ -408,15 +451,18 @@ def site_contact(db: Bind, site_id: str, quiet_before_ms: int) -> Contact:
         )
 
 
-def open_alert_counts(db: Bind, site_ids: Sequence[str], every: bool = False) -> dict[str, int]:
-    """Unacknowledged alerts per site (sites without any are absent)."""
+def _open_counts(conn: Connection, site_ids: Collection[str] | None) -> Select[Any]:
+    return (
+        select(alerts.c.site_id, func.count().label("n"))
+        .where(and_(alerts.c.acked_by.is_(None), _sites_where(conn, alerts.c.site_id, site_ids)))
+        .group_by(alerts.c.site_id)
+    )
+
+
+def open_alert_counts(db: Bind, site_ids: Collection[str] | None) -> dict[str, int]:
+    """Unacknowledged alerts per site (None: of every site; sites without any are absent)."""
     with reading(db) as conn:
-        rows = conn.execute(
-            select(alerts.c.site_id, func.count())
-            .where(and_(alerts.c.acked_by.is_(None), _of_sites(conn, alerts.c.site_id, site_ids, every)))
-            .group_by(alerts.c.site_id)
-        ).all()
-    return {site_id: int(n) for site_id, n in rows}
+        return {site_id: int(n) for site_id, n in conn.execute(_open_counts(conn, site_ids))}
 
 
 OVERRIDE_SCAN = 1000

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, and_, delete, insert, select
 
 from hub.auth import User, user_with_role
-from hub.core.db import sessions, users
+from hub.core.db import reading, sessions, users
 
 COOKIE = "gatecheck_session"
 LOGIN_COOKIE = "gatecheck_login"
@@ -60,7 +60,7 @@ def find(engine: Engine, token: str) -> tuple[Session, User] | None:
     """The live session of a cookie's token and its user — one connection and, for an
     admin, one statement: every page a browser asks for starts here, and under load each
     extra checkout, statement and trip to a worker thread waits its turn again."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(
             select(sessions.c.username, sessions.c.csrf, users.c.role)
             .join_from(sessions, users, users.c.username == sessions.c.username)

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from hub import queries
-from hub.core.db import Bind
 from hub.schemas import DayState, SitePublic
 
 Urgency = Literal["late", "alerts_open", "offline", "waiting", "fine"]
@@ -56,21 +55,16 @@ class Worklist:
         ]
 
 
-def worklist(
-    db: Bind, site_list: Sequence[SitePublic], now: datetime, offline_after_ms: int, every: bool = False
-) -> Worklist:
-    """The overview's order: two queries over all the sites (their active gates summed up
-    per site, open alerts), however many there are; ``every``: they are all the hub's
-    sites (no list of ids sent)."""
-    ids = [s.id for s in site_list]
-    quiet_before_ms = int(now.timestamp() * 1000) - offline_after_ms
-    gates = queries.gates_of(db, ids, quiet_before_ms, every)
-    open_alerts = queries.open_alert_counts(db, ids, every)
-    yesterdays = [(s, queries.site_today(s, now) - timedelta(days=1)) for s in site_list]
-    states = queries.waiting_states(yesterdays, now, gates)
+def worklist(found: Sequence[queries.SiteState], now: datetime, quiet_before_ms: int) -> Worklist:
+    """The overview's order of the sites ``queries.worklist_sites`` found (a user's, by
+    name, each with its gates summed up and its open alerts)."""
+    gates = {f.site.id: f.gates for f in found if f.gates}
+    states = queries.waiting_states(
+        [(f.site, queries.site_today(f.site, now) - timedelta(days=1)) for f in found], now, gates
+    )
     levels = {
-        s.id: urgency(states[s.id], open_alerts.get(s.id, 0), gates[s.id].quiet if s.id in gates else 0)
-        for s in site_list
+        f.site.id: urgency(states[f.site.id], f.open_alerts, f.gates.quiet if f.gates else 0) for f in found
     }
-    ordered = sorted(site_list, key=lambda s: (rank(levels[s.id]), s.name))
+    ordered = sorted((f.site for f in found), key=lambda s: (rank(levels[s.id]), s.name))
+    open_alerts = {f.site.id: f.open_alerts for f in found if f.open_alerts}
     return Worklist(ordered, levels, states, open_alerts, gates, quiet_before_ms)

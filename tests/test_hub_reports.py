@@ -416,3 +416,38 @@ def test_overview_counts_pivot_each_site_day_with_its_denial_reasons(hub_engine:
     )  # by site, then day
     every = queries.overview_counts(hub_engine, None, date(2026, 3, 1), date(2026, 3, 1))
     assert {(d.site_id, d.checks) for d in every} == {(a.id, 9), (c.id, 5)}
+
+
+def test_the_worklist_reads_every_sites_gates_and_open_alerts_at_once(
+    client: TestClient, hub_engine: Engine
+) -> None:
+    """``worklist_sites``: the sites a user may see by name, each with its active gates
+    summed up (None without any) and its unacknowledged alerts, in one statement."""
+    east, west, empty = (create_site(hub_engine, name, "Asia/Shanghai") for name in ("East", "West", "Empty"))
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    gate = enrol_device(hub_engine, east.id, "East gate", "http://127.0.0.1:9")
+    enrol_device(hub_engine, east.id, "North gate", "http://127.0.0.1:9")  # never heard from
+    fever, red = (
+        make_check(i, wall_ms=now - 60_000 + i, verdict="deny", reason=r)
+        for i, r in ((1, "fever"), (2, "code_red"))
+    )
+    post(client, gate, make_batch(gate, 0, [fever, red]))
+    other = enrol_device(hub_engine, west.id, "West gate", "http://127.0.0.1:9")
+    post(
+        client,
+        other,
+        make_batch(other, 0, [make_check(1, wall_ms=now - 60_000, verdict="deny", reason="fever")]),
+    )
+    (alert,) = queries.open_alerts(hub_engine, [west.id])
+    assert queries.acknowledge_alert(hub_engine, west.id, alert.id, "admin", "false_alarm", None)
+    every = queries.worklist_sites(hub_engine, None, quiet_before_ms=now - 60_000)
+    assert [f.site.name for f in every] == ["East", "Empty", "West"]
+    found = {f.site.name: f for f in every}
+    assert found["East"].open_alerts == 2 and found["East"].gates is not None
+    assert found["East"].gates.quiet == 1 and found["East"].gates.last_seen_ms is not None
+    assert (
+        found["West"].open_alerts == 0 and found["West"].gates is not None and found["West"].gates.quiet == 0
+    )
+    assert found["Empty"].gates is None and found["Empty"].open_alerts == 0
+    mine = queries.worklist_sites(hub_engine, {west.id, empty.id}, quiet_before_ms=now - 60_000)
+    assert [f.site.id for f in mine] == [empty.id, west.id]

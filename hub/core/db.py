@@ -563,12 +563,20 @@ transaction) or the engine (a connection of the read's own)."""
 @contextmanager
 def reading(db: Bind) -> Iterator[Connection]:
     """The connection a read uses: the caller's when it passes one, else one from the pool
-    for this read alone. A page reads a dozen things; on one connection that is a dozen
-    statements, not a dozen checkouts each with its own rollback round trip."""
+    for this read (or a page's reads) alone — a page reads a dozen things; on one
+    connection that is a dozen statements, not a dozen checkouts.
+
+    On PostgreSQL a connection of its own reads outside a transaction (autocommit): each
+    statement sees what was committed when it started either way (READ COMMITTED), and
+    the read then sends no BEGIN before its first statement and no ROLLBACK after — two
+    round trips of an overview's ten, each of which waits its turn for a core under load.
+    Nothing that writes runs here (the writes have ``engine.begin()``)."""
     if isinstance(db, Connection):
         yield db
     else:
         with db.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
 

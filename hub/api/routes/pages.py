@@ -203,9 +203,11 @@ def overview(
         only = next(iter(user.regions)) if len(user.regions) == 1 else None
         return RedirectResponse(f"/regions/{only}" if only else "/regions", status_code=303)
     now = datetime.now(UTC)
-    with engine.connect() as conn:  # one checkout for the page's dozen reads
-        site_list = queries.list_sites(conn, user.sites)
-        work = worklist(conn, site_list, now, settings.offline_after_min * 60_000, every=user.sites is None)
+    quiet_before_ms = int(now.timestamp() * 1000) - settings.offline_after_min * 60_000
+    with queries.page_reads(engine) as conn:
+        found = queries.worklist_sites(conn, user.sites, quiet_before_ms)
+        site_list = [f.site for f in found]
+        work = worklist(found, now, quiet_before_ms)
         size = settings.overview_page_size
         pages = max(1, -(-len(work.ordered) // size))
         shown = work.ordered[(page - 1) * size : page * size]
@@ -257,9 +259,9 @@ def alerts_page(
 ) -> HTMLResponse:
     """Every open alert of my sites, newest first, a page at a time, each with its form:
     the overview lists only the newest, so a page of them stays quick to load and read."""
-    with engine.connect() as conn:
+    with queries.page_reads(engine) as conn:
         site_list = queries.list_sites(conn, user.sites)
-        counts = queries.open_alert_counts(conn, [s.id for s in site_list], every=user.sites is None)
+        counts = queries.open_alert_counts(conn, user.sites)
         shown = _alerts_shown(conn, settings, user, site_list, ALERTS_PAGE, (page - 1) * ALERTS_PAGE)
     n_open = sum(counts.values())
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
