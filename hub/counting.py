@@ -66,6 +66,10 @@ VERDICT_METRICS = {"admit": "admitted", "deny": "denied", "remeasure": "remeasur
 """Each verdict's daily count, named as the day report's field (``hub.schemas.DayCounts``)."""
 
 
+DENIED = "deny:"
+"""The prefix of a day's count of refusals for one reason (``deny:fever``)."""
+
+
 def metrics_for(check: Mapping[str, Any]) -> list[str]:
     """The metrics one check increments (``local_hour`` must be set); an event (what was
     done about an earlier check, a person leaving) is no check: only its own metric."""
@@ -76,7 +80,7 @@ def metrics_for(check: Mapping[str, Any]) -> list[str]:
     metrics = ["checks", verdict, f"gate:{gate}", f"hour:{hour:02d}"]
     reason = check["reason"]
     if check["verdict"] == "deny":
-        metrics.append(f"deny:{reason}")
+        metrics.append(DENIED + reason)
     if metric := reason_of(reason).metric:
         metrics.append(metric)
     flags = check.get("flags") or ""

@@ -23,6 +23,7 @@ from hub.core.db import (
     reading,
     sites,
 )
+from hub.counting import DENIED
 from hub.fever_cases import flag_value
 from hub.schemas import Alert, DayCounts, DayState, DayStatus, DeviceHealth, SitePublic
 from hub.sql import object_of, one_of
@@ -125,17 +126,15 @@ def overview_counts(db: Bind, site_ids: Sequence[str] | None, start: date, end: 
     """What the all-sites overview shows, pivoted in SQL: one row per site-day (a thousand
     sites × a week is 7,000 rows, not 50,000), its denial reasons as one JSON object."""
     with reading(db) as conn:
-        # The few metrics first: the list of sites is then compared with a sixth of the rows.
-        wanted = or_(
-            one_of(conn, daily_counts.c.metric, OVERVIEW_METRICS), daily_counts.c.metric.like("deny:%")
-        )
+        denial = daily_counts.c.metric.like(DENIED + "%")
+        wanted = or_(one_of(conn, daily_counts.c.metric, OVERVIEW_METRICS), denial)
         where = and_(daily_counts.c.local_date.between(start.isoformat(), end.isoformat()), wanted)
         if site_ids is not None:
             where = and_(where, one_of(conn, daily_counts.c.site_id, site_ids))
-        reasons = object_of(conn, func.substr(daily_counts.c.metric, len("deny:") + 1), daily_counts.c.n)
+        reasons = object_of(conn, func.substr(daily_counts.c.metric, len(DENIED) + 1), daily_counts.c.n)
         rows = conn.execute(
             select(daily_counts.c.site_id, daily_counts.c.local_date, *_PIVOT)
-            .add_columns(reasons.filter(daily_counts.c.metric.like("deny:%")))
+            .add_columns(reasons.filter(denial))
             .where(where)
             .group_by(daily_counts.c.local_date, daily_counts.c.site_id)  # index order: no sort
         ).all()
@@ -365,7 +364,7 @@ def day_statuses(
     was enrolled: no_devices — never a zero report for a day nobody watched."""
     now = now or datetime.now(UTC)
     if gates is None:
-        gates = gates_of(db, sorted({site.id for site, _, _ in wanted}))
+        gates = gates_of(db, {site.id for site, _, _ in wanted})
     days = [
         _day(site, day, counts.incidents if counts else None, gates.get(site.id), now)
         for site, day, counts in wanted
