@@ -54,7 +54,7 @@ from core.protocol import INGEST_PATH, BatchIn, CheckColumns, CheckIn, sign_requ
 from hub.auth import create_user
 from hub.core.db import checks, create_schema, make_engine
 from hub.registry import create_site, enrol_device
-from tests.hub_process import free_port, start_hub_process
+from tests.hub_process import connections_by_process, free_port, start_hub_process
 from tests.postgres import fresh_database, postgres_server
 
 BATCH = 500
@@ -253,6 +253,8 @@ def run(
                 cpu_at_start.update(
                     hub=cpu_seconds([hub.pid]), db=cpu_seconds(None, "postgres"), fleet=time.process_time()
                 )
+                held = sorted((n for pid, n in connections_by_process(port).items() if pid != os.getpid()))
+                print(f"{workers} worker(s), connections each held when measuring began: {held}", flush=True)
 
             clock = threading.Timer(warmup, measuring)
             clock.start()

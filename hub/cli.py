@@ -7,9 +7,8 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-import uvicorn
 
-from hub import rollups
+from hub import listeners, rollups
 from hub.auth import ROLES, AuthError, create_user
 from hub.core.db import create_schema, current_schema, make_engine
 from hub.options import database_option, open_database
@@ -49,17 +48,20 @@ def serve(
     os.environ["GATECHECK_HUB_DATABASE_URL"] = database_url
     scheme = "https" if ssl_certfile else "http"
     click.echo(f"gatecheck hub on {scheme}://{host}:{port}/  (database: {database_url}, {workers} worker(s))")
-    uvicorn.run(
-        "hub.asgi:app",
-        factory=True,
-        workers=workers,
-        host=host,
-        port=port,
-        log_level="info",
-        ssl_certfile=ssl_certfile,
-        ssl_keyfile=ssl_keyfile,
-        timeout_graceful_shutdown=30,
-    )
+    try:
+        listeners.serve(
+            "hub.asgi:app",
+            workers,
+            factory=True,
+            host=host,
+            port=port,
+            log_level="info",
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+            timeout_graceful_shutdown=30,
+        )
+    except OSError as exc:  # the address is taken, or not this machine's
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
 @hub.command()

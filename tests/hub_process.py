@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 def start_hub_process(
     database_url: str, port: int, timeout_s: float = 30.0, workers: int = 1
 ) -> subprocess.Popen[bytes]:
-    """Start the hub on 127.0.0.1:``port`` and return once it is ready (/readyz)."""
+    """Start the hub on 127.0.0.1:``port`` and return once it is ready (/readyz) and
+    each of its workers listens."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -40,10 +41,12 @@ def start_hub_process(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
+            ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
         except httpx.HTTPError:
-            time.sleep(0.1)
+            ready = False
+        if ready and listening_sockets(port) >= workers:  # every worker, not just the first
+            return process
+        time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"hub on port {port} did not start within {timeout_s:.0f} s")
 
@@ -54,3 +57,38 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def _sockets(port: int, state: str) -> set[str]:
+    """The inodes of the TCP sockets on local ``port`` in ``state`` (01 established,
+    0A listening), from /proc."""
+    found: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    found.add(f"socket:[{fields[9]}]")
+    return found
+
+
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on ``port`` (one per hub worker: hub.listeners)."""
+    return len(_sockets(port, "0A"))
+
+
+def connections_by_process(port: int) -> dict[int, int]:
+    """How many established TCP connections to ``port`` each process holds (the server's
+    ends: the local address's port is ``port``)."""
+    inodes = _sockets(port, "01")
+    held: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            links = [os.readlink(fd) for fd in (entry / "fd").iterdir()]
+        except OSError:  # gone, or not ours to read
+            continue
+        if n := sum(link in inodes for link in links):
+            held[int(entry.name)] = n
+    return held

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import gc
 import gzip
+import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +26,7 @@ from hub.core.db import alerts, checks, create_schema, daily_counts, make_engine
 from hub.registry import Site, enrol_device
 from tests.conftest import cli
 from tests.hub_helpers import make_batch, make_check
-from tests.hub_process import free_port, start_hub_process
+from tests.hub_process import connections_by_process, free_port, listening_sockets, start_hub_process
 
 
 def test_serve_refuses_a_database_it_does_not_match_and_migrate_fixes_it(tmp_path: Path) -> None:
@@ -176,3 +178,28 @@ def test_uploads_stuck_on_the_database_leave_the_pages_their_own_threads(
         blocker.close()
         hub.send_signal(signal.SIGTERM)
         hub.wait(timeout=40)
+
+
+def test_a_burst_of_connections_is_spread_over_the_workers(postgres_hub: tuple[str, Engine]) -> None:
+    """Each worker listens on a socket of its own (hub.listeners): 32 connections opened
+    at once — a fleet reconnecting — land on both workers, not all on whichever woke."""
+    url, _ = postgres_hub
+    port = free_port()
+    hub = start_hub_process(url, port, workers=2)  # returns once both workers listen
+    opened: list[socket.socket] = []
+    try:
+        assert listening_sockets(port) == 2
+        opened = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
+        for conn in opened:
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n\r\n")
+        for conn in opened:
+            assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+        held = connections_by_process(port)
+        workers = [pid for pid in held if pid != os.getpid()]
+    finally:
+        for conn in opened:
+            conn.close()
+        hub.send_signal(signal.SIGTERM)
+        hub.wait(timeout=40)
+    assert len(workers) == 2, held
+    assert all(held[pid] >= 4 for pid in workers), held
