@@ -10,7 +10,6 @@ import time
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import Engine, func, select
 from starlette.types import Receive, Scope, Send
 
@@ -35,9 +34,9 @@ async def _sent(message: object) -> None:
     return None
 
 
-def test_uploads_beyond_the_one_beside_wait_until_the_persons_page_is_answered() -> None:
+def test_an_upload_waits_until_the_persons_page_is_answered() -> None:
     async def scenario() -> list[str]:
-        people = People(max_wait_s=5.0, beside=1)
+        people = People(max_wait_s=5.0)
         release = asyncio.Event()
         order: list[str] = []
 
@@ -50,86 +49,36 @@ def test_uploads_beyond_the_one_beside_wait_until_the_persons_page_is_answered()
         await asyncio.sleep(0)
         assert people.in_flight == 1
 
-        async def upload(name: str, lasts: float) -> None:
-            async with people.upload():
-                order.append(f"{name} runs")
-                await asyncio.sleep(lasts)
+        async def upload() -> None:
+            await people.wait_for_people()
+            order.append("upload runs")
 
-        first = asyncio.create_task(upload("first", 0.2))
-        await asyncio.sleep(0.01)
-        second = asyncio.create_task(upload("second", 0))
-        third = asyncio.create_task(upload("third", 0))
+        waiting = asyncio.create_task(upload())
         await asyncio.sleep(0.05)
-        assert order == ["first runs"]  # one beside the page; the others held back
-        assert people.uploads == 1
+        assert order == []  # still held back
         release.set()
-        await asyncio.gather(serving, first, second, third)
-        assert (people.in_flight, people.uploads) == (0, 0)
+        await asyncio.gather(serving, waiting)
+        assert people.in_flight == 0
         return order
 
-    assert asyncio.run(scenario()) == ["first runs", "page answered", "second runs", "third runs"]
-
-
-def test_when_the_upload_beside_ends_the_next_waiting_one_takes_its_place() -> None:
-    async def scenario() -> tuple[list[str], int]:
-        people = People(max_wait_s=5.0, beside=1)
-        people.arrived()  # a page that takes long
-        order: list[str] = []
-        most = 0
-
-        async def upload(name: str) -> None:
-            nonlocal most
-            async with people.upload():
-                most = max(most, people.uploads)
-                order.append(name)
-                await asyncio.sleep(0.02)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(upload(name) for name in ("a", "b", "c", "d")))
-        assert time.perf_counter() - started < 1.0  # each let in as the one before ended
-        people.left()
-        return order, most
-
-    assert asyncio.run(scenario()) == (["a", "b", "c", "d"], 1)
+    assert asyncio.run(scenario()) == ["page answered", "upload runs"]
 
 
 def test_an_upload_waits_no_longer_than_the_bound() -> None:
-    async def scenario() -> tuple[float, int]:
-        people = People(max_wait_s=0.1, beside=0)
+    async def scenario() -> float:
+        people = People(max_wait_s=0.1)
         people.arrived()  # a page that takes long
         started = time.perf_counter()
-        async with people.upload():
-            waited = time.perf_counter() - started
-            running = people.uploads
-        return waited, running
+        await people.wait_for_people()
+        return time.perf_counter() - started
 
-    waited, running = asyncio.run(scenario())
+    waited = asyncio.run(scenario())
     assert 0.09 <= waited < 1.0
-    assert running == 1
-
-
-def test_an_upload_whose_client_goes_away_while_held_leaves_no_trace() -> None:
-    async def scenario() -> tuple[int, int, bool]:
-        people = People(max_wait_s=5.0, beside=0)
-        people.arrived()
-        held = asyncio.create_task(people.upload().__aenter__())
-        await asyncio.sleep(0.01)
-        held.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await held
-        people.left()
-        started = time.perf_counter()
-        async with people.upload():
-            prompt = time.perf_counter() - started < 0.05
-            running = people.uploads
-        return people.uploads, running, prompt
-
-    assert asyncio.run(scenario()) == (0, 1, True)
 
 
 def test_no_wait_when_nobody_is_served_and_failed_pages_still_leave() -> None:
     async def scenario() -> People:
-        people = People(max_wait_s=5.0, beside=0)
+        people = People(max_wait_s=5.0)
 
         async def broken(scope: Scope, receive: Receive, send: Send) -> None:
             raise RuntimeError("the page failed")
@@ -137,8 +86,8 @@ def test_no_wait_when_nobody_is_served_and_failed_pages_still_leave() -> None:
         with pytest.raises(RuntimeError):
             await CountPeople(broken, people)(_scope("/alerts"), _nothing, _sent)
         started = time.perf_counter()
-        async with people.upload():
-            assert time.perf_counter() - started < 0.05
+        await people.wait_for_people()
+        assert time.perf_counter() - started < 0.05
         return people
 
     assert asyncio.run(scenario()).in_flight == 0
@@ -162,12 +111,10 @@ def test_devices_static_files_and_probes_are_not_people() -> None:
 
 
 def test_a_real_hub_holds_uploads_while_a_person_is_answered(
-    hub_app: FastAPI, live_hub: BackgroundHub, bundle: DeviceBundle, hub_engine: Engine
+    live_hub: BackgroundHub, bundle: DeviceBundle, hub_engine: Engine
 ) -> None:
     """A person's request in flight on the same process (a login form whose body is still
-    arriving) holds an upload back — for the bound, then it is stored all the same. (None
-    beside, so that one upload shows the hold.)"""
-    hub_app.state.people.beside = 0
+    arriving) holds an upload back — for the bound, then it is stored all the same."""
     host, port = live_hub.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port))) as person:
         person.sendall(

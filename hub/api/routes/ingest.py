@@ -68,10 +68,10 @@ async def ingest(
     in the uploads' own lane of worker threads (hub.main), after people's requests here
     (hub.people_first)."""
     metrics: HubMetrics = request.app.state.metrics
-    async with request.app.state.people.upload():
-        batch, result = await to_thread.run_sync(
-            _store, engine, sent, metrics, limiter=request.app.state.upload_lane
-        )
+    await request.app.state.people.wait_for_people()
+    batch, result = await to_thread.run_sync(
+        _store, engine, sent, metrics, limiter=request.app.state.upload_lane
+    )
     metrics.batches.labels("routine" if batch.after_seq is not None else "urgent").inc()
     metrics.checks.inc(result.ack.stored)
     metrics.duplicates.inc(result.ack.duplicates)
