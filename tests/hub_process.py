@@ -44,7 +44,7 @@ def start_hub_process(
             ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
         except httpx.HTTPError:
             ready = False
-        if ready and listening_sockets(port) >= workers:  # every worker, not just the first
+        if ready and len(listening_sockets(port)) >= workers:  # every worker, not just the first
             return process
         time.sleep(0.1)
     process.kill()
@@ -72,9 +72,9 @@ def _sockets(port: int, state: str) -> set[str]:
     return found
 
 
-def listening_sockets(port: int) -> int:
-    """How many sockets listen on ``port`` (one per hub worker: hub.listeners)."""
-    return len(_sockets(port, "0A"))
+def listening_sockets(port: int) -> set[str]:
+    """The sockets listening on ``port`` (one per hub worker: hub.listeners)."""
+    return _sockets(port, "0A")
 
 
 def connections_by_process(port: int) -> dict[int, int]:

@@ -180,26 +180,56 @@ def test_uploads_stuck_on_the_database_leave_the_pages_their_own_threads(
         hub.wait(timeout=40)
 
 
-def test_a_burst_of_connections_is_spread_over_the_workers(postgres_hub: tuple[str, Engine]) -> None:
-    """Each worker listens on a socket of its own (hub.listeners): 32 connections opened
-    at once — a fleet reconnecting — land on both workers, not all on whichever woke."""
-    url, _ = postgres_hub
-    port = free_port()
-    hub = start_hub_process(url, port, workers=2)  # returns once both workers listen
-    opened: list[socket.socket] = []
+def _burst(port: int, n: int = 32) -> dict[int, int]:
+    """Open ``n`` connections at once, as a fleet reconnecting does, have each answered,
+    and say how many each hub process holds."""
+    opened = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
     try:
-        assert listening_sockets(port) == 2
-        opened = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
         for conn in opened:
             conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n\r\n")
         for conn in opened:
             assert conn.recv(4096).startswith(b"HTTP/1.1 200")
-        held = connections_by_process(port)
-        workers = [pid for pid in held if pid != os.getpid()]
+        return {pid: k for pid, k in connections_by_process(port).items() if pid != os.getpid()}
     finally:
         for conn in opened:
             conn.close()
+
+
+def test_a_burst_of_connections_is_spread_over_the_workers(postgres_hub: tuple[str, Engine]) -> None:
+    """Each worker listens on a socket of its own (hub.listeners): 32 connections opened
+    at once land on both workers, not all on whichever woke first."""
+    url, _ = postgres_hub
+    port = free_port()
+    hub = start_hub_process(url, port, workers=2)  # returns once both workers listen
+    try:
+        assert len(listening_sockets(port)) == 2
+        held = _burst(port)
+    finally:
         hub.send_signal(signal.SIGTERM)
         hub.wait(timeout=40)
-    assert len(workers) == 2, held
-    assert all(held[pid] >= 4 for pid in workers), held
+    assert len(held) == 2, held
+    assert all(k >= 4 for k in held.values()), held
+
+
+def test_a_worker_that_dies_is_replaced_with_a_socket_of_its_own(postgres_hub: tuple[str, Engine]) -> None:
+    """uvicorn's supervisor starts a new worker for one killed; it listens beside the
+    survivor and takes its share of new connections."""
+    url, _ = postgres_hub
+    port = free_port()
+    hub = start_hub_process(url, port, workers=2)
+    try:
+        victim, survivor = sorted(_burst(port))
+        before = listening_sockets(port)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            now = listening_sockets(port)
+            if len(now) == 2 and now != before:  # the victim's socket gone, a new one in
+                break
+            time.sleep(0.2)
+        held = _burst(port)
+    finally:
+        hub.send_signal(signal.SIGTERM)
+        hub.wait(timeout=40)
+    assert victim not in held and survivor in held, held
+    assert len(held) == 2 and all(k >= 4 for k in held.values()), held
