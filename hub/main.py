@@ -8,11 +8,12 @@ import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from anyio import CapacityLimiter, to_thread
+from anyio import to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
@@ -34,7 +35,7 @@ from hub.core.config import HubSettings
 from hub.core.db import SchemaMismatch, make_engine, refresh_statistics, require_schema
 from hub.device_keys import expire_nonces
 from hub.metrics import HubMetrics
-from hub.people_first import CountPeople, People
+from hub.people_first import CountPeople, People, lower_priority
 from hub.records import RegistryError, UnknownRecord
 from hub.throttle import LoginThrottle
 
@@ -166,6 +167,7 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
         yield
         for task in tasks:
             task.cancel()
+        app.state.upload_threads.shutdown(wait=True)  # requests are done by now
 
     # The OpenAPI document and its viewer are behind the login like every other page.
     app = FastAPI(
@@ -178,12 +180,13 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
     app.state.throttle = LoginThrottle()
     app.state.known_devices = KnownDevices()
     app.state.people = People()
-    # Device uploads get half the connections as a lane of their own, the people's pages
-    # and the API the rest: a fleet catching up never makes a manager's page wait behind
-    # its queue (an agent retries unseen; a person is waiting), nor the reverse.
+    # Device uploads get half the connections as threads of their own, at a lower CPU
+    # priority (hub.people_first), the people's pages and the API the rest: a fleet
+    # catching up never makes a manager's page wait behind its queue (an agent retries
+    # unseen; a person is waiting), nor the reverse.
     uploads = max(1, settings.db_connections // 2)
     the_rest = max(1, settings.db_connections - uploads)
-    app.state.upload_lane = CapacityLimiter(uploads)
+    app.state.upload_threads = ThreadPoolExecutor(uploads, "upload", initializer=lower_priority)
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ingest.router)

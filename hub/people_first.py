@@ -13,6 +13,9 @@ running finish; new ones wait until no person's request is in this process, or
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import threading
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,6 +23,10 @@ from core.protocol import HEADER_DEVICE
 
 MAX_WAIT_S = 0.25
 """The longest an upload waits for people's requests to end (the agent's timeout is 30 s)."""
+UPLOAD_NICENESS = 10
+"""How much lower the uploads' threads run than the rest of the process (``nice``)."""
+
+log = logging.getLogger(__name__)
 
 _NOT_PEOPLE = ("/static/", "/docs-assets/", "/healthz", "/readyz", "/metrics")
 """Requests nobody waits for, or that cost nothing: no reason to hold uploads for them."""
@@ -83,3 +90,21 @@ def _is_person(scope: Scope) -> bool:
     if scope["type"] != "http" or scope["path"].startswith(_NOT_PEOPLE):
         return False
     return not any(name == _DEVICE for name, _ in scope["headers"])
+
+
+def lower_priority() -> None:
+    """Run the calling thread ``UPLOAD_NICENESS`` lower (the upload threads' initializer).
+
+    Why: the hold above works inside one process, but a page also shares the machine's
+    cores with the other workers' uploads; with the uploads' threads niced, the kernel
+    runs a page's thread and its answer first whenever the cores are short, and the
+    uploads have every cycle nobody else wants — so the fleet's throughput is the same
+    (bench/fleet.py at the peak: the overview's p50 −25 %, checks/s unchanged; docs/hub.md,
+    twelfth session). Linux sets a thread's niceness on its own; raising it needs no
+    privilege (lowering it again would, so these threads serve uploads only)."""
+    thread = threading.get_native_id()
+    try:
+        now = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, now + UPLOAD_NICENESS))
+    except (AttributeError, OSError) as exc:  # no per-thread niceness here
+        log.warning("upload threads run at the same priority as pages: %s", exc)

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import os
 import socket
+import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from core.bundle import DeviceBundle
 from core.protocol import HEADER_DEVICE, INGEST_PATH, sign_request
 from hub.core.db import checks
-from hub.people_first import MAX_WAIT_S, CountPeople, People
+from hub.people_first import MAX_WAIT_S, UPLOAD_NICENESS, CountPeople, People
 from hub.server import BackgroundHub
 from tests.hub_helpers import make_batch, make_check
 
@@ -132,5 +135,30 @@ def test_a_real_hub_holds_uploads_while_a_person_is_answered(
     assert answer.status_code == 200, answer.text
     assert answer.json()["stored"] == 1
     assert waited >= MAX_WAIT_S * 0.9
+    with hub_engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(checks)) == 1
+
+
+def test_uploads_run_on_threads_of_their_own_below_the_pages_priority(
+    live_hub: BackgroundHub, bundle: DeviceBundle, hub_engine: Engine
+) -> None:
+    """An upload is stored by one of the hub's upload threads, which run 10 lower (nice)
+    than the rest of the process: the kernel serves pages first when cores are short."""
+
+    def niceness() -> dict[int, int]:
+        threads = [int(t.name) for t in Path("/proc/self/task").iterdir()]
+        return {t: os.getpriority(os.PRIO_PROCESS, t) for t in threads}
+
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    lowered = min(19, base + UPLOAD_NICENESS)
+    before = {t for t, n in niceness().items() if n == lowered}  # other tests' hubs' threads
+    batch = make_batch(bundle, None, [make_check(1)])
+    body = gzip.compress(batch.model_dump_json().encode())
+    headers = sign_request(bundle.signing_key_bytes, bundle.device_id, "POST", INGEST_PATH, body)
+    answer = httpx.post(live_hub.url + INGEST_PATH, content=body,
+                        headers={**headers, "Content-Encoding": "gzip"}, timeout=10)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    niced = {t for t, n in niceness().items() if n == lowered} - before
+    assert len(niced) == 1  # this hub's one upload thread, started for this upload
     with hub_engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(checks)) == 1

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TypeVar
 
-from anyio import to_thread
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
@@ -65,12 +65,13 @@ async def ingest(
     tasks: BackgroundTasks,
 ) -> BatchAck:
     """Store a signed batch of checks; answer with the highest contiguous seq held. Runs
-    in the uploads' own lane of worker threads (hub.main), after people's requests here
-    (hub.people_first)."""
+    on the uploads' own threads (hub.main), after people's requests here and below them
+    in priority (hub.people_first). A client that goes away does not stop its batch: the
+    transaction ends either way, and the agent's retry is counted as a duplicate."""
     metrics: HubMetrics = request.app.state.metrics
     await request.app.state.people.wait_for_people()
-    batch, result = await to_thread.run_sync(
-        _store, engine, sent, metrics, limiter=request.app.state.upload_lane
+    batch, result = await asyncio.get_running_loop().run_in_executor(
+        request.app.state.upload_threads, _store, engine, sent, metrics
     )
     metrics.batches.labels("routine" if batch.after_seq is not None else "urgent").inc()
     metrics.checks.inc(result.ack.stored)
