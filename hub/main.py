@@ -167,7 +167,9 @@ def create_app(settings: HubSettings | None = None, engine: Engine | None = None
         yield
         for task in tasks:
             task.cancel()
-        app.state.upload_threads.shutdown(wait=True)  # requests are done by now
+        # The requests are done (or given up after the graceful stop's 30 s): never
+        # block the event loop on a thread stuck in the database.
+        app.state.upload_threads.shutdown(wait=False, cancel_futures=True)
 
     # The OpenAPI document and its viewer are behind the login like every other page.
     app = FastAPI(

@@ -99,8 +99,8 @@ def lower_priority() -> None:
     cores with the other workers' uploads; with the uploads' threads niced, the kernel
     runs a page's thread and its answer first whenever the cores are short, and the
     uploads have every cycle nobody else wants — so the fleet's throughput is the same
-    (bench/fleet.py at the peak: the overview's p50 −25 %, checks/s unchanged; docs/hub.md,
-    twelfth session). Linux sets a thread's niceness on its own; raising it needs no
+    (bench/fleet.py at the peak: the overview's p50 −28 %, p95 −22 %, checks/s unchanged;
+    docs/hub.md, twelfth session). Linux sets a thread's niceness on its own; raising it needs no
     privilege (lowering it again would, so these threads serve uploads only)."""
     thread = threading.get_native_id()
     try:
