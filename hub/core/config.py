@@ -17,7 +17,7 @@ class HubSettings(BaseSettings):
         description="SQLAlchemy URL: SQLite by default, postgresql+psycopg://... for scale.",
     )
     db_connections: int = Field(
-        8,
+        4,
         ge=1,
         le=200,
         description="Database connections each hub process keeps open, and so the requests it works on "
