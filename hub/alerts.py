@@ -17,7 +17,7 @@ from sqlalchemy import Engine, and_, or_, update
 from tenacity import retry, stop_after_attempt, wait_exponential
 
 from hub.core.config import HubSettings
-from hub.core.db import alerts
+from hub.core.db import ALERT_OPEN, alerts
 
 ACTIONS: dict[str, tuple[str, str]] = {
     "reported_community": ("已报告社区", "Reported to the community"),
@@ -69,7 +69,7 @@ def escalate_overdue(engine: Engine, settings: HubSettings, now_ms: int) -> list
     with engine.begin() as conn:
         rows = conn.execute(
             update(alerts)
-            .where(and_(alerts.c.acked_by.is_(None), alerts.c.escalated_ms.is_(None), overdue))
+            .where(and_(ALERT_OPEN, alerts.c.escalated_ms.is_(None), overdue))
             .values(escalated_ms=now_ms)
             .returning(*columns)
         ).all()

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, case, func, or_, select, true, update
 
 from hub.core.db import (
+    ALERT_OPEN,
     Bind,
     alerts,
     checks,
@@ -453,7 +454,7 @@ def site_contact(db: Bind, site_id: str, quiet_before_ms: int) -> Contact:
 def _open_counts(conn: Connection, site_ids: Collection[str] | None) -> Select[Any]:
     return (
         select(alerts.c.site_id, func.count().label("n"))
-        .where(and_(alerts.c.acked_by.is_(None), _sites_where(conn, alerts.c.site_id, site_ids)))
+        .where(and_(ALERT_OPEN, _sites_where(conn, alerts.c.site_id, site_ids)))
         .group_by(alerts.c.site_id)
     )
 
@@ -464,22 +465,19 @@ def open_alert_counts(db: Bind, site_ids: Collection[str] | None) -> dict[str, i
         return {site_id: int(n) for site_id, n in conn.execute(_open_counts(conn, site_ids))}
 
 
-OVERRIDE_SCAN = 1000
-"""An override of an alerted check is looked for among the device's next checks (by seq)."""
-
-
 def _alert_rows(where: ColumnElement[bool], limit: int) -> Any:
     """Alerts with whether a guard later overrode the check to admit (an ``override``
     check of the same device referring to it) and, for a fever, the disposition the gate
     recorded (its ``fever_handled`` record's flags)."""
 
     def later(reason: str) -> list[ColumnElement[bool]]:
-        """A later check of the alert's device, of this reason, acting on the alerted one."""
+        """A later check of the alert's device, of this reason, acting on the alerted one
+        (found through the ``checks_referring`` index, however much later it came)."""
         return [
             checks.c.site_id == alerts.c.site_id,
             checks.c.device_id == alerts.c.device_id,
-            checks.c.seq.between(alerts.c.seq + 1, alerts.c.seq + OVERRIDE_SCAN),
             checks.c.refers_to == alerts.c.seq,
+            checks.c.seq > alerts.c.seq,
             checks.c.reason == reason,
         ]
 
@@ -502,7 +500,7 @@ def _alert_rows(where: ColumnElement[bool], limit: int) -> Any:
 def open_alerts(db: Bind, site_ids: Sequence[str] | None, limit: int = 100, offset: int = 0) -> list[Alert]:
     """Unacknowledged alerts of these sites (None: all), newest first, ``limit`` of them
     after the first ``offset``."""
-    where: ColumnElement[bool] = alerts.c.acked_by.is_(None)
+    where: ColumnElement[bool] = ALERT_OPEN
     with reading(db) as conn:
         if site_ids is not None:
             where = and_(where, one_of(conn, alerts.c.site_id, site_ids))
@@ -533,7 +531,7 @@ def acknowledge_alert(
             return False
         conn.execute(
             update(alerts)
-            .where(and_(this, alerts.c.acked_by.is_(None)))
+            .where(and_(this, ALERT_OPEN))
             .values(
                 acked_by=username,
                 acked_at_ms=int(datetime.now(UTC).timestamp() * 1000),

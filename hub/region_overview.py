@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, Select, func, select
 from hub.auth import User
 from hub.core.config import HubSettings
 from hub.core.db import (
+    ALERT_OPEN,
     alerts,
     categories,
     device_status,
@@ -182,7 +183,7 @@ def _open_below(tops: list[str], wide: bool) -> Select[Any]:
         select(region_paths.c.ancestor_id.label("top"), alerts.c.site_id)
         .join(site_sync, site_sync.c.site_id == alerts.c.site_id)
         .join(region_paths, region_paths.c.region_id == _region_of(wide))
-        .where(region_paths.c.ancestor_id.in_(tops), alerts.c.acked_at_ms.is_(None))
+        .where(region_paths.c.ancestor_id.in_(tops), ALERT_OPEN)
     )
 
 

@@ -16,9 +16,10 @@ from typing import Any, ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, insert, select
 
 from core.policy import Policy
+from hub import queries
 from hub.alerts import escalate_overdue
 from hub.auth import create_user
 from hub.core.config import HubSettings
@@ -192,3 +193,58 @@ def test_the_overview_lists_the_newest_alerts_and_alerts_lists_them_all(
         page.wait_for_url("**/alerts?page=2")
         assert page.locator("#alerts tr.alert").count() == 8
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def _plan(engine: Engine, read: Any) -> str:
+    """The database's plan for the statements ``read`` runs (after fresh statistics)."""
+    seen: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        seen.append((statement, parameters))
+
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        read()
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+    with engine.connect() as conn:
+        return "\n".join(
+            str(row[-1]) for statement, parameters in seen
+            for row in conn.exec_driver_sql(explain + statement, parameters)
+        )  # fmt: skip
+
+
+def test_open_alerts_and_what_came_after_them_are_read_through_their_indexes(
+    client: TestClient, hub_engine: Engine
+) -> None:
+    """A guard's override recorded 1,500 checks after the red code it let in is still
+    shown as one, and the open alerts among thousands acknowledged are read through the
+    ``alerts_open`` index, what came after each through ``checks_referring`` — not by
+    scanning every alert, or each alert's device's next checks."""
+    site = create_site(hub_engine, "阳光花园", "Asia/Shanghai")
+    device = enrol_device(hub_engine, site.id, "北门", "http://127.0.0.1:9")
+    at = now_ms() - 3_600_000
+    log = [make_check(1, at, verdict="deny", reason="code_red")]
+    log += [make_check(seq, at + seq) for seq in range(2, 1502)]
+    log.append(make_check(1502, at, verdict="admit", reason="override", refers_to=1, flags=["override"]))
+    for start in range(0, len(log), 500):
+        batch = make_batch(device, start or None, log[start : start + 500])
+        assert post(client, device, batch).status_code == 200
+    handled = [
+        {"site_id": site.id, "id": 10_000 + i, "device_id": device.device_id, "seq": 10_000 + i,
+         "gate": "北门", "reason": "fever", "temp_c": 38.2, "event_ms": at - i, "received_ms": at - i,
+         "acked_by": "王经理", "acked_at_ms": at, "action": "false_alarm"}
+        for i in range(3000)
+    ]  # fmt: skip
+    with hub_engine.begin() as conn:
+        conn.execute(insert(alerts), handled)
+
+    (red,) = queries.open_alerts(hub_engine, None)
+    assert (red.reason, red.overridden) == ("code_red", True)
+    plan = _plan(hub_engine, lambda: queries.open_alerts(hub_engine, [site.id]))
+    # PostgreSQL names each month partition's copy of checks_referring after its columns.
+    referring = "checks_referring" if hub_engine.dialect.name == "sqlite" else "_refers_to_idx"
+    assert "alerts_open" in plan and referring in plan, plan
