@@ -227,7 +227,7 @@ checks = Table(
     Index("checks_by_site_day", "site_id", "local_date"),
     # What a gate later recorded about a check (an override, a fever's disposition), looked
     # up for every alert a page lists: a few rows among millions, found by the check they
-    # refer to (by seq range, each lookup read up to a thousand of the device's checks).
+    # refer to (migration 0017: without it each lookup read the device's next checks).
     Index(
         "checks_referring",
         "site_id",
