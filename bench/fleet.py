@@ -10,7 +10,7 @@ the clock starts, so the machine's two cores go to the hub and the database. The
 devices are enrolled a moment before the run, but a deployment's were enrolled days before
 its morning and autovacuum has analysed them since, so the bench runs ``ANALYZE`` first:
 without it PostgreSQL plans the pages' reads for the empty tables it last saw (measured:
-the overview's worklist joined 3,000 gates by 3,000 index lookups, ~10 ms a page).
+the overview's worklist joined 3,000 gates by 3,000 index lookups, 4–14 ms a page).
 
 ``--pattern steady`` is the hour after the rush: no backlogs, every device sending what
 its gate saw since the last sync round (1–8 checks a request) — the small requests a

@@ -1,10 +1,11 @@
 """People before devices: while a person's request is being answered, device uploads wait
 at the door of this process (a bounded time) instead of sharing its one GIL with it.
 
-Why: a page costs ~50 ms of CPU, an upload ~5 ms. Under a fleet's load every process has
-several uploads running in threads; a page thread then gets a share of the interpreter
-(Python switches threads every 5 ms) and its answer takes several times its CPU — the
-overview's p95 was 250–420 ms at 200 uploads/s on two cores. An agent retries unseen and
+Why: a page costs ~15–50 ms of CPU (the overview ~17 ms at the peak now), an upload ~5 ms.
+Under a fleet's load every process has several uploads running in threads; a page thread
+then gets a share of the interpreter (Python switches threads every 5 ms) and its answer
+takes several times its CPU — the overview's p95 was 250–420 ms at 200 uploads/s on two
+cores. An agent retries unseen and
 its checks are safe on the device; a manager is looking at a phone. Uploads already
 running finish; new ones wait until no person's request is in this process, or
 ``MAX_WAIT_S`` at most, so a stream of pages delays uploads but never stops them.
